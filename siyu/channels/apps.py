@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ChannelsConfig(AppConfig):
+    name = "siyu.channels"
+    label = "channels"
+    verbose_name = _("Channels")
+
+    def ready(self):
+        from siyu.core.outbox import outbox_enqueued
+
+        from . import tasks
+
+        outbox_enqueued.connect(tasks.wake_drainer, dispatch_uid="siyu.channels.wake_drainer")

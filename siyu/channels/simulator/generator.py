@@ -1,0 +1,269 @@
+"""A deterministic synthetic community, produced day by day as raw simulator events.
+
+The shape follows a course seller (seed 000): people discover a lead group through a channel code
+(exposures), pay 9.9 for a trial course and join the lead group that is filling (the next one when
+one is full); a share buy the 199 camp and move into a perks group; a few buy the 3999 programme and
+join the core VIP group. Activity is heavy-tailed (a few talk a lot, most lurk), peaks at 20:00-22:00
+and fades after joining; lead groups churn fast once the trial ends, perks groups slowly.
+
+Same parameters, same events: every random draw comes from one `random.Random(seed)`, and every
+source id is derived from the seed, the start day and a counter.
+"""
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉萍红娥玲芬燕彬鹏辉宇浩然子轩梓涵一诺欣怡雨萱思远晨曦佳琪嘉怡俊杰文博"
+CITIES = ["上海", "北京", "杭州", "深圳", "广州", "成都", "南京", "武汉", "苏州", "西安", "长沙", "重庆"]
+CODES = ["poster-moments", "xiaohongshu", "douyin-live", "wechat-article", "course-page", "friend-referral"]
+CODE_WEIGHTS = [30, 20, 18, 14, 10, 8]
+PHRASES = [
+    "打卡", "今天的课听完了", "老师讲得太好了", "有个问题想请教", "收到", "谢谢老师", "👍", "明白了",
+    "作业已交", "这个怎么理解?", "学到了", "晚上直播几点开始?", "已报名", "求资料", "哈哈哈", "同问",
+    "今天坚持完成了", "课程链接打不开", "太干了,收藏", "大家晚上好",
+]
+# Evening-heavy hour weights (0-23): operators report peaks at 20:00-22:00.
+HOUR_WEIGHTS = [1, 0.5, 0.3, 0.2, 0.2, 0.3, 0.8, 2, 3, 3.5, 3.5, 3.5, 4, 3.5, 3, 3, 3, 3.5, 4, 6, 9, 10, 8, 3]
+PRODUCTS = {"trial": 990, "camp": 19900, "vip": 399900}
+
+
+@dataclass
+class SimGroup:
+    index: int
+    kind: str
+    name: str
+    capacity: int
+    opens_on: int
+    members: set = field(default_factory=set)
+
+
+@dataclass
+class Person:
+    index: int
+    name: str
+    gender: str
+    city: str
+    talkativeness: float
+    arrival_day: int
+    code: str
+    groups: dict = field(default_factory=dict)  # group index -> day joined
+    bought: set = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Plan:
+    groups: int
+    members: int
+    days: int
+    seed: int
+    until: date
+    time_zone: str = "Asia/Shanghai"
+
+    @property
+    def start(self):
+        return self.until - timedelta(days=self.days)
+
+
+class Community:
+    """Yields the community's raw events one day at a time, in time order within each day."""
+
+    def __init__(self, plan):
+        self.plan = plan
+        self.rng = random.Random(plan.seed)
+        self.tz = ZoneInfo(plan.time_zone)
+        self.prefix = f"s{plan.seed}-{plan.start:%Y%m%d}"  # source ids: a rerun of the same plan is a no-op
+        self.counter = 0
+        self.groups = self._make_groups()
+        self.people = [self._make_person(i) for i in range(plan.members)]
+        self.by_arrival = {}
+        for person in self.people:
+            self.by_arrival.setdefault(person.arrival_day, []).append(person)
+
+    # -- setup ---------------------------------------------------------------------------------
+    def _make_groups(self):
+        total = max(self.plan.groups, 3)
+        perks = max(1, round(total * 0.18))
+        lead = total - perks - 1
+        lead_capacity = max(20, math.ceil(self.plan.members * 1.15 / lead))
+        groups = []
+        for i in range(lead):
+            opens = int(i * self.plan.days / lead * 0.9)
+            groups.append(SimGroup(i, "lead", f"9.9元体验课 {i + 1}群", lead_capacity, opens))
+        for j in range(perks):
+            capacity = max(50, math.ceil(self.plan.members * 0.3 / perks))
+            groups.append(SimGroup(lead + j, "perks", f"训练营福利 {j + 1}群", capacity, 0))
+        groups.append(SimGroup(lead + perks, "core", "VIP核心会员群", max(50, self.plan.members // 20), 0))
+        return groups
+
+    def _make_person(self, index):
+        rng = self.rng
+        # Arrivals come in campaign waves: a ramp over the period plus weekly pushes on Mon-Wed.
+        while True:
+            day = int(rng.random() * self.plan.days)
+            weekday = (self.plan.start + timedelta(days=day)).weekday()
+            if rng.random() < (1.0 if weekday < 3 else 0.55):
+                break
+        return Person(
+            index=index,
+            name=rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2)))),
+            gender=rng.choice("fm"),
+            city=rng.choice(CITIES),
+            # Lognormal: median about 0.4 messages a day, a long tail of people who talk all day.
+            talkativeness=rng.lognormvariate(-0.9, 1.35),
+            arrival_day=day,
+            code=rng.choices(CODES, CODE_WEIGHTS)[0],
+        )
+
+    # -- event helpers -------------------------------------------------------------------------
+    def _moment(self, day, hour=None):
+        hour = self.rng.choices(range(24), HOUR_WEIGHTS)[0] if hour is None else hour
+        local = datetime.combine(self.plan.start + timedelta(days=day), time(hour), tzinfo=self.tz)
+        return local + timedelta(seconds=self.rng.randrange(3600))
+
+    def _event(self, type_, at, *, person=None, actor=None, group=None, data=None):
+        self.counter += 1
+        event = {"type": type_, "source_id": f"{self.prefix}-{self.counter}", "occurred_at": at, "data": data or {}}
+        if person is not None:
+            actor = {"id": f"s{self.plan.seed}-u{person.index}", "name": person.name}
+        if actor is not None:
+            event["actor"] = actor
+        if group is not None:
+            event["group"] = {
+                "id": f"s{self.plan.seed}-g{group.index}", "name": group.name,
+                "kind": group.kind, "capacity": group.capacity,
+            }
+        return event
+
+    def _staff_events(self, day, group):
+        """Each group opens with its teacher (owner) and an assistant (admin)."""
+        events = []
+        for role, suffix in (("owner", "老师"), ("admin", "助教")):
+            staff = {"id": f"s{self.plan.seed}-staff{group.index}-{role}", "name": f"{group.name[:6]}{suffix}"}
+            at = self._moment(day, 9)
+            events.append(self._event("group.joined", at, actor=staff, group=group, data={"role": role}))
+            events.append(self._event("group.message", at + timedelta(minutes=2), actor=staff, group=group,
+                                      data={"text": f"欢迎来到{group.name}!我是{suffix}。"}))
+        return events
+
+    def _join(self, day, person, group, at, *, code=None):
+        group.members.add(person.index)
+        person.groups[group.index] = day
+        data = {"code": code} if code else {}
+        return [self._event("group.joined", at, person=person, group=group, data=data)]
+
+    def _leave(self, day, person, group):
+        group.members.discard(person.index)
+        del person.groups[group.index]
+        return [self._event("group.left", self._moment(day), person=person, group=group)]
+
+    def _order(self, at, person, product):
+        person.bought.add(product)
+        return self._event(
+            "order.paid", at, person=person,
+            data={"order_id": f"{self.prefix}-o{self.counter + 1}", "amount_cents": PRODUCTS[product], "product": product},
+        )
+
+    def _open_group(self, kind, day):
+        for group in self.groups:
+            if group.kind == kind and group.opens_on <= day and len(group.members) < group.capacity:
+                return group
+        candidates = [g for g in self.groups if g.kind == kind]
+        return min(candidates, key=lambda g: len(g.members) / g.capacity)
+
+    # -- the days ------------------------------------------------------------------------------
+    def days(self):
+        """Yield (day index, events of that day sorted by time)."""
+        opened = set()
+        for day in range(self.plan.days):
+            events = []
+            for group in self.groups:
+                if group.opens_on == day and group.index not in opened:
+                    opened.add(group.index)
+                    events += self._staff_events(day, group)
+            events += self._arrivals(day)
+            events += self._life(day)
+            events.sort(key=lambda e: e["occurred_at"])
+            yield day, events
+
+    def _arrivals(self, day):
+        events = []
+        for person in self.by_arrival.get(day, []):
+            group = self._open_group("lead", day)
+            at = self._moment(day)
+            # A poster or post is seen several times before someone joins (join rate about 1 in 3).
+            for _ in range(1 + int(self.rng.expovariate(0.5))):
+                seen = at - timedelta(minutes=self.rng.randrange(5, 600))
+                if seen.date() >= self.plan.start:
+                    events.append(self._event("link.exposed", seen, group=group,
+                                              data={"code": person.code, "visitor": f"v{person.index}"}))
+            events.append(self._order(at, person, "trial"))
+            events.append(self._event("member.profile_updated", at + timedelta(seconds=1), person=person,
+                                      data={"gender": person.gender, "city": person.city}))
+            events += self._join(day, person, group, at + timedelta(seconds=30), code=person.code)
+            # Non-joiners who saw the same code: exposures without a join.
+            for _ in range(int(self.rng.expovariate(0.8))):
+                events.append(self._event("link.exposed", self._moment(day), group=group,
+                                          data={"code": person.code, "visitor": f"x{person.index}-{self.counter}"}))
+        return events
+
+    def _life(self, day):
+        events = []
+        rng = self.rng
+        for person in self.people:
+            if not person.groups:
+                continue
+            for group_index, joined in list(person.groups.items()):
+                group = self.groups[group_index]
+                age = day - joined
+                if age <= 0:
+                    continue
+                kind_factor = {"lead": 1.0, "perks": 0.7, "core": 1.4}[group.kind]
+                rate = person.talkativeness * kind_factor * (0.35 + 0.65 * math.exp(-age / 6))
+                for _ in range(_poisson(rng, rate)):
+                    events.append(self._event("group.message", self._moment(day), person=person, group=group,
+                                              data={"text": rng.choice(PHRASES)}))
+                events += self._lifecycle(day, age, person, group)
+        return events
+
+    def _lifecycle(self, day, age, person, group):
+        rng = self.rng
+        events = []
+        if group.kind == "lead" and age == 2 and rng.random() < min(0.6, 0.04 + person.talkativeness * 0.15):
+            events.append(self._event("group.role_changed", self._moment(day), person=person, group=group,
+                                      data={"role": "koc"}))
+        if group.kind == "lead" and 5 <= age <= 8 and "camp" not in person.bought:
+            if rng.random() < 0.03 + min(0.08, person.talkativeness * 0.05):
+                at = self._moment(day)
+                events.append(self._order(at, person, "camp"))
+                events += self._join(day, person, self._open_group("perks", day), at + timedelta(minutes=5))
+                if rng.random() < 0.03:
+                    events.append(self._event("order.refunded", at + timedelta(minutes=50), person=person,
+                                              data={"order_id": f"{self.prefix}-r{self.counter}",
+                                                    "amount_cents": PRODUCTS["camp"], "product": "camp"}))
+        elif group.kind == "lead" and age > 7 and rng.random() < 0.12:
+            events += self._leave(day, person, group)
+        elif group.kind == "perks" and age >= 10 and "vip" not in person.bought and rng.random() < 0.006:
+            at = self._moment(day)
+            events.append(self._order(at, person, "vip"))
+            core = next(g for g in self.groups if g.kind == "core")
+            if core.index not in person.groups:
+                events += self._join(day, person, core, at + timedelta(minutes=10))
+        elif group.kind == "perks" and rng.random() < 0.004:
+            events += self._leave(day, person, group)
+        return events
+
+
+def _poisson(rng, rate):
+    if rate <= 0:
+        return 0
+    # Knuth's method is fine for the small rates here; large rates use a normal approximation.
+    if rate > 30:
+        return max(0, int(rng.gauss(rate, math.sqrt(rate)) + 0.5))
+    threshold, k, product = math.exp(-rate), 0, rng.random()
+    while product > threshold:
+        k += 1
+        product *= rng.random()
+    return k

@@ -1,0 +1,103 @@
+from datetime import timedelta
+
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from siyu.groups import selectors as group_selectors
+from siyu.groups.models import Group
+from siyu.members import selectors as member_selectors
+from siyu.members.models import Member
+
+from .access import staff_roles, workspace_view
+from .forms import GroupFilterForm, MemberFilterForm, TimelineForm
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+
+@login_required
+def home(request):
+    """Land in the last workspace used, else the first one the user has a role in."""
+    roles = list(staff_roles(request.user))
+    if not roles:
+        return render(request, "console/no_workspace.html")
+    slugs = [r.workspace.slug for r in roles]
+    slug = request.session.get("workspace")
+    return redirect("console:groups", slug=slug if slug in slugs else slugs[0])
+
+
+def _today(request):
+    return timezone.now().astimezone(request.workspace.tz).date()
+
+
+@workspace_view
+def groups(request):
+    form = GroupFilterForm(request.GET or None)
+    kind = form.cleaned_data["kind"] if form.is_valid() else None
+    rows = group_selectors.group_list(workspace=request.workspace, today=_today(request), kind=kind)
+    return render(request, "console/groups.html", {"groups": rows, "form": form})
+
+
+@workspace_view
+def group_detail(request, group_id):
+    try:
+        group = group_selectors.group_get(workspace=request.workspace, group_id=group_id)
+    except Group.DoesNotExist:
+        raise Http404("No such group.") from None
+    show_past = request.GET.get("past") == "1"
+    context = {
+        "group": group,
+        "stays": group_selectors.group_members(group=group, include_past=show_past),
+        "show_past": show_past,
+        "counts": group_selectors.group_counts(group=group),
+        "daily": group_selectors.group_daily(group=group, since=_today(request) - timedelta(days=13)),
+        "events": group_selectors.group_recent_events(group=group),
+    }
+    return render(request, "console/group_detail.html", context)
+
+
+@workspace_view
+def members(request):
+    all_groups = group_selectors.group_list(workspace=request.workspace, today=_today(request))
+    form = MemberFilterForm(request.GET or None, groups=all_groups)
+    page, next_before, within = [], None, None
+    if form.is_valid() or not request.GET:
+        filters = form.cleaned_data if request.GET else {}
+        if filters.get("group") or filters.get("kind"):
+            within = group_selectors.current_member_ids(
+                workspace=request.workspace, group_id=filters.get("group"), kind=filters.get("kind")
+            )
+        page, next_before = member_selectors.member_list(
+            workspace=request.workspace, query=filters.get("q", ""), within=within, before=filters.get("before")
+        )
+    template = "console/_member_rows.html" if request.htmx and request.GET.get("before") else "console/members.html"
+    if request.htmx and not request.GET.get("before") and request.htmx.target == "member-results":
+        template = "console/_member_results.html"
+    query = request.GET.copy()
+    query.pop("before", None)
+    return render(
+        request, template,
+        {"form": form, "members": page, "next_before": next_before, "query": query.urlencode()},
+    )
+
+
+@workspace_view
+def member_detail(request, number):
+    try:
+        member = member_selectors.member_get(workspace=request.workspace, number=number)
+    except Member.DoesNotExist:
+        raise Http404("No such member.") from None
+    form = TimelineForm(request.GET or None)
+    before = form.cleaned_data["before"] if form.is_valid() else None
+    events, next_before = member_selectors.member_timeline(member=member, before_id=before)
+    context = {"member": member, "events": events, "next_before": next_before}
+    if request.htmx and before:
+        return render(request, "console/_timeline_rows.html", context)
+    context["identities"] = list(member.identities.order_by("channel", "created_at"))
+    context["stays"] = group_selectors.member_stays(member=member)
+    return render(request, "console/member_detail.html", context)

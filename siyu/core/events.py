@@ -1,0 +1,84 @@
+"""Event types of the ledger, one IntEnum grouped by app in ranges of 100.
+
+A raw event names its type by key ("group.joined"); the ledger stores the small integer.
+Numbers are permanent: never renumber or reuse one.
+"""
+from enum import IntEnum
+
+
+class EventType(IntEnum):
+    # 1xx core: what Siyu itself did
+    OUTBOX_SENT = 101
+    OUTBOX_RETRY = 102
+    OUTBOX_FAILED = 103
+
+    # 2xx members
+    MEMBER_PROFILE_UPDATED = 201
+
+    # 3xx groups
+    GROUP_UPDATED = 301
+    GROUP_JOINED = 302
+    GROUP_LEFT = 303
+    GROUP_MESSAGE = 304
+    GROUP_ROLE_CHANGED = 305
+
+    # 4xx links and channel codes
+    LINK_EXPOSED = 401
+
+    # 5xx orders
+    ORDER_PAID = 501
+    ORDER_REFUNDED = 502
+
+    @property
+    def key(self):
+        prefix, _, rest = self.name.partition("_")
+        return f"{prefix.lower()}.{rest.lower()}"
+
+    @classmethod
+    def from_key(cls, key):
+        """The type for a dotted key such as "group.joined"; KeyError if unknown."""
+        return _BY_KEY[key]
+
+
+_BY_KEY = {t.key: t for t in EventType}
+
+# Which events need an actor (a member) and which a group; checked by ingest.
+NEEDS_ACTOR = {
+    EventType.MEMBER_PROFILE_UPDATED,
+    EventType.GROUP_JOINED,
+    EventType.GROUP_LEFT,
+    EventType.GROUP_MESSAGE,
+    EventType.GROUP_ROLE_CHANGED,
+    EventType.ORDER_PAID,
+    EventType.ORDER_REFUNDED,
+}
+NEEDS_GROUP = {
+    EventType.GROUP_UPDATED,
+    EventType.GROUP_JOINED,
+    EventType.GROUP_LEFT,
+    EventType.GROUP_MESSAGE,
+    EventType.GROUP_ROLE_CHANGED,
+    EventType.LINK_EXPOSED,
+}
+
+
+def _labels():
+    from django.utils.translation import gettext_lazy as _
+
+    return {
+        EventType.OUTBOX_SENT: _("Bot sent"),
+        EventType.OUTBOX_RETRY: _("Bot send postponed"),
+        EventType.OUTBOX_FAILED: _("Bot send failed"),
+        EventType.MEMBER_PROFILE_UPDATED: _("Profile updated"),
+        EventType.GROUP_UPDATED: _("Group updated"),
+        EventType.GROUP_JOINED: _("Joined"),
+        EventType.GROUP_LEFT: _("Left"),
+        EventType.GROUP_MESSAGE: _("Message"),
+        EventType.GROUP_ROLE_CHANGED: _("Role changed"),
+        EventType.LINK_EXPOSED: _("Exposure"),
+        EventType.ORDER_PAID: _("Order paid"),
+        EventType.ORDER_REFUNDED: _("Order refunded"),
+    }
+
+
+EVENT_LABELS = _labels()

@@ -1,0 +1,256 @@
+"""The ingest service: the one way events enter the ledger.
+
+    events_ingest(workspace=ws, source="simulator", events=[{...}, ...])
+
+A raw event is a dict:
+    type         dotted key, e.g. "group.joined" (see core.events.EventType)
+    source_id    the channel's own id for it, at most 191 characters; repeated deliveries are stored once
+    occurred_at  ISO 8601 with a UTC offset (or an aware datetime)
+    actor        {"id": "...", "name": "..."}: the person, as the channel knows them (required for
+                 member events)
+    group        {"id": "...", "name": "...", "kind": "...", "capacity": N}: the chat group (required
+                 for group events)
+    data         a JSON object with the event's details ("text" for messages, "amount_cents" and
+                 "order_id" for orders, "code" for exposures and joins, "role" for joins/role changes)
+"""
+import json
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from . import projections
+from .db import chunked
+from .events import NEEDS_ACTOR, NEEDS_GROUP, EventType
+from .models import Event
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 10_000
+MAX_ID_LENGTH = 191
+MAX_NAME_LENGTH = 128
+MAX_TEXT_LENGTH = 4_000
+MAX_DATA_BYTES = 16_384
+FUTURE_TOLERANCE = timedelta(minutes=10)
+SOURCE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+@dataclass(frozen=True, slots=True)
+class IngestError:
+    index: int
+    field: str
+    reason: str
+
+    def __str__(self):
+        return f"#{self.index} {self.field}: {self.reason}"
+
+
+class IngestRejected(Exception):
+    """The whole batch was refused; `errors` names the position and reason of every bad event."""
+
+    def __init__(self, errors):
+        self.errors = list(errors)
+        shown = "; ".join(str(e) for e in self.errors[:20])
+        more = f" (+{len(self.errors) - 20} more)" if len(self.errors) > 20 else ""
+        super().__init__(_("Batch rejected, nothing was stored: %(errors)s%(more)s") % {"errors": shown, "more": more})
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    received: int
+    stored: int
+    duplicates: int
+
+
+def events_ingest(*, workspace, source, events):
+    """Validate a batch, drop events already stored, append the rest and update every projection.
+
+    All or nothing: a batch with any invalid event raises IngestRejected and writes nothing; otherwise
+    the append and the projections commit in one transaction. Idempotent: the same batch twice stores
+    once. Safe under concurrent writers: a lost race on a unique key retries the batch.
+    """
+    prepared = _validate(source, events)
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                return _append(workspace, source, prepared, received=len(events))
+        except IntegrityError:
+            if attempt == 2:
+                raise
+            log.info("ingest: concurrent writer won a unique key, retrying batch of %s", len(events))
+
+
+def _validate(source, events):
+    if not isinstance(source, str) or not SOURCE_PATTERN.match(source):
+        raise IngestRejected([IngestError(-1, "source", _("must be a channel name of lowercase letters, digits, - or _ (at most 32)"))])
+    if not isinstance(events, (list, tuple)):
+        raise IngestRejected([IngestError(-1, "events", _("must be a list of events"))])
+    if len(events) > MAX_BATCH:
+        raise IngestRejected([IngestError(-1, "events", _("at most %(n)s events per batch") % {"n": MAX_BATCH})])
+    errors = []
+    prepared = []
+    latest = timezone.now() + FUTURE_TOLERANCE
+    for index, raw in enumerate(events):
+        before = len(errors)
+        event = _validate_one(index, raw, latest, errors)
+        if len(errors) == before:
+            prepared.append(event)
+    if errors:
+        raise IngestRejected(errors)
+    return prepared
+
+
+def _check_id(index, field, value, errors):
+    if not isinstance(value, str) or not value.strip():
+        errors.append(IngestError(index, field, _("is required and must be a non-empty string")))
+        return False
+    if len(value) > MAX_ID_LENGTH:
+        errors.append(IngestError(index, field, _("is %(n)s characters long; at most %(max)s allowed") % {"n": len(value), "max": MAX_ID_LENGTH}))
+        return False
+    if any(ord(ch) < 32 for ch in value):
+        errors.append(IngestError(index, field, _("contains control characters")))
+        return False
+    return True
+
+
+def _check_ref(index, field, ref, errors):
+    if not isinstance(ref, dict):
+        errors.append(IngestError(index, field, _("must be an object with an \"id\"")))
+        return None
+    if not _check_id(index, f"{field}.id", ref.get("id"), errors):
+        return None
+    name = ref.get("name", "")
+    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
+        errors.append(IngestError(index, f"{field}.name", _("must be a string of at most %(max)s characters") % {"max": MAX_NAME_LENGTH}))
+        return None
+    return ref
+
+
+def _parse_time(index, value, latest, errors):
+    moment = value if isinstance(value, datetime) else None
+    if isinstance(value, str):
+        try:
+            moment = parse_datetime(value)
+        except ValueError:
+            moment = None
+    if moment is None:
+        errors.append(IngestError(index, "occurred_at", _("is not an ISO 8601 timestamp (e.g. 2026-05-01T20:15:00+08:00)")))
+        return None
+    if timezone.is_naive(moment):
+        errors.append(IngestError(index, "occurred_at", _("has no UTC offset; add one, e.g. +08:00 or Z")))
+        return None
+    if moment > latest:
+        errors.append(IngestError(index, "occurred_at", _("is in the future")))
+        return None
+    return moment
+
+
+def _validate_one(index, raw, latest, errors):
+    if not isinstance(raw, dict):
+        errors.append(IngestError(index, "event", _("must be an object")))
+        return None
+    try:
+        event_type = EventType.from_key(raw.get("type"))
+    except (KeyError, TypeError):
+        errors.append(IngestError(index, "type", _("unknown event type %(type)r") % {"type": raw.get("type")}))
+        return None
+    _check_id(index, "source_id", raw.get("source_id"), errors)
+    occurred_at = _parse_time(index, raw.get("occurred_at"), latest, errors)
+    actor = raw.get("actor")
+    group_ref = raw.get("group")
+    if actor is not None or event_type in NEEDS_ACTOR:
+        actor = _check_ref(index, "actor", actor, errors)
+    if group_ref is not None or event_type in NEEDS_GROUP:
+        group_ref = _check_ref(index, "group", group_ref, errors)
+    data = raw.get("data", {})
+    if not isinstance(data, dict):
+        errors.append(IngestError(index, "data", _("must be an object")))
+        return None
+    try:
+        size = len(json.dumps(data, ensure_ascii=False).encode())
+    except (TypeError, ValueError):
+        errors.append(IngestError(index, "data", _("must contain only JSON values")))
+        return None
+    if size > MAX_DATA_BYTES:
+        errors.append(IngestError(index, "data", _("is %(n)s bytes; at most %(max)s allowed") % {"n": size, "max": MAX_DATA_BYTES}))
+    text = data.get("text")
+    if text is not None and (not isinstance(text, str) or len(text) > MAX_TEXT_LENGTH):
+        errors.append(IngestError(index, "data.text", _("must be a string of at most %(max)s characters") % {"max": MAX_TEXT_LENGTH}))
+    if event_type == EventType.GROUP_MESSAGE and text is None:
+        errors.append(IngestError(index, "data.text", _("is required for a message")))
+    if event_type in (EventType.ORDER_PAID, EventType.ORDER_REFUNDED):
+        amount = data.get("amount_cents")
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+            errors.append(IngestError(index, "data.amount_cents", _("must be a whole number of cents, 0 or more")))
+        _check_id(index, "data.order_id", data.get("order_id"), errors)
+    if occurred_at is None:
+        return None
+    return projections.PreparedEvent(
+        type=int(event_type),
+        occurred_at=occurred_at,
+        source_id=raw["source_id"] if isinstance(raw.get("source_id"), str) else "",
+        data=data,
+        actor=actor,
+        group_ref=group_ref,
+    )
+
+
+def _drop_stored(workspace, source, prepared):
+    """Drop events already in the ledger and repeats within the batch; keep the first of each id."""
+    seen = set()
+    unique = []
+    for event in prepared:
+        if event.source_id not in seen:
+            seen.add(event.source_id)
+            unique.append(event)
+    stored = set()
+    for ids in chunked(seen, 900):
+        stored.update(
+            Event.objects.filter(workspace=workspace, source=source, source_id__in=ids).values_list("source_id", flat=True)
+        )
+    return [e for e in unique if e.source_id not in stored]
+
+
+def _append(workspace, source, prepared, *, received):
+    new = _drop_stored(workspace, source, prepared)
+    if new:
+        new.sort(key=lambda e: e.occurred_at)
+        batch = projections.Batch(workspace=workspace, source=source, events=new)
+        for resolve in projections.resolvers():
+            resolve(batch)
+        _insert_events(workspace, source, new)
+        for projection in projections.registered():
+            projection.apply(batch)
+    return IngestResult(received=received, stored=len(new), duplicates=received - len(new))
+
+
+def _insert_events(workspace, source, events):
+    ops = connection.ops
+    data_field = Event._meta.get_field("data")
+    recorded_at = ops.adapt_datetimefield_value(timezone.now())
+    rows = [
+        (
+            workspace.pk,
+            e.type,
+            ops.adapt_datetimefield_value(e.occurred_at),
+            recorded_at,
+            source,
+            e.source_id,
+            e.member_id,
+            e.group_id,
+            data_field.get_db_prep_save(e.data, connection),
+        )
+        for e in events
+    ]
+    table = ops.quote_name(Event._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} (workspace_id, type, occurred_at, recorded_at, source, source_id, member_id, group_id, data) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)

@@ -1,0 +1,136 @@
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .events import EventType
+
+
+def validate_time_zone(value):
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(_("%(tz)s is not a known time zone."), params={"tz": value}) from exc
+
+
+class Workspace(models.Model):
+    """One operator organisation (tenant). Every other row belongs to exactly one."""
+
+    slug = models.SlugField(_("slug"), max_length=50, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Shanghai", validators=[validate_time_zone])
+    # Last member number handed out (学号); only ever increases, so numbers are never reused.
+    member_number_seq = models.PositiveBigIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("workspace")
+        verbose_name_plural = _("workspaces")
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def tz(self):
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", _("Owner")
+    ADMIN = "admin", _("Admin")
+    OPERATOR = "operator", _("Operator")
+    SALES = "sales", _("Sales")
+    VIEWER = "viewer", _("Viewer")
+
+
+class StaffRole(models.Model):
+    """A staff member's role in one workspace; a user may belong to several workspaces."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="staff")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="workspace_roles")
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("staff role")
+        verbose_name_plural = _("staff roles")
+        constraints = [models.UniqueConstraint(fields=["workspace", "user"], name="staffrole_unique_user")]
+
+    def __str__(self):
+        return f"{self.user} · {self.workspace} · {self.role}"
+
+    @property
+    def is_admin(self):
+        return self.role in (Role.OWNER, Role.ADMIN)
+
+
+class Event(models.Model):
+    """One thing that happened, appended once and never changed. The truth every projection derives from."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    type = models.PositiveSmallIntegerField(choices=[(t.value, t.key) for t in EventType])
+    occurred_at = models.DateTimeField(db_index=False)
+    recorded_at = models.DateTimeField()
+    source = models.CharField(max_length=32)
+    source_id = models.CharField(max_length=191)
+    member = models.ForeignKey("members.Member", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
+    group = models.ForeignKey("groups.Group", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "source", "source_id"], name="event_unique_source_id"),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "occurred_at"], name="event_ws_time"),
+            models.Index(fields=["member", "occurred_at"], name="event_member_time"),
+            models.Index(fields=["group", "occurred_at"], name="event_group_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.type_key} {self.source}:{self.source_id}"
+
+    @property
+    def type_key(self):
+        return EventType(self.type).key
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", _("Queued")
+    CLAIMED = "claimed", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+
+
+class OutboxMessage(models.Model):
+    """A side effect to perform on a channel, durably queued; claimed by one worker at a time."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(_("channel"), max_length=32)
+    kind = models.CharField(_("kind"), max_length=32)
+    target = models.CharField(_("target"), max_length=191)
+    payload = models.JSONField(default=dict, blank=True)
+    idempotency_key = models.CharField(max_length=191)
+    due_at = models.DateTimeField(_("due at"))
+    status = models.CharField(_("status"), max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    claimed_by = models.CharField(max_length=64, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox messages")
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "idempotency_key"], name="outbox_unique_key"),
+        ]
+        indexes = [models.Index(fields=["status", "due_at"], name="outbox_due")]
+
+    def __str__(self):
+        return f"{self.kind} → {self.target} ({self.status})"

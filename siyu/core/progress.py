@@ -1,0 +1,22 @@
+"""Progress bars for commands (rich), quiet when output is not a terminal."""
+from contextlib import contextmanager
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+@contextmanager
+def progress_bar(description, total, *, enabled=True):
+    """Yield `advance(completed, **fields)`; a no-op when disabled."""
+    if not enabled:
+        yield lambda *args, **kwargs: None
+        return
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[note]}"),
+        TimeElapsedColumn(),
+    ) as progress:
+        task = progress.add_task(description, total=total, note="")
+
+        def advance(completed, note=""):
+            progress.update(task, completed=completed, note=note)
+
+        yield advance

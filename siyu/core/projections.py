@@ -1,0 +1,69 @@
+"""The projection registry: state derived from the ledger, kept current by ingest, rebuildable.
+
+`core` imports no app, so apps register their parts here in AppConfig.ready():
+- a *resolver* maps the raw references of new events (actor, group) to row ids, creating rows on first
+  sight; it runs in the ingest transaction before the events are appended;
+- a *projection* applies a batch of stored events to its tables and can reset them for a rebuild.
+"""
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(slots=True)
+class PreparedEvent:
+    """An event on its way into (or back out of) the ledger, with its resolved member and group."""
+
+    type: int
+    occurred_at: datetime
+    source_id: str
+    data: dict
+    actor: dict | None = None
+    group_ref: dict | None = None
+    member_id: int | None = None
+    group_id: int | None = None
+
+
+@dataclass(slots=True)
+class Batch:
+    """New events of one workspace in occurrence order, as projections see them."""
+
+    workspace: object
+    source: str
+    events: list[PreparedEvent] = field(default_factory=list)
+
+    def local_day(self, moment):
+        return moment.astimezone(self.workspace.tz).date()
+
+
+class Projection:
+    """Base class: `apply` must be incremental (same result as applying the events one at a time)."""
+
+    name = "projection"
+
+    def apply(self, batch: Batch) -> None:
+        raise NotImplementedError
+
+    def reset(self, *, workspace) -> None:
+        raise NotImplementedError
+
+
+_resolvers = []
+_projections = []
+
+
+def register_resolver(resolver):
+    if resolver not in _resolvers:
+        _resolvers.append(resolver)
+
+
+def register(projection):
+    if all(type(p) is not type(projection) for p in _projections):
+        _projections.append(projection)
+
+
+def resolvers():
+    return tuple(_resolvers)
+
+
+def registered():
+    return tuple(_projections)

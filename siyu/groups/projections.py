@@ -1,0 +1,137 @@
+"""Group resolution and group projections, registered with core in GroupsConfig.ready()."""
+from collections import defaultdict
+
+from django.utils.translation import gettext as _
+
+from siyu.core.db import chunked, upsert
+from siyu.core.events import EventType
+from siyu.core.ingest import IngestError, IngestRejected
+from siyu.core.projections import Projection
+
+from .models import Group, GroupDailyStats, GroupKind, Membership, MembershipRole
+
+
+def resolve_groups(batch):
+    """Set group_id on events with a group reference, creating the group on first sight."""
+    wanted = {}
+    for index, event in enumerate(batch.events):
+        if event.group_ref and event.group_id is None:
+            wanted.setdefault(event.group_ref["id"], (index, event.group_ref))
+    if not wanted:
+        return
+    known = {}
+    for ids in chunked(wanted, 900):
+        known.update(
+            Group.objects.filter(workspace=batch.workspace, channel=batch.source, external_id__in=ids).values_list(
+                "external_id", "pk"
+            )
+        )
+    errors = []
+    new_groups = []
+    for external_id, (index, ref) in wanted.items():
+        if external_id in known:
+            continue
+        kind = ref.get("kind", GroupKind.LEAD)
+        capacity = ref.get("capacity", 500)
+        if kind not in GroupKind.values:
+            errors.append(IngestError(index, "group.kind", _("must be one of %(kinds)s") % {"kinds": ", ".join(GroupKind.values)}))
+        if not isinstance(capacity, int) or isinstance(capacity, bool) or not 1 <= capacity <= 1_000_000:
+            errors.append(IngestError(index, "group.capacity", _("must be a whole number from 1 to 1000000")))
+        new_groups.append(
+            Group(
+                workspace=batch.workspace, channel=batch.source, external_id=external_id,
+                name=(ref.get("name") or external_id)[:128], kind=kind, capacity=capacity,
+            )
+        )
+    if errors:
+        raise IngestRejected(errors)
+    for group in Group.objects.bulk_create(new_groups):
+        known[group.external_id] = group.pk
+    for event in batch.events:
+        if event.group_ref and event.group_id is None:
+            event.group_id = known[event.group_ref["id"]]
+
+
+ROLE_VALUES = set(MembershipRole.values)
+
+
+def _role(event):
+    role = event.data.get("role")
+    return role if role in ROLE_VALUES else MembershipRole.MEMBER
+
+
+class MembershipProjection(Projection):
+    """Memberships: a join opens a stay, a leave closes it, a role change updates the open stay."""
+
+    name = "memberships"
+    TYPES = {EventType.GROUP_JOINED, EventType.GROUP_LEFT, EventType.GROUP_ROLE_CHANGED}
+
+    def apply(self, batch):
+        relevant = [e for e in batch.events if e.type in self.TYPES and e.member_id and e.group_id]
+        if not relevant:
+            return
+        pairs = {(e.group_id, e.member_id) for e in relevant}
+        open_stays = {}
+        for chunk in chunked({m for _, m in pairs}, 900):
+            for stay in Membership.objects.filter(workspace=batch.workspace, member_id__in=chunk, left_at__isnull=True):
+                if (stay.group_id, stay.member_id) in pairs:
+                    open_stays[(stay.group_id, stay.member_id)] = stay
+        created, changed = [], {}
+        for event in relevant:
+            pair = (event.group_id, event.member_id)
+            stay = open_stays.get(pair)
+            if event.type == EventType.GROUP_JOINED:
+                if stay is None:
+                    stay = Membership(
+                        workspace=batch.workspace, group_id=event.group_id, member_id=event.member_id,
+                        role=_role(event), joined_at=event.occurred_at,
+                    )
+                    open_stays[pair] = stay
+                    created.append(stay)
+                elif "role" in event.data:
+                    stay.role = _role(event)
+                    self._touch(stay, changed)
+            elif stay is not None and event.type == EventType.GROUP_LEFT:
+                stay.left_at = event.occurred_at
+                del open_stays[pair]
+                self._touch(stay, changed)
+            elif stay is not None and event.type == EventType.GROUP_ROLE_CHANGED:
+                stay.role = _role(event)
+                self._touch(stay, changed)
+        Membership.objects.bulk_update(list(changed.values()), ["role", "left_at"], batch_size=500)
+        Membership.objects.bulk_create(created, batch_size=500)
+
+    @staticmethod
+    def _touch(stay, changed):
+        if stay.pk is not None:
+            changed[stay.pk] = stay
+
+    def reset(self, *, workspace):
+        Membership.objects.filter(workspace=workspace).delete()
+
+
+class GroupDailyStatsProjection(Projection):
+    """Per group and local day: joins, leaves, messages and exposures."""
+
+    name = "group_daily_stats"
+    COUNTERS = {
+        EventType.GROUP_JOINED: "joins",
+        EventType.GROUP_LEFT: "leaves",
+        EventType.GROUP_MESSAGE: "messages",
+        EventType.LINK_EXPOSED: "exposures",
+    }
+
+    def apply(self, batch):
+        days = defaultdict(lambda: {"joins": 0, "leaves": 0, "messages": 0, "exposures": 0})
+        for event in batch.events:
+            counter = self.COUNTERS.get(event.type)
+            if counter and event.group_id:
+                days[(event.group_id, batch.local_day(event.occurred_at))][counter] += 1
+        upsert(
+            GroupDailyStats,
+            [{"workspace": batch.workspace.pk, "group": g, "day": day, **counts} for (g, day), counts in days.items()],
+            key=["group", "day"], add=["joins", "leaves", "messages", "exposures"],
+        )
+
+    def reset(self, *, workspace):
+        GroupDailyStats.objects.filter(workspace=workspace).delete()

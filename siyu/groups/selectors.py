@@ -1,0 +1,79 @@
+from datetime import timedelta
+
+from django.db.models import Count, F, Q, Sum
+
+from siyu.core.models import Event
+
+from .models import Group, GroupDailyStats, Membership
+
+
+def group_list(*, workspace, today, kind=None):
+    """Groups with members now and joins, leaves and messages over the last 7 days (today included)."""
+    groups = Group.objects.filter(workspace=workspace).order_by("kind", "name")
+    if kind:
+        groups = groups.filter(kind=kind)
+    groups = list(groups)
+    members_now = dict(
+        Membership.objects.filter(workspace=workspace, left_at__isnull=True)
+        .values("group").annotate(n=Count("id")).values_list("group", "n")
+    )
+    week = {
+        row["group"]: row
+        for row in GroupDailyStats.objects.filter(workspace=workspace, day__gt=today - timedelta(days=7), day__lte=today)
+        .values("group").annotate(joins=Sum("joins"), leaves=Sum("leaves"), messages=Sum("messages"))
+    }
+    for group in groups:
+        stats = week.get(group.pk, {})
+        group.members_now = members_now.get(group.pk, 0)
+        group.joins_7d = stats.get("joins") or 0
+        group.leaves_7d = stats.get("leaves") or 0
+        group.messages_7d = stats.get("messages") or 0
+    return groups
+
+
+def group_get(*, workspace, group_id):
+    """One group of this workspace, or Group.DoesNotExist."""
+    return Group.objects.get(workspace=workspace, pk=group_id)
+
+
+def group_members(*, group, include_past=False):
+    """Memberships of a group, staff roles first, then by join time."""
+    stays = Membership.objects.filter(group=group).select_related("member")
+    if not include_past:
+        stays = stays.filter(left_at__isnull=True)
+    role_order = {"owner": 0, "admin": 1, "koc": 2, "member": 3}
+    return sorted(stays, key=lambda s: (role_order.get(s.role, 9), s.joined_at))
+
+
+def group_daily(*, group, since):
+    return list(GroupDailyStats.objects.filter(group=group, day__gte=since).order_by("day"))
+
+
+def group_recent_events(*, group, limit=50):
+    return list(
+        Event.objects.filter(group=group).select_related("member").order_by("-occurred_at", "-id")[:limit]
+    )
+
+
+def group_counts(*, group):
+    return Membership.objects.filter(group=group).aggregate(
+        members_now=Count("id", filter=Q(left_at__isnull=True)), stays=Count("id")
+    )
+
+
+def current_member_ids(*, workspace, group_id=None, kind=None):
+    """Ids of members now in the group (or in any group of the kind), as a subquery."""
+    stays = Membership.objects.filter(workspace=workspace, left_at__isnull=True)
+    if group_id:
+        stays = stays.filter(group_id=group_id)
+    if kind:
+        stays = stays.filter(group__kind=kind)
+    return stays.values("member_id")
+
+
+def member_stays(*, member):
+    """Every stay of a member in a group, current ones first."""
+    return list(
+        Membership.objects.filter(member=member).select_related("group")
+        .order_by(F("left_at").desc(nulls_first=True), "-joined_at")
+    )

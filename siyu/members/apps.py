@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class MembersConfig(AppConfig):
+    name = "siyu.members"
+    label = "members"
+    verbose_name = _("Members")
+
+    def ready(self):
+        from siyu.core import projections
+
+        from . import projections as member_projections
+
+        projections.register_resolver(member_projections.resolve_actors)
+        projections.register(member_projections.MemberStatsProjection())
+        projections.register(member_projections.MemberProfileProjection())

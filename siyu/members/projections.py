@@ -1,0 +1,137 @@
+"""Member resolution and member projections, registered with core in MembersConfig.ready()."""
+from collections import defaultdict
+
+from django.db.models import F
+
+from siyu.core.db import chunked, upsert
+from siyu.core.events import EventType
+from siyu.core.models import Workspace
+from siyu.core.projections import Projection
+
+from .models import Gender, Identity, Member, MemberDailyActivity, MemberStats
+
+
+def member_numbers_allocate(*, workspace, count):
+    """Reserve `count` consecutive member numbers (学号) and return them.
+
+    The counter row is updated in the caller's transaction, which holds its lock until commit, so two
+    concurrent writers never get the same number; a rolled-back reservation leaves a gap, never a reuse.
+    """
+    Workspace.objects.filter(pk=workspace.pk).update(member_number_seq=F("member_number_seq") + count)
+    last = Workspace.objects.filter(pk=workspace.pk).values_list("member_number_seq", flat=True).get()
+    return range(last - count + 1, last + 1)
+
+
+def resolve_actors(batch):
+    """Set member_id on events with an actor, creating the member and identity on first sight."""
+    wanted = {}
+    for event in batch.events:
+        if event.actor and event.member_id is None:
+            wanted.setdefault(event.actor["id"], event.actor)
+    if not wanted:
+        return
+    known = {}
+    for ids in chunked(wanted, 900):
+        known.update(
+            Identity.objects.filter(workspace=batch.workspace, channel=batch.source, external_id__in=ids).values_list(
+                "external_id", "member_id"
+            )
+        )
+    missing = [ref for external_id, ref in wanted.items() if external_id not in known]
+    if missing:
+        numbers = member_numbers_allocate(workspace=batch.workspace, count=len(missing))
+        members = Member.objects.bulk_create(
+            [
+                Member(workspace=batch.workspace, number=number, display_name=(ref.get("name") or ref["id"])[:128])
+                for number, ref in zip(numbers, missing)
+            ]
+        )
+        Identity.objects.bulk_create(
+            [
+                Identity(
+                    workspace=batch.workspace, member=member, channel=batch.source,
+                    external_id=ref["id"], display_name=ref.get("name", ""),
+                )
+                for member, ref in zip(members, missing)
+            ]
+        )
+        known.update({ref["id"]: member.pk for member, ref in zip(members, missing)})
+    for event in batch.events:
+        if event.actor and event.member_id is None:
+            event.member_id = known[event.actor["id"]]
+
+
+class MemberStatsProjection(Projection):
+    """MemberStats (first/last seen, messages, orders, spend) and MemberDailyActivity (messages a day)."""
+
+    name = "member_stats"
+
+    def apply(self, batch):
+        stats = {}
+        daily = defaultdict(int)
+        for event in batch.events:
+            if event.member_id is None:
+                continue
+            row = stats.get(event.member_id)
+            if row is None:
+                row = stats[event.member_id] = {
+                    "member": event.member_id, "workspace": batch.workspace.pk,
+                    "first_seen_at": event.occurred_at, "last_seen_at": event.occurred_at,
+                    "last_message_at": None, "messages": 0, "orders": 0, "spend_cents": 0,
+                }
+            row["first_seen_at"] = min(row["first_seen_at"], event.occurred_at)
+            row["last_seen_at"] = max(row["last_seen_at"], event.occurred_at)
+            if event.type == EventType.GROUP_MESSAGE:
+                row["messages"] += 1
+                if row["last_message_at"] is None or event.occurred_at > row["last_message_at"]:
+                    row["last_message_at"] = event.occurred_at
+                if event.group_id is not None:
+                    daily[(event.member_id, event.group_id, batch.local_day(event.occurred_at))] += 1
+            elif event.type == EventType.ORDER_PAID:
+                row["orders"] += 1
+                row["spend_cents"] += event.data["amount_cents"]
+            elif event.type == EventType.ORDER_REFUNDED:
+                row["spend_cents"] -= event.data["amount_cents"]
+        upsert(
+            MemberStats, list(stats.values()), key=["member"],
+            add=["messages", "orders", "spend_cents"], least=["first_seen_at"],
+            greatest=["last_seen_at", "last_message_at"],
+        )
+        upsert(
+            MemberDailyActivity,
+            [
+                {"workspace": batch.workspace.pk, "member": m, "group": g, "day": day, "messages": n}
+                for (m, g, day), n in daily.items()
+            ],
+            key=["member", "group", "day"], add=["messages"],
+        )
+
+    def reset(self, *, workspace):
+        MemberStats.objects.filter(workspace=workspace).delete()
+        MemberDailyActivity.objects.filter(workspace=workspace).delete()
+
+
+PROFILE_FIELDS = {"display_name": 128, "gender": 1, "city": 64}
+
+
+class MemberProfileProjection(Projection):
+    """member.profile_updated events set the profile fields they carry (display_name, gender, city)."""
+
+    name = "member_profile"
+
+    def apply(self, batch):
+        latest = {}
+        for event in batch.events:
+            if event.type == EventType.MEMBER_PROFILE_UPDATED and event.member_id:
+                fields = latest.setdefault(event.member_id, {})
+                for name, limit in PROFILE_FIELDS.items():
+                    value = event.data.get(name)
+                    if isinstance(value, str) and (name != "gender" or value in Gender.values):
+                        fields[name] = value[:limit]
+        for member_id, fields in latest.items():
+            if fields:
+                Member.objects.filter(pk=member_id).update(**fields)
+
+    def reset(self, *, workspace):
+        # Profile fields are also edited by operators; replaying the events re-applies them in order.
+        return None

@@ -1,0 +1,12 @@
+"""Tests: the same settings, a file database (worker processes must see it) and fast hashing."""
+import os
+
+os.environ.setdefault("SIYU_VAR_DIR", os.path.join(os.getcwd(), "var", "test"))
+
+from .base import *  # noqa: E402,F401,F403
+from .base import DATABASES, VAR_DIR  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+SIYU_OUTBOX_BACKOFF_SECONDS = [1, 2, 4]

@@ -1,0 +1,148 @@
+from datetime import datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from siyu.core.events import EventType
+from siyu.core.ingest import IngestRejected, events_ingest
+from siyu.core.models import Event
+from siyu.groups.models import Group, GroupDailyStats, Membership
+from siyu.members.models import Identity, Member, MemberStats
+from tests.conftest import T0, ev
+
+
+def table_counts():
+    return {m.__name__: m.objects.count() for m in (Event, Member, Identity, Group, Membership, MemberStats, GroupDailyStats)}
+
+
+def test_the_same_batch_twice_is_stored_once(ingest):
+    batch = [ev("group.joined", 1, actor="ann", group="g1"), ev("group.message", 2, actor="ann", group="g1", minutes=1, text="hi")]
+    first = ingest(batch)
+    after_first = table_counts()
+    second = ingest(batch)
+    assert (first.stored, first.duplicates) == (2, 0)
+    assert (second.stored, second.duplicates) == (0, 2)
+    assert table_counts() == after_first
+    assert MemberStats.objects.get().messages == 1
+
+
+def test_repeats_inside_one_batch_are_stored_once(ingest):
+    result = ingest([ev("group.joined", 1, actor="ann", group="g1"), ev("group.joined", 1, actor="ann", group="g1")])
+    assert (result.stored, result.duplicates) == (1, 1)
+
+
+def test_a_batch_with_bad_events_is_rejected_whole_with_every_position(ingest):
+    batch = [
+        ev("group.joined", 1, actor="ann", group="g1"),
+        ev("group.teleported", 2, actor="bob", group="g1"),
+        {**ev("group.message", 3, actor="cat", group="g1", text="hi"), "occurred_at": "yesterday"},
+        ev("group.joined", 4, actor="dan", group="g1"),
+        {**ev("group.message", 5, actor="eve", group="g1", text="hi"), "source_id": "x" * 192},
+        ev("group.message", 6, actor="fay", group="g1", text="t" * 4001),
+    ]
+    with pytest.raises(IngestRejected) as caught:
+        ingest(batch)
+    errors = {(e.index, e.field) for e in caught.value.errors}
+    assert errors == {(1, "type"), (2, "occurred_at"), (4, "source_id"), (5, "data.text")}
+    assert "nothing was stored" in str(caught.value)
+    assert all(count == 0 for count in table_counts().values())
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"occurred_at": "2026-03-02T12:00:00"}, "occurred_at"),  # no UTC offset
+        ({"occurred_at": (timezone.now() + timedelta(days=1)).isoformat()}, "occurred_at"),
+        ({"actor": {"id": "@a:" + "x" * 200}}, "actor.id"),
+        ({"actor": {"id": "@a:x", "name": "n" * 129}}, "actor.name"),
+        ({"actor": None}, "actor"),
+        ({"group": None}, "group"),
+        ({"source_id": ""}, "source_id"),
+        ({"source_id": "a\nb"}, "source_id"),
+        ({"data": ["not", "an", "object"]}, "data"),
+        ({"data": {"text": "x" * 20_000}}, "data"),
+        ({"type": None}, "type"),
+    ],
+)
+def test_each_kind_of_bad_event_names_its_field(ingest, change, field):
+    event = {**ev("group.message", 1, actor="ann", group="g1", text="hello"), **change}
+    with pytest.raises(IngestRejected) as caught:
+        ingest([event])
+    assert field in {e.field for e in caught.value.errors}
+    assert Event.objects.count() == 0
+
+
+def test_orders_need_whole_cents_and_an_order_id(ingest):
+    bad = [
+        ev("order.paid", 1, actor="ann", amount_cents=9.9, order_id="o1"),
+        ev("order.paid", 2, actor="ann", amount_cents=-1, order_id="o2"),
+        ev("order.paid", 3, actor="ann", amount_cents=990),
+    ]
+    with pytest.raises(IngestRejected) as caught:
+        ingest(bad)
+    assert [(e.index, e.field) for e in caught.value.errors] == [(0, "data.amount_cents"), (1, "data.amount_cents"), (2, "data.order_id")]
+
+
+def test_an_unknown_group_kind_rolls_back_members_created_in_the_same_batch(ingest):
+    bad_group = {**ev("group.joined", 2, actor="bob", group="g2"), "group": {"id": "!g2", "kind": "party"}}
+    with pytest.raises(IngestRejected) as caught:
+        ingest([ev("group.joined", 1, actor="ann", group="g1"), bad_group])
+    assert [(e.index, e.field) for e in caught.value.errors] == [(1, "group.kind")]
+    assert all(count == 0 for count in table_counts().values())
+
+
+def test_unknown_source_names_are_refused(workspace):
+    with pytest.raises(IngestRejected) as caught:
+        events_ingest(workspace=workspace, source="Bad Channel!", events=[])
+    assert caught.value.errors[0].field == "source"
+
+
+def test_events_are_resolved_to_members_and_groups_on_first_sight(ingest, workspace):
+    ingest([ev("group.joined", 1, actor="ann", group="g1", role="admin"), ev("group.message", 2, actor="ann", group="g1", minutes=5, text="hi")])
+    member = Member.objects.get()
+    identity = member.identities.get()
+    assert (identity.channel, identity.external_id, member.display_name, member.number) == ("simulator", "@ann:example.org", "Ann", 1)
+    stay = Membership.objects.get()
+    assert (stay.role, stay.left_at) == ("admin", None)
+    events = list(Event.objects.order_by("occurred_at"))
+    assert [e.type for e in events] == [EventType.GROUP_JOINED, EventType.GROUP_MESSAGE]
+    assert {e.member_id for e in events} == {member.pk}
+    assert events[0].recorded_at >= events[0].occurred_at
+
+
+def test_leaving_and_rejoining_keeps_each_stay(ingest):
+    ingest([
+        ev("group.joined", 1, actor="ann", group="g1"),
+        ev("group.left", 2, actor="ann", group="g1", minutes=60),
+        ev("group.joined", 3, actor="ann", group="g1", minutes=120),
+    ])
+    stays = list(Membership.objects.order_by("joined_at").values_list("left_at", flat=True))
+    assert stays[0] is not None and stays[1] is None
+
+
+def test_daily_counters_use_the_workspace_time_zone(ingest, workspace):
+    # 2026-03-02 17:30 UTC is 01:30 on 3 March in Shanghai.
+    ingest([ev("group.message", 1, actor="ann", group="g1", minutes=330, text="late")])
+    assert list(GroupDailyStats.objects.values_list("day", "messages")) == [(datetime(2026, 3, 3).date(), 1)]
+
+
+def test_member_stats_track_first_last_seen_and_spend(ingest):
+    ingest([
+        ev("group.message", 1, actor="ann", group="g1", minutes=10, text="a"),
+        ev("order.paid", 2, actor="ann", minutes=20, amount_cents=19900, order_id="o1"),
+        ev("order.refunded", 3, actor="ann", minutes=30, amount_cents=19900, order_id="o1"),
+    ])
+    ingest([ev("group.message", 4, actor="ann", group="g1", minutes=0, text="earlier, delivered late")])
+    stats = MemberStats.objects.get()
+    assert stats.messages == 2 and stats.orders == 1 and stats.spend_cents == 0
+    assert stats.first_seen_at == T0
+    assert stats.last_seen_at == T0 + timedelta(minutes=30)
+    assert stats.last_message_at == T0 + timedelta(minutes=10)
+
+
+def test_workspaces_do_not_share_members(ingest, make_workspace):
+    other = make_workspace()
+    ingest([ev("group.joined", 1, actor="ann", group="g1")])
+    ingest([ev("group.joined", 1, actor="ann", group="g1")], ws=other)
+    assert Member.objects.count() == 2 and Event.objects.count() == 2
+    assert set(Member.objects.values_list("number", flat=True)) == {1}
