@@ -4,7 +4,8 @@ Inbound, it accepts raw events as they are (`{"events": [...]}`). Outbound, its 
 action once per idempotency key, the way Matrix dedupes a PUT with the same transaction id. A message's
 payload may carry `"simulate": {...}` to make the platform misbehave, for tests and drills:
 `{"fail": "temporary", "retry_after": 5}`, `{"fail": "permanent"}`, `{"delay": 3}` (slow before
-delivering) or `{"delay_after": 3}` (slow after delivering, before answering).
+delivering) or `{"delay_after": 3}` (slow after delivering, before answering). With `"attempts": [1, 2]`
+it misbehaves only on those attempts, so a drill can show a retry going through.
 """
 import time
 
@@ -31,6 +32,8 @@ class SimulatorAdapter(ChannelAdapter):
 
     def send(self, *, message):
         behaviour = message.payload.get("simulate") or {}
+        if "attempts" in behaviour and message.attempts not in behaviour["attempts"]:
+            behaviour = {}
         if message.kind not in KINDS:
             raise AdapterError(_("the simulator cannot %(kind)s") % {"kind": message.kind}, permanent=True)
         if behaviour.get("fail") == "permanent":

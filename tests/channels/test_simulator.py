@@ -1,0 +1,51 @@
+import statistics
+from collections import Counter
+from datetime import date, datetime
+
+from siyu.channels.simulator.generator import Community, Plan
+from siyu.channels.simulator.services import simulation_plan, simulation_run
+from siyu.core.models import Event
+
+PLAN = Plan(groups=8, members=600, days=30, seed=11, until=date(2026, 3, 1))
+
+
+def events_of(plan):
+    return [e for _, day in Community(plan).days() for e in day]
+
+
+def test_the_same_seed_gives_the_same_events_and_another_seed_does_not():
+    first, second = events_of(PLAN), events_of(PLAN)
+    assert first == second
+    other = events_of(Plan(**{**PLAN.__dict__, "seed": 12}))
+    assert [e["data"] for e in other[:200]] != [e["data"] for e in first[:200]]
+
+
+def test_the_community_has_the_shapes_operators_see():
+    events = events_of(PLAN)
+    kinds = Counter(e["type"] for e in events)
+    assert kinds["group.joined"] >= PLAN.members and kinds["link.exposed"] > kinds["group.joined"]
+    assert kinds["group.left"] > 0 and kinds["order.paid"] > PLAN.members  # everyone paid the trial, some more
+    products = Counter(e["data"]["product"] for e in events if e["type"] == "order.paid")
+    assert products["trial"] == PLAN.members and 0 < products["vip"] < products["camp"] < products["trial"]
+    # Heavy tail: the top tenth of speakers send far more than their share.
+    per_person = Counter(e["actor"]["id"] for e in events if e["type"] == "group.message" and "-u" in e["actor"]["id"])
+    counts = sorted(per_person.values(), reverse=True)
+    top_share = sum(counts[: len(counts) // 10]) / sum(counts)
+    assert top_share > 0.4, top_share
+    assert statistics.median(counts) < statistics.mean(counts)
+    # Evening peak: 20:00-22:59 local holds the busiest hours.
+    hours = Counter(e["occurred_at"].hour for e in events if e["type"] == "group.message")
+    busiest = {h for h, _ in hours.most_common(3)}
+    assert busiest <= {19, 20, 21, 22}, hours.most_common(5)
+    assert all(isinstance(e["occurred_at"], datetime) and e["occurred_at"].tzinfo for e in events)
+    # Within a day, events come in time order.
+    for _, day in Community(PLAN).days():
+        assert [e["occurred_at"] for e in day] == sorted(e["occurred_at"] for e in day)
+
+
+def test_running_a_plan_again_stores_nothing(workspace):
+    plan = simulation_plan(workspace=workspace, groups=4, members=80, days=7, seed=3, until=date(2026, 3, 1))
+    received, stored = simulation_run(workspace=workspace, plan=plan)
+    assert received == stored > 0
+    assert simulation_run(workspace=workspace, plan=plan) == (received, 0)
+    assert Event.objects.filter(workspace=workspace).count() == stored

@@ -1,0 +1,115 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from siyu.channels.services import outbox_drain
+from siyu.channels.simulator.models import SimulatedDelivery
+from siyu.core.events import EventType
+from siyu.core.models import Event, OutboxMessage, OutboxStatus
+from siyu.core.outbox import outbox_claim, outbox_enqueue, outbox_record_result
+
+
+def enqueue(workspace, key="k1", **payload):
+    return outbox_enqueue(
+        workspace=workspace, channel="simulator", kind="send_text", target="!g1", payload={"text": "hello", **payload},
+        idempotency_key=key,
+    )
+
+
+def outcomes():
+    return list(Event.objects.filter(source="siyu").order_by("id").values_list("type", flat=True))
+
+
+def test_enqueue_is_idempotent_per_workspace(workspace, make_workspace):
+    first = enqueue(workspace)
+    assert enqueue(workspace).pk == first.pk
+    assert enqueue(make_workspace()).pk != first.pk
+    assert OutboxMessage.objects.count() == 2
+
+
+def test_a_due_message_is_sent_once_and_the_outcome_recorded(workspace):
+    message = enqueue(workspace)
+    assert outbox_drain() == {"sent": 1, "retry": 0, "failed": 0, "lost": 0}
+    assert outbox_drain()["sent"] == 0
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (OutboxStatus.SENT, 1)
+    delivery = SimulatedDelivery.objects.get()
+    assert (delivery.idempotency_key, delivery.target, delivery.payload["text"]) == ("k1", "!g1", "hello")
+    assert outcomes() == [EventType.OUTBOX_SENT]
+
+
+def test_messages_due_later_wait(workspace):
+    outbox_enqueue(
+        workspace=workspace, channel="simulator", kind="send_text", target="!g1", payload={}, idempotency_key="later",
+        due_at=timezone.now() + timedelta(hours=1),
+    )
+    assert outbox_claim() == []
+
+
+def test_a_claimed_message_is_not_claimed_twice_until_its_lease_ends(workspace, settings):
+    enqueue(workspace)
+    assert len(outbox_claim(worker="a")) == 1
+    assert outbox_claim(worker="b") == []
+    later = timezone.now() + timedelta(seconds=settings.SIYU_OUTBOX_LEASE_SECONDS + 1)
+    taken = outbox_claim(worker="b", now=later)
+    assert [m.claimed_by for m in taken] == ["b"] and taken[0].attempts == 2
+
+
+def test_a_worker_that_lost_its_claim_cannot_record(workspace, settings):
+    enqueue(workspace)
+    [mine] = outbox_claim(worker="a")
+    later = timezone.now() + timedelta(seconds=settings.SIYU_OUTBOX_LEASE_SECONDS + 1)
+    outbox_claim(worker="b", now=later)
+    assert outbox_record_result(message=mine) is None
+    assert OutboxMessage.objects.get().status == OutboxStatus.CLAIMED
+
+
+def test_temporary_errors_back_off_then_succeed(workspace, settings):
+    message = enqueue(workspace, simulate={"fail": "temporary", "attempts": [1, 2]})
+    assert outbox_drain()["retry"] == 1
+    message.refresh_from_db()
+    assert message.status == OutboxStatus.PENDING and "rate limit" in message.last_error
+    assert message.due_at > timezone.now()
+    assert outbox_drain()["sent"] == 0  # not due yet
+    OutboxMessage.objects.update(due_at=timezone.now())
+    assert outbox_drain()["retry"] == 1
+    OutboxMessage.objects.update(due_at=timezone.now())
+    assert outbox_drain()["sent"] == 1
+    assert outcomes() == [EventType.OUTBOX_RETRY, EventType.OUTBOX_RETRY, EventType.OUTBOX_SENT]
+    assert SimulatedDelivery.objects.count() == 1
+
+
+def test_the_platforms_retry_after_is_honoured(workspace):
+    message = enqueue(workspace, simulate={"fail": "temporary", "retry_after": 120})
+    before = timezone.now()
+    outbox_drain()
+    message.refresh_from_db()
+    assert timedelta(seconds=119) <= message.due_at - before <= timedelta(seconds=125)
+
+
+def test_permanent_errors_give_up_at_once(workspace):
+    message = enqueue(workspace, simulate={"fail": "permanent"})
+    assert outbox_drain()["failed"] == 1
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (OutboxStatus.FAILED, 1)
+    assert outcomes() == [EventType.OUTBOX_FAILED]
+    assert not SimulatedDelivery.objects.exists()
+
+
+def test_temporary_errors_give_up_after_the_last_attempt(workspace, settings):
+    settings.SIYU_OUTBOX_MAX_ATTEMPTS = 3
+    message = enqueue(workspace, simulate={"fail": "temporary"})
+    for _ in range(3):
+        OutboxMessage.objects.update(due_at=timezone.now())
+        outbox_drain()
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (OutboxStatus.FAILED, 3)
+    assert outcomes() == [EventType.OUTBOX_RETRY, EventType.OUTBOX_RETRY, EventType.OUTBOX_FAILED]
+
+
+@pytest.mark.parametrize("channel, kind", [("nowhere", "send_text"), ("simulator", "launch_rocket")])
+def test_unknown_channels_and_kinds_fail_permanently(workspace, channel, kind):
+    outbox_enqueue(workspace=workspace, channel=channel, kind=kind, target="x", payload={}, idempotency_key="k")
+    assert outbox_drain()["failed"] == 1
+    assert OutboxMessage.objects.get().status == OutboxStatus.FAILED
