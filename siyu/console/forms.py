@@ -12,7 +12,7 @@ class MemberFilterForm(forms.Form):
 
     def __init__(self, *args, groups=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["group"].choices = [("", _("Any group")), *[(g.pk, g.name) for g in groups]]
+        self.fields["group"].choices = [("", _("Any group")), *groups]
 
 
 class GroupFilterForm(forms.Form):

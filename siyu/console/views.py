@@ -63,17 +63,14 @@ def group_detail(request, group_id):
 
 @workspace_view
 def members(request):
-    all_groups = group_selectors.group_list(workspace=request.workspace, today=_today(request))
-    form = MemberFilterForm(request.GET or None, groups=all_groups)
-    page, next_before, within = [], None, None
+    form = MemberFilterForm(request.GET or None, groups=group_selectors.group_choices(workspace=request.workspace))
+    page, next_before, condition = [], None, None
     if form.is_valid() or not request.GET:
         filters = form.cleaned_data if request.GET else {}
         if filters.get("group") or filters.get("kind"):
-            within = group_selectors.current_member_ids(
-                workspace=request.workspace, group_id=filters.get("group"), kind=filters.get("kind")
-            )
+            condition = group_selectors.in_group_now(group_id=filters.get("group"), kind=filters.get("kind"))
         page, next_before = member_selectors.member_list(
-            workspace=request.workspace, query=filters.get("q", ""), within=within, before=filters.get("before")
+            workspace=request.workspace, query=filters.get("q", ""), condition=condition, before=filters.get("before")
         )
     template = "console/_member_rows.html" if request.htmx and request.GET.get("before") else "console/members.html"
     if request.htmx and not request.GET.get("before") and request.htmx.target == "member-results":

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .events import EventType
+from .events import EVENT_LABELS, EventType
 
 
 def validate_time_zone(value):
@@ -48,8 +48,10 @@ class Role(models.TextChoices):
 class StaffRole(models.Model):
     """A staff member's role in one workspace; a user may belong to several workspaces."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="staff")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="workspace_roles")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="staff", verbose_name=_("workspace"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="workspace_roles", verbose_name=_("user")
+    )
     role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.VIEWER)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -59,7 +61,7 @@ class StaffRole(models.Model):
         constraints = [models.UniqueConstraint(fields=["workspace", "user"], name="staffrole_unique_user")]
 
     def __str__(self):
-        return f"{self.user} · {self.workspace} · {self.role}"
+        return f"{self.user} · {self.workspace} · {self.get_role_display()}"
 
     @property
     def is_admin(self):
@@ -69,15 +71,21 @@ class StaffRole(models.Model):
 class Event(models.Model):
     """One thing that happened, appended once and never changed. The truth every projection derives from."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    type = models.PositiveSmallIntegerField(choices=[(t.value, t.key) for t in EventType])
-    occurred_at = models.DateTimeField(db_index=False)
-    recorded_at = models.DateTimeField()
-    source = models.CharField(max_length=32)
-    source_id = models.CharField(max_length=191)
-    member = models.ForeignKey("members.Member", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
-    group = models.ForeignKey("groups.Group", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
-    data = models.JSONField(default=dict, blank=True)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", verbose_name=_("workspace"))
+    type = models.PositiveSmallIntegerField(_("type"), choices=[(t.value, EVENT_LABELS[t]) for t in EventType])
+    occurred_at = models.DateTimeField(_("occurred at"))
+    recorded_at = models.DateTimeField(_("recorded at"))
+    source = models.CharField(_("channel"), max_length=32)
+    source_id = models.CharField(_("source id"), max_length=191)
+    member = models.ForeignKey(
+        "members.Member", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False,
+        verbose_name=_("member"),
+    )
+    group = models.ForeignKey(
+        "groups.Group", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False,
+        verbose_name=_("group"),
+    )
+    data = models.JSONField(_("data"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("event")
@@ -92,7 +100,7 @@ class Event(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.type_key} {self.source}:{self.source_id}"
+        return f"{self.get_type_display()} {self.source}:{self.source_id}"
 
     @property
     def type_key(self):
@@ -109,12 +117,12 @@ class OutboxStatus(models.TextChoices):
 class OutboxMessage(models.Model):
     """A side effect to perform on a channel, durably queued; claimed by one worker at a time."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", verbose_name=_("workspace"))
     channel = models.CharField(_("channel"), max_length=32)
     kind = models.CharField(_("kind"), max_length=32)
     target = models.CharField(_("target"), max_length=191)
     payload = models.JSONField(default=dict, blank=True)
-    idempotency_key = models.CharField(max_length=191)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=191)
     due_at = models.DateTimeField(_("due at"))
     status = models.CharField(_("status"), max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
@@ -133,4 +141,4 @@ class OutboxMessage(models.Model):
         indexes = [models.Index(fields=["status", "due_at"], name="outbox_due")]
 
     def __str__(self):
-        return f"{self.kind} → {self.target} ({self.status})"
+        return f"{self.kind} → {self.target} ({self.get_status_display()})"

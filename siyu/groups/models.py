@@ -21,7 +21,7 @@ class GroupStatus(models.TextChoices):
 class Group(models.Model):
     """One chat group on one channel."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="groups")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="groups", verbose_name=_("workspace"))
     channel = models.CharField(_("channel"), max_length=32)
     external_id = models.CharField(_("external id"), max_length=191)
     name = models.CharField(_("name"), max_length=128)
@@ -52,8 +52,8 @@ class Membership(models.Model):
     """Projection: one stay of a member in a group. Leaving closes it; rejoining opens a new one."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships")
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="memberships")
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("group"))
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("member"))
     role = models.CharField(_("role"), max_length=16, choices=MembershipRole.choices, default=MembershipRole.MEMBER)
     joined_at = models.DateTimeField(_("joined at"))
     left_at = models.DateTimeField(_("left at"), null=True, blank=True)
@@ -85,3 +85,15 @@ class GroupDailyStats(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["group", "day"], name="groupday_unique")]
+
+
+class GroupStats(models.Model):
+    """Projection: a group's live figures (members now), so lists never count memberships."""
+
+    group = models.OneToOneField(Group, on_delete=models.CASCADE, primary_key=True, related_name="stats")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    members_now = models.IntegerField(_("members now"), default=0)
+
+    class Meta:
+        verbose_name = _("group stats")
+        verbose_name_plural = _("group stats")

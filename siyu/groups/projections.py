@@ -8,7 +8,7 @@ from siyu.core.events import EventType
 from siyu.core.ingest import IngestError, IngestRejected
 from siyu.core.projections import Projection
 
-from .models import Group, GroupDailyStats, GroupKind, Membership, MembershipRole
+from .models import Group, GroupDailyStats, GroupKind, GroupStats, Membership, MembershipRole
 
 
 def resolve_groups(batch):
@@ -61,7 +61,10 @@ def _role(event):
 
 
 class MembershipProjection(Projection):
-    """Memberships: a join opens a stay, a leave closes it, a role change updates the open stay."""
+    """Memberships: a join opens a stay, a leave closes it, a role change updates the open stay.
+
+    Also keeps GroupStats.members_now, the number of open stays per group.
+    """
 
     name = "memberships"
     TYPES = {EventType.GROUP_JOINED, EventType.GROUP_LEFT, EventType.GROUP_ROLE_CHANGED}
@@ -77,6 +80,7 @@ class MembershipProjection(Projection):
                 if (stay.group_id, stay.member_id) in pairs:
                     open_stays[(stay.group_id, stay.member_id)] = stay
         created, changed = [], {}
+        members_delta = defaultdict(int)
         for event in relevant:
             pair = (event.group_id, event.member_id)
             stay = open_stays.get(pair)
@@ -88,18 +92,25 @@ class MembershipProjection(Projection):
                     )
                     open_stays[pair] = stay
                     created.append(stay)
+                    members_delta[event.group_id] += 1
                 elif "role" in event.data:
                     stay.role = _role(event)
                     self._touch(stay, changed)
             elif stay is not None and event.type == EventType.GROUP_LEFT:
                 stay.left_at = event.occurred_at
                 del open_stays[pair]
+                members_delta[event.group_id] -= 1
                 self._touch(stay, changed)
             elif stay is not None and event.type == EventType.GROUP_ROLE_CHANGED:
                 stay.role = _role(event)
                 self._touch(stay, changed)
         Membership.objects.bulk_update(list(changed.values()), ["role", "left_at"], batch_size=500)
         Membership.objects.bulk_create(created, batch_size=500)
+        upsert(
+            GroupStats,
+            [{"group": g, "workspace": batch.workspace.pk, "members_now": n} for g, n in members_delta.items() if n],
+            key=["group"], add=["members_now"],
+        )
 
     @staticmethod
     def _touch(stay, changed):
@@ -108,6 +119,7 @@ class MembershipProjection(Projection):
 
     def reset(self, *, workspace):
         Membership.objects.filter(workspace=workspace).delete()
+        GroupStats.objects.filter(workspace=workspace).delete()
 
 
 class GroupDailyStatsProjection(Projection):

@@ -1,10 +1,10 @@
 from datetime import timedelta
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 
 from siyu.core.models import Event
 
-from .models import Group, GroupDailyStats, Membership
+from .models import Group, GroupDailyStats, GroupStats, Membership
 
 
 def group_list(*, workspace, today, kind=None):
@@ -13,10 +13,7 @@ def group_list(*, workspace, today, kind=None):
     if kind:
         groups = groups.filter(kind=kind)
     groups = list(groups)
-    members_now = dict(
-        Membership.objects.filter(workspace=workspace, left_at__isnull=True)
-        .values("group").annotate(n=Count("id")).values_list("group", "n")
-    )
+    members_now = dict(GroupStats.objects.filter(workspace=workspace).values_list("group_id", "members_now"))
     week = {
         row["group"]: row
         for row in GroupDailyStats.objects.filter(workspace=workspace, day__gt=today - timedelta(days=7), day__lte=today)
@@ -61,14 +58,23 @@ def group_counts(*, group):
     )
 
 
-def current_member_ids(*, workspace, group_id=None, kind=None):
-    """Ids of members now in the group (or in any group of the kind), as a subquery."""
-    stays = Membership.objects.filter(workspace=workspace, left_at__isnull=True)
+def group_choices(*, workspace):
+    """(id, name) of every group, for filters."""
+    return list(Group.objects.filter(workspace=workspace).order_by("kind", "name").values_list("pk", "name"))
+
+
+def in_group_now(*, group_id=None, kind=None):
+    """A member filter: now in the group (or in any group of the kind).
+
+    An EXISTS probe per candidate member, so a keyset walk over members stops after one page
+    instead of materialising every member of a big group first.
+    """
+    stays = Membership.objects.filter(member=OuterRef("pk"), left_at__isnull=True)
     if group_id:
         stays = stays.filter(group_id=group_id)
     if kind:
         stays = stays.filter(group__kind=kind)
-    return stays.values("member_id")
+    return Exists(stays)
 
 
 def member_stays(*, member):

@@ -13,7 +13,7 @@ class Gender(models.TextChoices):
 class Member(models.Model):
     """One person, known on one or more channels through identities."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="members")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="members", verbose_name=_("workspace"))
     number = models.PositiveBigIntegerField(_("member number"), editable=False)
     display_name = models.CharField(_("display name"), max_length=128)
     gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, default=Gender.UNKNOWN, blank=True)
@@ -35,7 +35,7 @@ class Identity(models.Model):
     """A member's id on one channel (a Matrix user id, a WeCom external_userid, …)."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="identities")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="identities", verbose_name=_("member"))
     channel = models.CharField(_("channel"), max_length=32)
     external_id = models.CharField(_("external id"), max_length=191)
     display_name = models.CharField(_("name on channel"), max_length=128, blank=True)

@@ -5,23 +5,22 @@ from siyu.core.models import Event
 from .models import Member
 
 
-def member_list(*, workspace, query="", within=None, before=None, limit=50):
+def member_list(*, workspace, query="", condition=None, before=None, limit=50):
     """Members newest first, keyset-paginated on the member number.
 
     `before` is the last number of the previous page; each page is one index range scan, so the
-    hundredth page costs what the first does. `query` matches a number exactly or a name by substring;
-    `within` is a queryset of member ids to restrict to (e.g. the members of a group).
-    Returns (members, next_before or None).
+    hundredth page costs what the first does. `query` is a member number ("1024" or "#1024") or
+    else a substring of the name or remark; `condition` is a further filter expression from
+    another app (e.g. groups.selectors.in_group_now). Returns (members, next_before or None).
     """
     members = Member.objects.filter(workspace=workspace).select_related("stats")
     query = (query or "").strip()
-    if query:
-        match = Q(display_name__icontains=query) | Q(remark__icontains=query)
-        if query.lstrip("#").isdigit():
-            match |= Q(number=int(query.lstrip("#")))
-        members = members.filter(match)
-    if within is not None:
-        members = members.filter(pk__in=within)
+    if query.lstrip("#").isdigit():
+        members = members.filter(number=int(query.lstrip("#")))
+    elif query:
+        members = members.filter(Q(display_name__icontains=query) | Q(remark__icontains=query))
+    if condition is not None:
+        members = members.filter(condition)
     if before is not None:
         members = members.filter(number__lt=before)
     page = list(members.order_by("-number")[: limit + 1])

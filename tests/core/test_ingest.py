@@ -1,7 +1,7 @@
 from datetime import datetime, timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from siyu.core.events import EventType
 from siyu.core.ingest import IngestRejected, events_ingest
@@ -40,11 +40,14 @@ def test_a_batch_with_bad_events_is_rejected_whole_with_every_position(ingest):
         {**ev("group.message", 5, actor="eve", group="g1", text="hi"), "source_id": "x" * 192},
         ev("group.message", 6, actor="fay", group="g1", text="t" * 4001),
     ]
-    with pytest.raises(IngestRejected) as caught:
+    with translation.override("en"), pytest.raises(IngestRejected) as caught:
         ingest(batch)
     errors = {(e.index, e.field) for e in caught.value.errors}
     assert errors == {(1, "type"), (2, "occurred_at"), (4, "source_id"), (5, "data.text")}
     assert "nothing was stored" in str(caught.value)
+    with translation.override("zh-hans"), pytest.raises(IngestRejected) as caught:
+        ingest(batch)
+    assert "未保存任何内容" in str(caught.value)
     assert all(count == 0 for count in table_counts().values())
 
 

@@ -2,6 +2,9 @@ from django import template
 from django.utils.translation import gettext as _
 
 from siyu.core.events import EVENT_LABELS, EventType
+from siyu.groups.models import MembershipRole
+
+ROLE_LABELS = dict(MembershipRole.choices)
 
 register = template.Library()
 
@@ -23,7 +26,8 @@ def event_detail(event):
     if kind in (EventType.GROUP_JOINED, EventType.LINK_EXPOSED) and data.get("code"):
         return _("via %(code)s") % {"code": data["code"]}
     if kind == EventType.GROUP_ROLE_CHANGED or (kind == EventType.GROUP_JOINED and data.get("role")):
-        return _("role: %(role)s") % {"role": data.get("role", "")}
+        role = data.get("role", "")
+        return _("role: %(role)s") % {"role": ROLE_LABELS.get(role, role)}
     if kind == EventType.MEMBER_PROFILE_UPDATED:
         return ", ".join(f"{k}={v}" for k, v in sorted(data.items()))
     if kind in (EventType.OUTBOX_SENT, EventType.OUTBOX_RETRY, EventType.OUTBOX_FAILED):
