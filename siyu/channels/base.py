@@ -19,7 +19,7 @@ class UnknownChannel(LookupError):
 
 
 class ChannelAdapter:
-    """One platform. `name` is the ledger's `source` and the identities' channel.
+    """One platform. `name` is the ledger's `source` and the identities' channel; `label` is shown.
 
     parse(payload) turns one inbound platform payload into raw events for ingest.
     send(message) performs one outbox message (kind, target, payload, idempotency_key) or raises
@@ -27,6 +27,7 @@ class ChannelAdapter:
     """
 
     name = ""
+    label = ""
     kinds = frozenset()
 
     def parse(self, *, workspace, payload):

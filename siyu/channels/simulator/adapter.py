@@ -12,6 +12,7 @@ import time
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from siyu.channels.base import AdapterError, ChannelAdapter
 
@@ -22,6 +23,7 @@ KINDS = frozenset({"send_text", "send_private", "remove_member", "set_announceme
 
 class SimulatorAdapter(ChannelAdapter):
     name = "simulator"
+    label = gettext_lazy("Simulator")
     kinds = KINDS
 
     def parse(self, *, workspace, payload):

@@ -1,6 +1,8 @@
 from django import template
 from django.utils.translation import gettext as _
 
+from siyu.channels.base import UnknownChannel
+from siyu.channels.registry import adapter_get
 from siyu.core.events import EVENT_LABELS, EventType
 from siyu.groups.models import MembershipRole
 
@@ -33,6 +35,15 @@ def event_detail(event):
     if kind in (EventType.OUTBOX_SENT, EventType.OUTBOX_RETRY, EventType.OUTBOX_FAILED):
         return " · ".join(str(x) for x in (data.get("kind"), data.get("target"), data.get("error")) if x)
     return ""
+
+
+@register.filter
+def channel_label(name):
+    """A channel's display name in the operator's language; unknown names as they are."""
+    try:
+        return adapter_get(name).label
+    except UnknownChannel:
+        return name
 
 
 @register.filter
