@@ -165,6 +165,15 @@ def log_in(page, password=PASSWORD):
     page.locator("form button.primary").click()
 
 
+def open_logged_in(page, live_server):
+    """Log in from the login page and land on the first workspace's groups list."""
+    from playwright.sync_api import expect
+
+    page.goto("/login/")
+    log_in(page)
+    expect(page).to_have_url(f"{live_server.url}/w/flowers/")
+
+
 def mark_document(page):
     """Put a marker on `window`; it survives htmx swaps and vanishes on a full page load."""
     page.evaluate("window.__siyuNoReload = true")
@@ -210,9 +219,7 @@ def test_wrong_password_shows_a_chinese_error_then_the_right_one_opens_the_group
 def test_the_header_select_switches_to_english_and_back(page, community, live_server):
     from playwright.sync_api import expect
 
-    page.goto("/login/")
-    log_in(page)
-    expect(page).to_have_url(f"{live_server.url}/w/flowers/")
+    open_logged_in(page, live_server)
     language = page.locator("header select[name=language]")
     expect(language.locator("option:checked")).to_have_text("简体中文")
 
@@ -239,12 +246,11 @@ def test_the_header_select_switches_to_english_and_back(page, community, live_se
 
 # (3) Group page and member page ---------------------------------------------------------------
 
-def test_a_group_shows_its_members_with_roles_and_a_member_shows_identities_stays_and_timeline(page, community):
+def test_a_group_shows_its_members_with_roles_and_a_member_shows_identities_stays_and_timeline(page, community, live_server):
     from playwright.sync_api import expect
 
     busy, talker = community.busy, community.talker
-    page.goto("/login/")
-    log_in(page)
+    open_logged_in(page, live_server)
     page.get_by_role("link", name=busy.name, exact=True).click()
 
     expect(page.locator("h1")).to_contain_text(busy.name)
@@ -295,8 +301,7 @@ def test_a_group_shows_its_members_with_roles_and_a_member_shows_identities_stay
 def test_members_search_filter_and_show_more_update_in_place(page, community, live_server):
     from playwright.sync_api import expect
 
-    page.goto("/login/")
-    log_in(page)
+    open_logged_in(page, live_server)
     page.locator("nav.main-nav a").nth(1).click()
     expect(page).to_have_url(f"{live_server.url}/w/flowers/members/")
     rows = page.locator("#member-rows > tr:not(.more)")
@@ -343,9 +348,7 @@ def test_members_search_filter_and_show_more_update_in_place(page, community, li
 def test_the_switcher_moves_between_workspaces_and_a_foreign_workspace_is_404(page, community, live_server):
     from playwright.sync_api import expect
 
-    page.goto("/login/")
-    log_in(page)
-    expect(page).to_have_url(f"{live_server.url}/w/flowers/")
+    open_logged_in(page, live_server)
     switcher = page.locator("header .switcher select")
     # Only the two workspaces with a role, by name, each with the user's role there.
     expect(switcher.locator("option")).to_have_text(
