@@ -1,23 +1,25 @@
 """Huey tasks that carry the outbox to the channels."""
-import logging
-
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
 from .services import outbox_drain
 
-log = logging.getLogger(__name__)
+__all__ = ["HUEY", "drain_outbox_task", "drain_outbox_periodically", "wake_drainer"]
+
+
+def _drain_again_at(due_at):
+    drain_outbox_task.schedule(eta=due_at)
 
 
 @db_task()
 def drain_outbox_task():
-    return outbox_drain()
+    return outbox_drain(on_retry=_drain_again_at)
 
 
 @db_periodic_task(crontab(minute="*"))
 def drain_outbox_periodically():
-    # Catches messages due later (scheduled sends, back-off retries) and expired claims.
-    return outbox_drain()
+    # A safety net: catches scheduled sends and claims whose worker died.
+    return outbox_drain(on_retry=_drain_again_at)
 
 
 def wake_drainer(sender, message_id, **kwargs):

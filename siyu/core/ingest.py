@@ -197,6 +197,7 @@ def _validate_one(index, raw, latest, errors):
         data=data,
         actor=actor,
         group_ref=group_ref,
+        index=index,
     )
 
 

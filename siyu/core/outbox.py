@@ -84,13 +84,28 @@ def outbox_claim(*, limit=50, worker=None, now=None):
     return list(OutboxMessage.objects.filter(id__in=claimed_ids, claimed_by=worker).order_by("due_at", "id"))
 
 
+def outbox_claim_renew(*, message, now=None):
+    """Extend this worker's claim on a message before acting on it; False if the claim was lost.
+
+    A worker renews each message right before sending, so a long batch never sends a message whose
+    lease ran out while it was waiting its turn.
+    """
+    now = now or timezone.now()
+    until = now + timedelta(seconds=settings.SIYU_OUTBOX_LEASE_SECONDS)
+    renewed = OutboxMessage.objects.filter(
+        pk=message.pk, status=OutboxStatus.CLAIMED, claimed_by=message.claimed_by, claimed_until__gte=now
+    ).update(claimed_until=until)
+    return bool(renewed)
+
+
 def outbox_record_result(*, message, error=None, permanent=False, retry_after=None, now=None):
     """Record what the channel said about a claimed message, and the outcome as an event.
 
     Success marks it sent. A temporary error puts it back in the queue after a back-off (or the
     channel's retry-after); a permanent error, or running out of attempts, marks it failed.
     Only the worker that still holds the claim may record. Returns the outcome ("sent", "retry" or
-    "failed"), or None if the claim was lost to another worker.
+    "failed"), or None if the claim was lost to another worker; on "retry", `message.due_at` is the
+    new due time.
     """
     now = now or timezone.now()
     backoff = settings.SIYU_OUTBOX_BACKOFF_SECONDS
@@ -104,7 +119,8 @@ def outbox_record_result(*, message, error=None, permanent=False, retry_after=No
             outcome, event_type = "failed", EventType.OUTBOX_FAILED
         else:
             wait = retry_after if retry_after is not None else backoff[min(message.attempts, len(backoff)) - 1]
-            changes = {"status": OutboxStatus.PENDING, "due_at": now + timedelta(seconds=wait), "last_error": str(error)[:2000]}
+            message.due_at = now + timedelta(seconds=wait)
+            changes = {"status": OutboxStatus.PENDING, "due_at": message.due_at, "last_error": str(error)[:2000]}
             outcome, event_type = "retry", EventType.OUTBOX_RETRY
         if not owned.update(claimed_until=None, **changes):
             return None

@@ -1,4 +1,4 @@
-"""Progress bars for commands (rich), quiet when output is not a terminal."""
+"""Progress bars for commands (rich); commands turn them off with --verbosity 0."""
 from contextlib import contextmanager
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

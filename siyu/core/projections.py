@@ -21,6 +21,7 @@ class PreparedEvent:
     group_ref: dict | None = None
     member_id: int | None = None
     group_id: int | None = None
+    index: int = -1  # position in the submitted batch, for error messages
 
 
 @dataclass(slots=True)

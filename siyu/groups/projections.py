@@ -14,9 +14,9 @@ from .models import Group, GroupDailyStats, GroupKind, GroupStats, Membership, M
 def resolve_groups(batch):
     """Set group_id on events with a group reference, creating the group on first sight."""
     wanted = {}
-    for index, event in enumerate(batch.events):
+    for event in sorted(batch.events, key=lambda e: e.index):
         if event.group_ref and event.group_id is None:
-            wanted.setdefault(event.group_ref["id"], (index, event.group_ref))
+            wanted.setdefault(event.group_ref["id"], (event.index, event.group_ref))
     if not wanted:
         return
     known = {}
@@ -33,10 +33,7 @@ def resolve_groups(batch):
             continue
         kind = ref.get("kind", GroupKind.LEAD)
         capacity = ref.get("capacity", 500)
-        if kind not in GroupKind.values:
-            errors.append(IngestError(index, "group.kind", _("must be one of %(kinds)s") % {"kinds": ", ".join(GroupKind.values)}))
-        if not isinstance(capacity, int) or isinstance(capacity, bool) or not 1 <= capacity <= 1_000_000:
-            errors.append(IngestError(index, "group.capacity", _("must be a whole number from 1 to 1000000")))
+        errors += _check_kind_and_capacity(index, "group", kind, capacity)
         new_groups.append(
             Group(
                 workspace=batch.workspace, channel=batch.source, external_id=external_id,
@@ -50,6 +47,49 @@ def resolve_groups(batch):
     for event in batch.events:
         if event.group_ref and event.group_id is None:
             event.group_id = known[event.group_ref["id"]]
+
+
+def _check_kind_and_capacity(index, prefix, kind, capacity):
+    errors = []
+    if kind not in GroupKind.values:
+        errors.append(IngestError(index, f"{prefix}.kind", _("must be one of %(kinds)s") % {"kinds": ", ".join(GroupKind.values)}))
+    if not isinstance(capacity, int) or isinstance(capacity, bool) or not 1 <= capacity <= 1_000_000:
+        errors.append(IngestError(index, f"{prefix}.capacity", _("must be a whole number from 1 to 1000000")))
+    return errors
+
+
+def validate_group_updates(batch):
+    """group.updated events may carry name, kind and capacity; refuse the batch if any is invalid."""
+    errors = []
+    for event in batch.events:
+        if event.type == EventType.GROUP_UPDATED:
+            data = event.data
+            errors += _check_kind_and_capacity(index=event.index, prefix="data", kind=data.get("kind", GroupKind.LEAD),
+                                               capacity=data.get("capacity", 1))
+            if "name" in data and (not isinstance(data["name"], str) or not 0 < len(data["name"]) <= 128):
+                errors.append(IngestError(event.index, "data.name", _("must be a string of 1 to 128 characters")))
+    if errors:
+        raise IngestRejected(errors)
+
+
+class GroupDetailsProjection(Projection):
+    """group.updated events set the group's name, kind and capacity (the latest event wins)."""
+
+    name = "group_details"
+
+    def apply(self, batch):
+        latest = {}
+        for event in batch.events:
+            if event.type == EventType.GROUP_UPDATED and event.group_id:
+                fields = latest.setdefault(event.group_id, {})
+                fields.update({k: event.data[k] for k in ("name", "kind", "capacity") if k in event.data})
+        for group_id, fields in latest.items():
+            if fields:
+                Group.objects.filter(pk=group_id).update(**fields)
+
+    def reset(self, *, workspace):
+        # Names and kinds are also edited by operators; replaying the events re-applies them in order.
+        return None
 
 
 ROLE_VALUES = set(MembershipRole.values)

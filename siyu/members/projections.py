@@ -15,7 +15,8 @@ def member_numbers_allocate(*, workspace, count):
     """Reserve `count` consecutive member numbers (学号) and return them.
 
     The counter row is updated in the caller's transaction, which holds its lock until commit, so two
-    concurrent writers never get the same number; a rolled-back reservation leaves a gap, never a reuse.
+    concurrent writers never get the same number; a rolled-back transaction rolls the counter back
+    with it, so numbers stay gap-free, and a committed number is never handed out again.
     """
     Workspace.objects.filter(pk=workspace.pk).update(member_number_seq=F("member_number_seq") + count)
     last = Workspace.objects.filter(pk=workspace.pk).values_list("member_number_seq", flat=True).get()

@@ -145,5 +145,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("SIYU_LOG_LEVEL", "WARNING")},
-    "loggers": {"siyu": {"level": os.environ.get("SIYU_LOG_LEVEL", "INFO")}},
+    "loggers": {
+        "siyu": {"level": os.environ.get("SIYU_LOG_LEVEL", "INFO")},
+        # The Huey consumer installs its own handler; do not print its lines twice.
+        "huey": {"level": "INFO", "propagate": False},
+    },
 }

@@ -49,3 +49,28 @@ def test_running_a_plan_again_stores_nothing(workspace):
     assert received == stored > 0
     assert simulation_run(workspace=workspace, plan=plan) == (received, 0)
     assert Event.objects.filter(workspace=workspace).count() == stored
+
+
+def test_every_event_happens_before_until_and_refunds_name_their_order():
+    from datetime import time as clock
+    from zoneinfo import ZoneInfo
+
+    plan = Plan(groups=6, members=2000, days=15, seed=2, until=date(2026, 3, 1))
+    events = events_of(plan)
+    end = datetime.combine(plan.until, clock(0), tzinfo=ZoneInfo(plan.time_zone))
+    assert max(e["occurred_at"] for e in events) < end
+    paid = {e["data"]["order_id"] for e in events if e["type"] == "order.paid"}
+    refunds = [e for e in events if e["type"] == "order.refunded"]
+    assert refunds and all(r["data"]["order_id"] in paid for r in refunds)
+
+
+def test_demo_keeps_an_existing_workspaces_history(db):
+    from siyu.channels.simulator.demo import DEMO_SLUG, demo_create
+    from siyu.core.models import Workspace
+
+    demo_create(groups=4, members=60, days=5)
+    workspace = Workspace.objects.get(slug=DEMO_SLUG)
+    stored = Event.objects.filter(workspace=workspace).count()
+    demo_create(groups=4, members=60, days=6)  # as if run again another day
+    assert Event.objects.filter(workspace=workspace).count() == stored
+    assert workspace.staff.count() == 4

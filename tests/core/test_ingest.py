@@ -94,6 +94,20 @@ def test_an_unknown_group_kind_rolls_back_members_created_in_the_same_batch(inge
     assert all(count == 0 for count in table_counts().values())
 
 
+def test_resolver_errors_name_the_position_in_the_submitted_batch(ingest):
+    late = {**ev("group.joined", 1, actor="ann", group="g1", minutes=60), "group": {"id": "!late", "kind": "party"}}
+    with pytest.raises(IngestRejected) as caught:
+        ingest([late, ev("group.joined", 2, actor="bob", group="g2", minutes=0)])
+    assert [(e.index, e.field) for e in caught.value.errors] == [(0, "group.kind")]
+
+
+def test_group_updates_rename_and_reclassify_the_group(ingest):
+    ingest([ev("group.joined", 1, actor="ann", group="g1")])
+    ingest([{**ev("group.updated", 2, group="g1", minutes=5, name="9.9元体验课 1群（已结营）", kind="perks", capacity=300)}])
+    group = Group.objects.get()
+    assert (group.name, group.kind, group.capacity) == ("9.9元体验课 1群（已结营）", "perks", 300)
+
+
 def test_unknown_source_names_are_refused(workspace):
     with pytest.raises(IngestRejected) as caught:
         events_ingest(workspace=workspace, source="Bad Channel!", events=[])

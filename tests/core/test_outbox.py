@@ -114,3 +114,51 @@ def test_unknown_channels_and_kinds_fail_permanently(workspace, channel, kind):
     outbox_enqueue(workspace=workspace, channel=channel, kind=kind, target="x", payload={}, idempotency_key="k")
     assert outbox_drain()["failed"] == 1
     assert OutboxMessage.objects.get().status == OutboxStatus.FAILED
+
+
+class Exploding(Exception):
+    pass
+
+
+def test_an_unexpected_adapter_crash_is_a_temporary_error_not_a_stuck_claim(workspace, monkeypatch):
+    from siyu.channels.simulator.adapter import SimulatorAdapter
+
+    def crash(self, *, message):
+        raise Exploding("connection reset by peer")
+
+    monkeypatch.setattr(SimulatorAdapter, "send", crash)  # the platform's edge, not our code
+    first, second = enqueue(workspace, key="a"), enqueue(workspace, key="b")
+    assert outbox_drain()["retry"] == 2
+    for message in (first, second):
+        message.refresh_from_db()
+        assert message.status == OutboxStatus.PENDING and "connection reset" in message.last_error
+    assert outcomes() == [EventType.OUTBOX_RETRY, EventType.OUTBOX_RETRY]
+
+
+def test_each_drain_claims_under_its_own_name():
+    # Two threads of one consumer process must not be able to record each other's claims.
+    from siyu.channels.services import drainer_name
+
+    assert drainer_name() != drainer_name()
+
+
+def test_a_claim_is_renewed_before_each_send_and_a_lost_one_is_skipped(workspace, settings):
+    from siyu.core.outbox import outbox_claim_renew
+
+    enqueue(workspace)
+    [mine] = outbox_claim(worker="a")
+    assert outbox_claim_renew(message=mine) is True
+    later = timezone.now() + timedelta(seconds=settings.SIYU_OUTBOX_LEASE_SECONDS + 1)
+    outbox_claim(worker="b", now=later)
+    assert outbox_claim_renew(message=mine) is False
+
+
+def test_a_retry_schedules_a_drain_at_its_due_time(workspace):
+    from siyu.channels.tasks import HUEY, drain_outbox_task
+
+    enqueue(workspace, simulate={"fail": "temporary", "retry_after": 5})
+    drain_outbox_task.call_local()
+    due_at = OutboxMessage.objects.get().due_at.replace(tzinfo=None)  # Huey keeps etas as naive UTC
+    # Queued with an eta; the consumer holds it in its schedule until then.
+    etas = [t.eta for t in HUEY.pending() if t.name.endswith("drain_outbox_task") and t.eta]
+    assert any(abs((eta - due_at).total_seconds()) < 1 for eta in etas), etas

@@ -13,29 +13,30 @@ SHOP_SLUG = "demo-shop"
 
 
 def demo_create(*, groups=40, members=5_000, days=60, seed=2026, progress=None):
-    """Create the demo workspaces and their staff if absent, and simulate their communities.
+    """Create the demo workspaces and their staff, and simulate the communities of those created now.
 
-    Returns the main workspace. Safe to run again: existing workspaces and users are kept and the
-    simulation stores nothing twice.
+    Returns the main workspace. Safe to run again: users and roles are ensured, and a workspace that
+    exists already keeps its history (simulating it again on a later day would add a second,
+    overlapping period for the same people).
     """
     with transaction.atomic():
         users = {name: staff_user_ensure(username=name, password=DEMO_PASSWORD) for name, _ in DEMO_STAFF}
-        workspace = Workspace.objects.filter(slug=DEMO_SLUG).first() or workspace_create(
-            slug=DEMO_SLUG, name="星火学堂 Spark Academy", time_zone="Asia/Shanghai"
-        )
-        shop = Workspace.objects.filter(slug=SHOP_SLUG).first() or workspace_create(
-            slug=SHOP_SLUG, name="小满好物 Xiaoman Goods", time_zone="Asia/Shanghai"
-        )
+        workspace, new_workspace = _workspace_ensure(DEMO_SLUG, "星火学堂 Spark Academy")
+        shop, new_shop = _workspace_ensure(SHOP_SLUG, "小满好物 Xiaoman Goods")
         for name, role in DEMO_STAFF:
             staff_role_set(workspace=workspace, user=users[name], role=role)
         staff_role_set(workspace=shop, user=users["demo"], role=Role.ADMIN)
-    simulation_run(
-        workspace=workspace,
-        plan=simulation_plan(workspace=workspace, groups=groups, members=members, days=days, seed=seed),
-        progress=progress,
-    )
-    simulation_run(
-        workspace=shop,
-        plan=simulation_plan(workspace=shop, groups=6, members=max(50, members // 20), days=30, seed=seed + 1),
-    )
+    if new_workspace:
+        plan = simulation_plan(workspace=workspace, groups=groups, members=members, days=days, seed=seed)
+        simulation_run(workspace=workspace, plan=plan, progress=progress)
+    if new_shop:
+        plan = simulation_plan(workspace=shop, groups=6, members=max(50, members // 20), days=30, seed=seed + 1)
+        simulation_run(workspace=shop, plan=plan)
     return workspace
+
+
+def _workspace_ensure(slug, name):
+    existing = Workspace.objects.filter(slug=slug).first()
+    if existing:
+        return existing, False
+    return workspace_create(slug=slug, name=name, time_zone="Asia/Shanghai"), True

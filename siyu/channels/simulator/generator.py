@@ -123,6 +123,9 @@ class Community:
         local = datetime.combine(self.plan.start + timedelta(days=day), time(hour), tzinfo=self.tz)
         return local + timedelta(seconds=self.rng.randrange(3600))
 
+    def _end_of(self, day):
+        return datetime.combine(self.plan.start + timedelta(days=day + 1), time(0), tzinfo=self.tz)
+
     def _event(self, type_, at, *, person=None, actor=None, group=None, data=None):
         self.counter += 1
         event = {"type": type_, "source_id": f"{self.prefix}-{self.counter}", "occurred_at": at, "data": data or {}}
@@ -236,12 +239,14 @@ class Community:
                                       data={"role": "koc"}))
         if group.kind == "lead" and 5 <= age <= 8 and "camp" not in person.bought:
             if rng.random() < 0.03 + min(0.08, person.talkativeness * 0.05):
-                at = self._moment(day)
-                events.append(self._order(at, person, "camp"))
+                at = min(self._moment(day), self._end_of(day) - timedelta(minutes=30))
+                order = self._order(at, person, "camp")
+                events.append(order)
                 events += self._join(day, person, self._open_group("perks", day), at + timedelta(minutes=5))
                 if rng.random() < 0.03:
-                    events.append(self._event("order.refunded", at + timedelta(minutes=50), person=person,
-                                              data={"order_id": f"{self.prefix}-r{self.counter}",
+                    # Refunded the same evening: it stays inside the simulated day.
+                    events.append(self._event("order.refunded", at + timedelta(minutes=20), person=person,
+                                              data={"order_id": order["data"]["order_id"],
                                                     "amount_cents": PRODUCTS["camp"], "product": "camp"}))
         elif group.kind == "lead" and age > 7 and rng.random() < 0.12:
             events += self._leave(day, person, group)

@@ -1,6 +1,7 @@
 from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from siyu.channels.simulator.services import simulation_plan, simulation_run
 from siyu.core.models import Workspace
@@ -28,6 +29,9 @@ class Command(BaseCommand):
             raise CommandError(f"Unknown workspace {o['workspace']!r}.")
         if o["groups"] < 3 or o["members"] < 1 or o["days"] < 1:
             raise CommandError("--groups must be at least 3, --members and --days at least 1.")
+        today = timezone.now().astimezone(workspace.tz).date()
+        if o["until"] and o["until"] > today:
+            raise CommandError(f"--until {o['until']} is after today ({today}): the simulated days must have happened.")
         plan = simulation_plan(
             workspace=workspace, groups=o["groups"], members=o["members"], days=o["days"], seed=o["seed"], until=o["until"]
         )
