@@ -251,7 +251,7 @@ class Community:
         elif group.kind == "lead" and age > 7 and rng.random() < 0.12:
             events += self._leave(day, person, group)
         elif group.kind == "perks" and age >= 10 and "vip" not in person.bought and rng.random() < 0.006:
-            at = self._moment(day)
+            at = min(self._moment(day), self._end_of(day) - timedelta(minutes=30))
             events.append(self._order(at, person, "vip"))
             core = next(g for g in self.groups if g.kind == "core")
             if core.index not in person.groups:
