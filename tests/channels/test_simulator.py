@@ -1,6 +1,6 @@
 import statistics
 from collections import Counter
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from siyu.channels.simulator.generator import Community, Plan
 from siyu.channels.simulator.services import simulation_plan, simulation_run
@@ -59,6 +59,12 @@ def test_every_event_happens_before_until_and_refunds_name_their_order():
     events = events_of(plan)
     end = datetime.combine(plan.until, clock(0), tzinfo=ZoneInfo(plan.time_zone))
     assert max(e["occurred_at"] for e in events) < end
+    # Every event stays inside its own simulated day (the demo's seed once let a join spill past midnight).
+    demo = Plan(groups=40, members=5000, days=60, seed=2026, until=date(2026, 5, 1))
+    for day, day_events in Community(demo).days():
+        first = datetime.combine(demo.start, clock(0), tzinfo=ZoneInfo(demo.time_zone))
+        assert all(e["occurred_at"].astimezone(ZoneInfo(demo.time_zone)).date() == (first.date() + timedelta(days=day))
+                   for e in day_events if e["type"] != "link.exposed"), day
     paid = {e["data"]["order_id"] for e in events if e["type"] == "order.paid"}
     refunds = [e for e in events if e["type"] == "order.refunded"]
     assert refunds and all(r["data"]["order_id"] in paid for r in refunds)

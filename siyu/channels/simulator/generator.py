@@ -195,7 +195,7 @@ class Community:
         events = []
         for person in self.by_arrival.get(day, []):
             group = self._open_group("lead", day)
-            at = self._moment(day)
+            at = min(self._moment(day), self._end_of(day) - timedelta(minutes=10))
             # A poster or post is seen several times before someone joins (join rate about 1 in 3).
             for _ in range(1 + int(self.rng.expovariate(0.5))):
                 seen = at - timedelta(minutes=self.rng.randrange(5, 600))
