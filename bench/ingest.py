@@ -27,6 +27,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import sqlite3
 import sys
 import time
@@ -89,19 +90,20 @@ def parse_args(argv=None):
             "Progress goes to stderr; the last stdout line is JSON with events_per_s, raw_rows_per_s and "
             "ratio = events_per_s / raw_rows_per_s."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--events", type=int, default=1_000_000, help="number of simulated events to ingest")
+    parser.add_argument(
+        "--events", type=int, default=1_000_000, help="number of simulated events to ingest (default: %(default)s)"
+    )
     parser.add_argument(
         "--batch", type=int, default=5_000,
-        help="events per events_ingest call, and rows per commit of the raw insert (1 to 10000)",
+        help="events per events_ingest call, and rows per commit of the raw insert, 1 to 10000 (default: %(default)s)",
     )
     parser.add_argument(
         "--db", choices=("sqlite", "postgres"), default="sqlite",
         help="sqlite: fresh files under var/bench/; postgres: the database named by --postgres-url "
-        "(and the same name + '_raw' for the bare table), dropped and recreated",
+        "(and the same name + '_raw' for the bare table), dropped and recreated (default: %(default)s)",
     )
-    parser.add_argument("--seed", type=int, default=1, help="simulator random seed")
+    parser.add_argument("--seed", type=int, default=1, help="simulator random seed (default: %(default)s)")
     parser.add_argument(
         "--keep", action="store_true",
         help="keep the benchmark databases (SQLite files or PostgreSQL databases) instead of deleting them",
@@ -109,7 +111,12 @@ def parse_args(argv=None):
     parser.add_argument(
         "--postgres-url", default=DEFAULT_POSTGRES_URL,
         help="with --db postgres: server and database to use; the database name must contain 'bench' "
-        "because it is dropped and recreated",
+        "because it is dropped and recreated (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--analyze-every", type=int, default=0, metavar="N",
+        help="run ANALYZE on the app database after every N ingest batches, inside the timed part; stands "
+        "in for autovacuum's auto-analyze when the PostgreSQL server has autovacuum off (default: 0, never)",
     )
     parser.add_argument(
         "--profile", metavar="FILE",
@@ -121,6 +128,8 @@ def parse_args(argv=None):
         parser.error("--events must be at least 1")
     if not 1 <= args.batch <= 10_000:
         parser.error("--batch must be from 1 to 10000 (the ingest service's maximum batch)")
+    if args.analyze_every < 0:
+        parser.error("--analyze-every must be 0 or more")
     if args.db == "postgres":
         name = urlparse(args.postgres_url).path.lstrip("/")
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", name) or "bench" not in name:
@@ -137,7 +146,7 @@ def postgres_recreate(url, names):
         for name in names:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{name}"')
-        return conn.execute("SHOW server_version").fetchone()[0]
+        return conn.execute("SHOW server_version").fetchone()[0], conn.execute("SHOW autovacuum").fetchone()[0]
 
 
 def postgres_drop(url, names):
@@ -184,7 +193,9 @@ def generate(workspace, total, seed):
 
 # -- timed part A: the ingest service ----------------------------------------------------------
 
-def run_ingest(workspace, events, batch, profile_path=None):
+def run_ingest(workspace, events, batch, profile_path=None, analyze_every=0):
+    from django.db import connection
+
     from siyu.core.ingest import events_ingest
 
     profiler = None
@@ -202,6 +213,9 @@ def run_ingest(workspace, events, batch, profile_path=None):
         result = events_ingest(workspace=workspace, source="simulator", events=events[offset : offset + batch])
         stored += result.stored
         duplicates += result.duplicates
+        if analyze_every and (offset // batch + 1) % analyze_every == 0:
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
         done = offset + batch
         if done % step == 0 and done < total:
             elapsed = time.perf_counter() - start
@@ -283,6 +297,9 @@ def verify(workspace, total, stored, duplicates, raw_count, type_counts, actors,
     from siyu.groups.models import Group, GroupDailyStats
     from siyu.members.models import Member, MemberStats
 
+    def messages_in(model):
+        return model.objects.filter(workspace=workspace).aggregate(n=Sum("messages"))["n"] or 0
+
     ledger = Event.objects.filter(workspace=workspace).aggregate(n=Count("id"))["n"]
     distinct = Event.objects.filter(workspace=workspace).values("source", "source_id").distinct().count()
     messages = type_counts.get("group.message", 0)
@@ -294,8 +311,8 @@ def verify(workspace, total, stored, duplicates, raw_count, type_counts, actors,
         ("bare table rows", raw_count, total),
         ("members", Member.objects.filter(workspace=workspace).count(), actors),
         ("groups", Group.objects.filter(workspace=workspace).count(), groups),
-        ("messages in MemberStats", MemberStats.objects.filter(workspace=workspace).aggregate(n=Sum("messages"))["n"] or 0, messages),
-        ("messages in GroupDailyStats", GroupDailyStats.objects.filter(workspace=workspace).aggregate(n=Sum("messages"))["n"] or 0, messages),
+        ("messages in MemberStats", messages_in(MemberStats), messages),
+        ("messages in GroupDailyStats", messages_in(GroupDailyStats), messages),
     ]
     ok = True
     for label, got, want in checks:
@@ -305,10 +322,27 @@ def verify(workspace, total, stored, duplicates, raw_count, type_counts, actors,
     return ok
 
 
+def code_version():
+    """The commit of the code under test, "+dirty" if siyu/ has uncommitted changes; None outside git."""
+    import subprocess
+
+    def git(*command):
+        return subprocess.run(["git", "-C", str(ROOT), *command], capture_output=True, text=True, check=True).stdout
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD").strip()
+        dirty = git("status", "--porcelain", "--", "siyu").strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
 # -- main --------------------------------------------------------------------------------------
 
 def main(argv=None):
     args = parse_args(argv)
+    # Let `kill` run the clean-up below (Python's default SIGTERM handling skips `finally`).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     run_dir = BENCH_DIR / f"ingest-{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}"
     run_dir.mkdir(parents=True)
     pg_names = []
@@ -323,8 +357,11 @@ def main(argv=None):
             app_name = urlparse(database_url).path.lstrip("/")
             pg_names = [app_name, f"{app_name}_raw"]
             raw_url = database_url.rsplit("/", 1)[0] + f"/{pg_names[1]}"
-            version = postgres_recreate(database_url, pg_names)
-            say(f"PostgreSQL {version}; fresh databases {', '.join(pg_names)}")
+            pg_version, autovacuum = postgres_recreate(database_url, pg_names)
+            say(f"PostgreSQL {pg_version}, autovacuum {autovacuum}; fresh databases {', '.join(pg_names)}")
+            if autovacuum != "on" and not args.analyze_every:
+                say("  note: with autovacuum off nothing ANALYZEs the new tables and the planner may pick slow "
+                    "plans that get slower as the ledger grows; see --analyze-every")
         django_start(run_dir, database_url)
 
         from django.conf import settings
@@ -334,7 +371,9 @@ def main(argv=None):
         from siyu.core import projections
         from siyu.core.services import workspace_create
 
-        say(f"Python {platform.python_version()}, Django settings {os.environ['DJANGO_SETTINGS_MODULE']}")
+        version = code_version()
+        settings_module = os.environ["DJANGO_SETTINGS_MODULE"]
+        say(f"Python {platform.python_version()}, Django settings {settings_module}, code {version}")
         call_command("migrate", verbosity=0)
         workspace = workspace_create(slug="bench", name="Ingest benchmark")
 
@@ -353,7 +392,7 @@ def main(argv=None):
         batches = math.ceil(len(events) / args.batch)
         names = ",".join(p.name for p in projections.registered())
         say(f"A: events_ingest, {batches} batches of {args.batch} (projections: {names})")
-        seconds, stored, duplicates = run_ingest(workspace, events, args.batch, args.profile)
+        seconds, stored, duplicates = run_ingest(workspace, events, args.batch, args.profile, args.analyze_every)
         events_per_s = len(events) / seconds
         say(f"A: {len(events)} events in {seconds:.2f}s = {events_per_s:,.1f} events/s")
 
@@ -395,7 +434,12 @@ def main(argv=None):
             "projections": names,
             "plan": {"members": plan.members, "groups": plan.groups, "days": plan.days, "seed": plan.seed},
             "verified": ok,
+            "code": version,
         }
+        if args.db == "postgres":
+            result["autovacuum"] = autovacuum
+        if args.analyze_every:
+            result["analyze_every"] = args.analyze_every
         if args.profile:
             result["profiled"] = True
         print(json.dumps(result, ensure_ascii=False), flush=True)
