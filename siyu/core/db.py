@@ -1,20 +1,45 @@
 """Small database helpers that the ORM cannot express portably (SQLite and PostgreSQL)."""
-from django.db import connection
+from datetime import timezone as dt_timezone
+
+from django.db import DEFAULT_DB_ALIAS, connections, models
 
 
-def upsert(model, rows, *, key, add=(), least=(), greatest=(), replace=()):
-    """Insert rows or merge them into existing ones in one statement per chunk.
+def sqlite_datetime(value):
+    """An aware datetime as Django stores it in SQLite: naive UTC text."""
+    if value is None:
+        return None
+    return str(value.astimezone(dt_timezone.utc).replace(tzinfo=None))
+
+
+def value_adapter(field, connection):
+    """A function turning a Python value into the database value of `field`, chosen once per column.
+
+    Same result as `field.get_db_prep_save(value, connection)` for the column types hot paths write,
+    without Django's per-value dispatch.
+    """
+    if connection.vendor == "sqlite" and isinstance(field, models.DateTimeField):
+        return sqlite_datetime
+    if connection.vendor == "sqlite" and isinstance(field, models.DateField):
+        return lambda value: None if value is None else value.isoformat()
+    if isinstance(field, (models.DateField, models.IntegerField, models.CharField, models.ForeignKey)):
+        return None  # the driver takes the value as it is
+    return lambda value: field.get_db_prep_save(value, connection)
+
+
+def upsert(model, rows, *, key, add=(), least=(), greatest=(), replace=(), using=DEFAULT_DB_ALIAS):
+    """Insert rows or merge them into existing ones, in one executemany.
 
     `key` must match a unique constraint. On conflict, `add` columns are summed, `least`/`greatest`
     keep the smaller/larger non-null value and `replace` takes the new value. Rows are dicts keyed by
-    field name; values are converted with each field's own database preparation.
+    field name, all with the same keys.
     """
     if not rows:
         return
+    connection = connections[using]
+    quote = connection.ops.quote_name
     fields = [model._meta.get_field(name) for name in rows[0]]
-    table = connection.ops.quote_name(model._meta.db_table)
-    columns = [connection.ops.quote_name(f.column) for f in fields]
-    column_of = {f.name: connection.ops.quote_name(f.column) for f in fields}
+    table = quote(model._meta.db_table)
+    column_of = {f.name: quote(f.column) for f in fields}
     pick_min, pick_max = ("LEAST", "GREATEST") if connection.vendor == "postgresql" else ("MIN", "MAX")
 
     def merge(name, function):
@@ -31,12 +56,70 @@ def upsert(model, rows, *, key, add=(), least=(), greatest=(), replace=()):
     conflict = ", ".join(column_of[n] for n in key)
     action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
     sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
-        f"ON CONFLICT ({conflict}) {action}"
+        f"INSERT INTO {table} ({', '.join(column_of[f.name] for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT ({conflict}) {action}"
     )
-    params = [[f.get_db_prep_save(row[f.name], connection) for f in fields] for row in rows]
+    names = [f.name for f in fields]
+    adapters = [value_adapter(f, connection) for f in fields]
+    if any(adapters):
+        params = [
+            [value if adapt is None else adapt(value) for adapt, value in zip(adapters, map(row.__getitem__, names))]
+            for row in rows
+        ]
+    else:
+        params = [[row[name] for name in names] for row in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
+
+
+def insert_many(model, rows, *, using=DEFAULT_DB_ALIAS):
+    """INSERT rows (dicts keyed by field name, all with the same keys) in one executemany."""
+    if not rows:
+        return
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    names = list(rows[0])
+    fields = [model._meta.get_field(name) for name in names]
+    adapters = [value_adapter(f, connection) for f in fields]
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))})"
+    )
+    params = [
+        [value if adapt is None else adapt(value) for adapt, value in zip(adapters, map(row.__getitem__, names))]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def update_many(model, field_names, rows, *, using=DEFAULT_DB_ALIAS):
+    """UPDATE each row's `field_names` by primary key in one executemany; rows are (pk, *values)."""
+    if not rows:
+        return
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    fields = [model._meta.get_field(name) for name in field_names]
+    adapters = [value_adapter(f, connection) for f in fields]
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(model._meta.pk.column)} = %s"
+    params = [
+        [value if adapt is None else adapt(value) for adapt, value in zip(adapters, values)] + [pk]
+        for pk, *values in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def update_by_field_set(model, changes, *, using=DEFAULT_DB_ALIAS):
+    """Apply {pk: {field: value}}: one executemany per distinct set of fields."""
+    by_fields = {}
+    for pk, fields in changes.items():
+        if fields:
+            names = tuple(sorted(fields))
+            by_fields.setdefault(names, []).append((pk, *(fields[n] for n in names)))
+    for names, rows in by_fields.items():
+        update_many(model, names, rows, using=using)
 
 
 def chunked(items, size):

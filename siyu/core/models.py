@@ -71,7 +71,11 @@ class StaffRole(models.Model):
 class Event(models.Model):
     """One thing that happened, appended once and never changed. The truth every projection derives from."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", verbose_name=_("workspace"))
+    # Foreign keys whose index another index already starts with are not indexed again: every index
+    # is written on every append.
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", verbose_name=_("workspace"), db_index=False
+    )
     type = models.PositiveSmallIntegerField(_("type"), choices=[(t.value, EVENT_LABELS[t]) for t in EventType])
     occurred_at = models.DateTimeField(_("occurred at"))
     recorded_at = models.DateTimeField(_("recorded at"))
@@ -117,7 +121,9 @@ class OutboxStatus(models.TextChoices):
 class OutboxMessage(models.Model):
     """A side effect to perform on a channel, durably queued; claimed by one worker at a time."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", verbose_name=_("workspace"))
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", verbose_name=_("workspace"), db_index=False
+    )
     channel = models.CharField(_("channel"), max_length=32)
     kind = models.CharField(_("kind"), max_length=32)
     target = models.CharField(_("target"), max_length=191)

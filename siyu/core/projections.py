@@ -17,6 +17,7 @@ class PreparedEvent:
     occurred_at: datetime
     source_id: str
     data: dict
+    data_json: str = ""  # the data as stored, serialised once by validation
     actor: dict | None = None
     group_ref: dict | None = None
     member_id: int | None = None

@@ -21,7 +21,9 @@ class GroupStatus(models.TextChoices):
 class Group(models.Model):
     """One chat group on one channel."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="groups", verbose_name=_("workspace"))
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="groups", verbose_name=_("workspace"), db_index=False
+    )
     channel = models.CharField(_("channel"), max_length=32)
     external_id = models.CharField(_("external id"), max_length=191)
     name = models.CharField(_("name"), max_length=128)
@@ -51,9 +53,13 @@ class MembershipRole(models.TextChoices):
 class Membership(models.Model):
     """Projection: one stay of a member in a group. Leaving closes it; rejoining opens a new one."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("group"))
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("member"))
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    group = models.ForeignKey(
+        Group, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("group"), db_index=False
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("member"), db_index=False
+    )
     role = models.CharField(_("role"), max_length=16, choices=MembershipRole.choices, default=MembershipRole.MEMBER)
     joined_at = models.DateTimeField(_("joined at"))
     left_at = models.DateTimeField(_("left at"), null=True, blank=True)
@@ -69,14 +75,15 @@ class Membership(models.Model):
         indexes = [
             models.Index(fields=["group", "left_at"], name="membership_group_open"),
             models.Index(fields=["member", "joined_at"], name="membership_member"),
+            models.Index(fields=["workspace", "left_at"], name="membership_ws_open"),
         ]
 
 
 class GroupDailyStats(models.Model):
     """Projection: a group's counters for one day in the workspace's time zone."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="daily_stats")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="daily_stats", db_index=False)
     day = models.DateField()
     joins = models.PositiveIntegerField(default=0)
     leaves = models.PositiveIntegerField(default=0)
@@ -85,6 +92,7 @@ class GroupDailyStats(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["group", "day"], name="groupday_unique")]
+        indexes = [models.Index(fields=["workspace", "day"], name="groupday_ws_day")]
 
 
 class GroupStats(models.Model):

@@ -3,7 +3,7 @@ from collections import defaultdict
 
 from django.utils.translation import gettext as _
 
-from siyu.core.db import chunked, upsert
+from siyu.core.db import chunked, insert_many, update_by_field_set, update_many, upsert
 from siyu.core.events import EventType
 from siyu.core.ingest import IngestError, IngestRejected
 from siyu.core.projections import Projection
@@ -83,9 +83,7 @@ class GroupDetailsProjection(Projection):
             if event.type == EventType.GROUP_UPDATED and event.group_id:
                 fields = latest.setdefault(event.group_id, {})
                 fields.update({k: event.data[k] for k in ("name", "kind", "capacity") if k in event.data})
-        for group_id, fields in latest.items():
-            if fields:
-                Group.objects.filter(pk=group_id).update(**fields)
+        update_by_field_set(Group, latest)
 
     def reset(self, *, workspace):
         # Names and kinds are also edited by operators; replaying the events re-applies them in order.
@@ -116,9 +114,12 @@ class MembershipProjection(Projection):
         pairs = {(e.group_id, e.member_id) for e in relevant}
         open_stays = {}
         for chunk in chunked({m for _, m in pairs}, 900):
-            for stay in Membership.objects.filter(workspace=batch.workspace, member_id__in=chunk, left_at__isnull=True):
-                if (stay.group_id, stay.member_id) in pairs:
-                    open_stays[(stay.group_id, stay.member_id)] = stay
+            rows = Membership.objects.filter(member_id__in=chunk, left_at__isnull=True).values_list(
+                "pk", "group_id", "member_id", "role"
+            )
+            for pk, group_id, member_id, role in rows:
+                if (group_id, member_id) in pairs:
+                    open_stays[(group_id, member_id)] = {"pk": pk, "role": role, "left_at": None}
         created, changed = [], {}
         members_delta = defaultdict(int)
         for event in relevant:
@@ -126,26 +127,27 @@ class MembershipProjection(Projection):
             stay = open_stays.get(pair)
             if event.type == EventType.GROUP_JOINED:
                 if stay is None:
-                    stay = Membership(
-                        workspace=batch.workspace, group_id=event.group_id, member_id=event.member_id,
-                        role=_role(event), joined_at=event.occurred_at,
-                    )
-                    open_stays[pair] = stay
+                    stay = open_stays[pair] = {
+                        "pk": None, "workspace": batch.workspace.pk, "group": event.group_id,
+                        "member": event.member_id, "role": _role(event), "joined_at": event.occurred_at,
+                        "left_at": None,
+                    }
                     created.append(stay)
                     members_delta[event.group_id] += 1
                 elif "role" in event.data:
-                    stay.role = _role(event)
+                    stay["role"] = _role(event)
                     self._touch(stay, changed)
             elif stay is not None and event.type == EventType.GROUP_LEFT:
-                stay.left_at = event.occurred_at
+                stay["left_at"] = event.occurred_at
                 del open_stays[pair]
                 members_delta[event.group_id] -= 1
                 self._touch(stay, changed)
             elif stay is not None and event.type == EventType.GROUP_ROLE_CHANGED:
-                stay.role = _role(event)
+                stay["role"] = _role(event)
                 self._touch(stay, changed)
-        Membership.objects.bulk_update(list(changed.values()), ["role", "left_at"], batch_size=500)
-        Membership.objects.bulk_create(created, batch_size=500)
+        # Close before opening: a stay closed and reopened in one batch must not meet itself open twice.
+        update_many(Membership, ["role", "left_at"], [(s["pk"], s["role"], s["left_at"]) for s in changed.values()])
+        insert_many(Membership, [{k: v for k, v in stay.items() if k != "pk"} for stay in created])
         upsert(
             GroupStats,
             [{"group": g, "workspace": batch.workspace.pk, "members_now": n} for g, n in members_delta.items() if n],
@@ -154,8 +156,8 @@ class MembershipProjection(Projection):
 
     @staticmethod
     def _touch(stay, changed):
-        if stay.pk is not None:
-            changed[stay.pk] = stay
+        if stay["pk"] is not None:
+            changed[stay["pk"]] = stay
 
     def reset(self, *, workspace):
         Membership.objects.filter(workspace=workspace).delete()

@@ -13,7 +13,9 @@ class Gender(models.TextChoices):
 class Member(models.Model):
     """One person, known on one or more channels through identities."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="members", verbose_name=_("workspace"))
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="members", verbose_name=_("workspace"), db_index=False
+    )
     number = models.PositiveBigIntegerField(_("member number"), editable=False)
     display_name = models.CharField(_("display name"), max_length=128)
     gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, default=Gender.UNKNOWN, blank=True)
@@ -34,7 +36,7 @@ class Member(models.Model):
 class Identity(models.Model):
     """A member's id on one channel (a Matrix user id, a WeCom external_userid, …)."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="identities", verbose_name=_("member"))
     channel = models.CharField(_("channel"), max_length=32)
     external_id = models.CharField(_("external id"), max_length=191)
@@ -72,9 +74,9 @@ class MemberStats(models.Model):
 class MemberDailyActivity(models.Model):
     """Projection: messages a member sent in one group on one day (workspace time zone)."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
-    group = models.ForeignKey("groups.Group", on_delete=models.CASCADE, related_name="+")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+", db_index=False)
+    group = models.ForeignKey("groups.Group", on_delete=models.CASCADE, related_name="+", db_index=False)
     day = models.DateField()
     messages = models.PositiveIntegerField(default=0)
 

@@ -83,7 +83,11 @@ def database_from_env(url):
             "timeout": 20,
             # IMMEDIATE takes the write lock at BEGIN, so two writers queue instead of deadlocking.
             "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
+            # A 64 MiB page cache keeps the ledger's index pages hot while ingest appends.
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000; "
+                "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
+            ),
         }
     return config
 
