@@ -25,7 +25,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from . import projections
-from .db import chunked, value_adapter
+from .db import UTC, chunked, value_adapter
 from .events import NEEDS_ACTOR, NEEDS_GROUP, EventType
 from .models import Event
 
@@ -214,7 +214,7 @@ def _validate_one(index, raw, latest, errors):
         return None
     return projections.PreparedEvent(
         type=event_type,
-        occurred_at=occurred_at,
+        occurred_at=occurred_at.astimezone(UTC),
         source_id=source_id,
         data=data,
         data_json=encoded.decode(),

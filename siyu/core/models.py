@@ -98,7 +98,6 @@ class Event(models.Model):
             models.UniqueConstraint(fields=["workspace", "source", "source_id"], name="event_unique_source_id"),
         ]
         indexes = [
-            models.Index(fields=["workspace", "occurred_at"], name="event_ws_time"),
             models.Index(fields=["member", "occurred_at"], name="event_member_time"),
             models.Index(fields=["group", "occurred_at"], name="event_group_time"),
         ]

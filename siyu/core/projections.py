@@ -32,9 +32,13 @@ class Batch:
     workspace: object
     source: str
     events: list[PreparedEvent] = field(default_factory=list)
+    tz: object = None
+
+    def __post_init__(self):
+        self.tz = self.workspace.tz  # looked up once, used for every event's local day
 
     def local_day(self, moment):
-        return moment.astimezone(self.workspace.tz).date()
+        return moment.astimezone(self.tz).date()
 
 
 class Projection:

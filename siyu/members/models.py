@@ -82,4 +82,3 @@ class MemberDailyActivity(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["member", "group", "day"], name="memberday_unique")]
-        indexes = [models.Index(fields=["group", "day"], name="memberday_group_day")]

@@ -95,30 +95,37 @@ class MemberStatsProjection(Projection):
     name = "member_stats"
 
     def apply(self, batch):
+        # Batches arrive in occurrence order (ingest sorts them, rebuild reads them sorted), so within
+        # a batch the first event of a member is its earliest and the last its latest; the upsert
+        # merges with what is stored by min/max.
         stats = {}
         daily = defaultdict(int)
+        workspace_id = batch.workspace.pk
+        local_day = batch.local_day
+        message, paid, refunded = EventType.GROUP_MESSAGE, EventType.ORDER_PAID, EventType.ORDER_REFUNDED
         for event in batch.events:
-            if event.member_id is None:
+            member_id = event.member_id
+            if member_id is None:
                 continue
-            row = stats.get(event.member_id)
+            at = event.occurred_at
+            row = stats.get(member_id)
             if row is None:
-                row = stats[event.member_id] = {
-                    "member": event.member_id, "workspace": batch.workspace.pk,
-                    "first_seen_at": event.occurred_at, "last_seen_at": event.occurred_at,
+                row = stats[member_id] = {
+                    "member": member_id, "workspace": workspace_id, "first_seen_at": at, "last_seen_at": at,
                     "last_message_at": None, "messages": 0, "orders": 0, "spend_cents": 0,
                 }
-            row["first_seen_at"] = min(row["first_seen_at"], event.occurred_at)
-            row["last_seen_at"] = max(row["last_seen_at"], event.occurred_at)
-            if event.type == EventType.GROUP_MESSAGE:
+            else:
+                row["last_seen_at"] = at
+            kind = event.type
+            if kind == message:
                 row["messages"] += 1
-                if row["last_message_at"] is None or event.occurred_at > row["last_message_at"]:
-                    row["last_message_at"] = event.occurred_at
+                row["last_message_at"] = at
                 if event.group_id is not None:
-                    daily[(event.member_id, event.group_id, batch.local_day(event.occurred_at))] += 1
-            elif event.type == EventType.ORDER_PAID:
+                    daily[(member_id, event.group_id, local_day(at))] += 1
+            elif kind == paid:
                 row["orders"] += 1
                 row["spend_cents"] += event.data["amount_cents"]
-            elif event.type == EventType.ORDER_REFUNDED:
+            elif kind == refunded:
                 row["spend_cents"] -= event.data["amount_cents"]
         upsert(
             MemberStats, list(stats.values()), key=["member"],
@@ -128,7 +135,7 @@ class MemberStatsProjection(Projection):
         upsert(
             MemberDailyActivity,
             [
-                {"workspace": batch.workspace.pk, "member": m, "group": g, "day": day, "messages": n}
+                {"workspace": workspace_id, "member": m, "group": g, "day": day, "messages": n}
                 for (m, g, day), n in daily.items()
             ],
             key=["member", "group", "day"], add=["messages"],

@@ -86,7 +86,7 @@ def database_from_env(url):
             # A 64 MiB page cache keeps the ledger's index pages hot while ingest appends.
             "init_command": (
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000; "
-                "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
+                "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=10000;"
             ),
         }
     return config
