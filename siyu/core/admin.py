@@ -10,6 +10,8 @@ class WorkspaceAdmin(WorkspaceScopedAdmin):
     workspace_field = "pk"
     list_display = ["name", "slug", "time_zone", "created_at"]
     fields = ["name", "time_zone"]
+    # Daily counters are cut at the workspace's midnight: changing the zone needs a rebuild as well.
+    readonly_fields = ["time_zone"]
 
 
 @admin.register(StaffRole)

@@ -127,6 +127,36 @@ def update_by_field_set(model, changes, *, using=DEFAULT_DB_ALIAS):
         update_many(model, names, rows, using=using)
 
 
+def fetch_existing(table, columns, *, filters, key, values, using=DEFAULT_DB_ALIAS):
+    """`columns` of the rows of `table` matching `filters` whose `key` column is one of `values`.
+
+    Meant for lookups on a unique index (filters + key). SQLite: an IN list per 900 values.
+    PostgreSQL: a join against unnest(array), so every probe is an equality on the unique index
+    whatever the planner's statistics say (a never-analysed table otherwise gets a scan per batch).
+    """
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    where = " AND ".join(f"t.{quote(column)} = %s" for column in filters)
+    selected = ", ".join(f"t.{quote(column)}" for column in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"SELECT {selected} FROM unnest(%s::text[]) AS wanted(value) "
+                f"JOIN {quote(table)} t ON {where} AND t.{quote(key)} = wanted.value",
+                [list(values), *filters.values()],
+            )
+            return cursor.fetchall()
+        rows = []
+        for chunk in chunked(values, 900):
+            cursor.execute(
+                f"SELECT {selected} FROM {quote(table)} t "
+                f"WHERE {where} AND t.{quote(key)} IN ({', '.join(['%s'] * len(chunk))})",
+                [*filters.values(), *chunk],
+            )
+            rows += cursor.fetchall()
+        return rows
+
+
 def chunked(items, size):
     items = list(items)
     for start in range(0, len(items), size):

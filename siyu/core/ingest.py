@@ -25,7 +25,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from . import projections
-from .db import UTC, chunked, value_adapter
+from .db import UTC, fetch_existing, value_adapter
 from .events import NEEDS_ACTOR, NEEDS_GROUP, EventType
 from .models import Event
 
@@ -115,7 +115,7 @@ _NEEDS_GROUP = {int(t) for t in NEEDS_GROUP}
 def _id_ok(value):
     """The fast path of _check_id: True for a valid id."""
     return (
-        type(value) is str and 0 < len(value) <= MAX_ID_LENGTH
+        isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH
         and not value.isspace() and CONTROL_CHARACTERS.search(value) is None
     )
 
@@ -133,9 +133,9 @@ def _check_id(index, field, value, errors):
 
 
 def _check_ref(index, field, ref, errors):
-    if type(ref) is dict and _id_ok(ref.get("id")):
+    if isinstance(ref, dict) and _id_ok(ref.get("id")):
         name = ref.get("name", "")
-        if type(name) is str and len(name) <= MAX_NAME_LENGTH:
+        if isinstance(name, str) and len(name) <= MAX_NAME_LENGTH:
             return ref
     if not isinstance(ref, dict):
         errors.append(IngestError(index, field, _("must be an object with an \"id\"")))
@@ -147,7 +147,7 @@ def _check_ref(index, field, ref, errors):
 
 
 def _parse_time(index, value, latest, errors):
-    if type(value) is datetime and value.utcoffset() is not None and value <= latest:
+    if isinstance(value, datetime) and value.utcoffset() is not None and value <= latest:
         return value
     moment = value if isinstance(value, datetime) else None
     if isinstance(value, str):
@@ -173,7 +173,7 @@ def _validate_one(index, raw, latest, errors):
     Written for the common case (a valid event costs a few dictionary lookups); the detailed
     checks run only to explain what is wrong.
     """
-    if type(raw) is not dict:
+    if not isinstance(raw, dict):
         errors.append(IngestError(index, "event", _("must be an object")))
         return None
     event_type = _TYPE_BY_KEY.get(raw.get("type")) if isinstance(raw.get("type"), str) else None
@@ -190,7 +190,7 @@ def _validate_one(index, raw, latest, errors):
     if group_ref is not None or event_type in _NEEDS_GROUP:
         group_ref = _check_ref(index, "group", group_ref, errors)
     data = raw.get("data", {})
-    if type(data) is not dict:
+    if not isinstance(data, dict):
         errors.append(IngestError(index, "data", _("must be an object")))
         return None
     try:
@@ -201,13 +201,13 @@ def _validate_one(index, raw, latest, errors):
     if len(encoded) > MAX_DATA_BYTES:
         errors.append(IngestError(index, "data", _("is %(n)s bytes; at most %(max)s allowed") % {"n": len(encoded), "max": MAX_DATA_BYTES}))
     text = data.get("text")
-    if text is not None and (type(text) is not str or len(text) > MAX_TEXT_LENGTH):
+    if text is not None and (not isinstance(text, str) or len(text) > MAX_TEXT_LENGTH):
         errors.append(IngestError(index, "data.text", _("must be a string of at most %(max)s characters") % {"max": MAX_TEXT_LENGTH}))
     if text is None and event_type == EventType.GROUP_MESSAGE:
         errors.append(IngestError(index, "data.text", _("is required for a message")))
     if event_type in _PAYMENT_TYPES:
         amount = data.get("amount_cents")
-        if type(amount) is not int or amount < 0:
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
             errors.append(IngestError(index, "data.amount_cents", _("must be a whole number of cents, 0 or more")))
         _check_id(index, "data.order_id", data.get("order_id"), errors)
     if occurred_at is None or not source_ok:
@@ -232,16 +232,13 @@ def _drop_stored(workspace, source, prepared):
         if event.source_id not in seen:
             seen.add(event.source_id)
             unique.append(event)
-    stored = set()
-    table = connections[DEFAULT_DB_ALIAS].ops.quote_name(Event._meta.db_table)
-    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-        for ids in chunked(seen, 900):
-            cursor.execute(
-                f"SELECT source_id FROM {table} WHERE workspace_id = %s AND source = %s "
-                f"AND source_id IN ({', '.join(['%s'] * len(ids))})",
-                [workspace.pk, source, *ids],
-            )
-            stored.update(row[0] for row in cursor.fetchall())
+    stored = {
+        row[0]
+        for row in fetch_existing(
+            Event._meta.db_table, ["source_id"], key="source_id", values=seen,
+            filters={"workspace_id": workspace.pk, "source": source},
+        )
+    }
     return [e for e in unique if e.source_id not in stored]
 
 

@@ -5,7 +5,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import F
 from django.utils import timezone
 
-from siyu.core.db import chunked, insert_many, update_by_field_set, upsert
+from siyu.core.db import fetch_existing, insert_many, update_by_field_set, upsert
 from siyu.core.events import EventType
 from siyu.core.models import Workspace
 from siyu.core.projections import Projection
@@ -37,18 +37,12 @@ def resolve_actors(batch):
             wanted.setdefault(event.actor["id"], event.actor)
     if not wanted:
         return
-    workspace_id = batch.workspace.pk
-    db = connections[DEFAULT_DB_ALIAS]
-    identities = db.ops.quote_name(Identity._meta.db_table)
-    known = {}
-    with db.cursor() as cursor:
-        for ids in chunked(wanted, 900):
-            cursor.execute(
-                f"SELECT external_id, member_id FROM {identities} WHERE workspace_id = %s AND channel = %s "
-                f"AND external_id IN ({', '.join(['%s'] * len(ids))})",
-                [workspace_id, batch.source, *ids],
-            )
-            known.update(cursor.fetchall())
+    known = dict(
+        fetch_existing(
+            Identity._meta.db_table, ["external_id", "member_id"], key="external_id", values=wanted,
+            filters={"workspace_id": batch.workspace.pk, "channel": batch.source},
+        )
+    )
     missing = [ref for external_id, ref in wanted.items() if external_id not in known]
     if missing:
         known.update(_members_create(batch, missing))

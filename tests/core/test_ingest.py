@@ -108,6 +108,17 @@ def test_group_updates_rename_and_reclassify_the_group(ingest):
     assert (group.name, group.kind, group.capacity) == ("9.9元体验课 1群（已结营）", "perks", 300)
 
 
+def test_mappings_and_strings_of_subclassed_types_are_accepted(ingest):
+    from collections import OrderedDict
+
+    from django.utils.safestring import SafeString
+
+    event = OrderedDict(ev("group.message", 1, group="g1", text="hi"))
+    event["actor"] = OrderedDict(id=SafeString("@ann:example.org"), name=SafeString("Ann"))
+    event["data"] = OrderedDict(text=SafeString("hi"))
+    assert ingest([event]).stored == 1
+
+
 def test_unknown_source_names_are_refused(workspace):
     with pytest.raises(IngestRejected) as caught:
         events_ingest(workspace=workspace, source="Bad Channel!", events=[])
