@@ -113,7 +113,7 @@ class MembershipProjection(Projection):
             return
         pairs = {(e.group_id, e.member_id) for e in relevant}
         open_stays = {}
-        for chunk in chunked({m for _, m in pairs}, 900):
+        for chunk in chunked({member for _group, member in pairs}, 900):
             rows = Membership.objects.filter(member_id__in=chunk, left_at__isnull=True).values_list(
                 "pk", "group_id", "member_id", "role"
             )
