@@ -1,4 +1,5 @@
-"""The demo workspace: a course seller in the shape of seed 000, with staff in every role."""
+"""The demo workspaces: a course seller in the shape of seed 000, with staff in every role, and a
+smaller second course seller where the demo owner is an admin (to show the workspace switcher)."""
 from django.db import transaction
 
 from siyu.core.models import Role, Workspace
@@ -9,7 +10,7 @@ from .services import simulation_plan, simulation_run
 DEMO_SLUG = "demo"
 DEMO_PASSWORD = "siyu-demo-2026"
 DEMO_STAFF = [("demo", Role.OWNER), ("operator", Role.OPERATOR), ("sales", Role.SALES), ("viewer", Role.VIEWER)]
-SHOP_SLUG = "demo-shop"
+CAMP_SLUG = "demo-camp"
 
 
 def demo_create(*, groups=40, members=5_000, days=60, seed=2026, progress=None):
@@ -22,16 +23,16 @@ def demo_create(*, groups=40, members=5_000, days=60, seed=2026, progress=None):
     with transaction.atomic():
         users = {name: staff_user_ensure(username=name, password=DEMO_PASSWORD) for name, _ in DEMO_STAFF}
         workspace, new_workspace = _workspace_ensure(DEMO_SLUG, "星火学堂 Spark Academy")
-        shop, new_shop = _workspace_ensure(SHOP_SLUG, "小满好物 Xiaoman Goods")
+        camp, new_camp = _workspace_ensure(CAMP_SLUG, "启明编程营 Qiming Coding Camp")
         for name, role in DEMO_STAFF:
             staff_role_set(workspace=workspace, user=users[name], role=role)
-        staff_role_set(workspace=shop, user=users["demo"], role=Role.ADMIN)
+        staff_role_set(workspace=camp, user=users["demo"], role=Role.ADMIN)
     if new_workspace:
         plan = simulation_plan(workspace=workspace, groups=groups, members=members, days=days, seed=seed)
         simulation_run(workspace=workspace, plan=plan, progress=progress)
-    if new_shop:
-        plan = simulation_plan(workspace=shop, groups=6, members=max(50, members // 20), days=30, seed=seed + 1)
-        simulation_run(workspace=shop, plan=plan)
+    if new_camp:
+        plan = simulation_plan(workspace=camp, groups=6, members=max(50, members // 20), days=30, seed=seed + 1)
+        simulation_run(workspace=camp, plan=plan)
     return workspace
 
 
