@@ -8,6 +8,8 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .db import update_by_field_set
+
 
 @dataclass(slots=True)
 class PreparedEvent:
@@ -51,6 +53,31 @@ class Projection:
 
     def reset(self, *, workspace) -> None:
         raise NotImplementedError
+
+
+class LatestFieldsProjection(Projection):
+    """Events of one type set fields on one row (the latest event in the batch wins per field).
+
+    Subclasses name the `model`, the `event_type`, the event attribute holding the row id
+    (`row_id_attribute`) and the `fields` to copy from `data`. The fields are also edited by operators,
+    so `reset` keeps them: a rebuild replays the events over them in order.
+    """
+
+    model = None
+    event_type = None
+    row_id_attribute = "member_id"
+    fields = ()
+
+    def apply(self, batch):
+        latest = {}
+        for event in batch.events:
+            row_id = getattr(event, self.row_id_attribute)
+            if event.type == self.event_type and row_id:
+                latest.setdefault(row_id, {}).update({k: event.data[k] for k in self.fields if k in event.data})
+        update_by_field_set(self.model, latest)
+
+    def reset(self, *, workspace):
+        return None
 
 
 _resolvers = []

@@ -3,10 +3,10 @@ from collections import defaultdict
 
 from django.utils.translation import gettext as _
 
-from siyu.core.db import chunked, insert_many, update_by_field_set, update_many, upsert
+from siyu.core.db import chunked, insert_many, update_many, upsert
 from siyu.core.events import EventType
 from siyu.core.ingest import IngestError, IngestRejected
-from siyu.core.projections import Projection
+from siyu.core.projections import LatestFieldsProjection, Projection
 
 from .models import Group, GroupDailyStats, GroupKind, GroupStats, Membership, MembershipRole
 
@@ -72,22 +72,14 @@ def validate_group_updates(batch):
         raise IngestRejected(errors)
 
 
-class GroupDetailsProjection(Projection):
-    """group.updated events set the group's name, kind and capacity (the latest event wins)."""
+class GroupDetailsProjection(LatestFieldsProjection):
+    """group.updated events set the group's name, kind and capacity."""
 
     name = "group_details"
-
-    def apply(self, batch):
-        latest = {}
-        for event in batch.events:
-            if event.type == EventType.GROUP_UPDATED and event.group_id:
-                fields = latest.setdefault(event.group_id, {})
-                fields.update({k: event.data[k] for k in ("name", "kind", "capacity") if k in event.data})
-        update_by_field_set(Group, latest)
-
-    def reset(self, *, workspace):
-        # Names and kinds are also edited by operators; replaying the events re-applies them in order.
-        return None
+    model = Group
+    event_type = EventType.GROUP_UPDATED
+    row_id_attribute = "group_id"
+    fields = ("name", "kind", "capacity")
 
 
 ROLE_VALUES = set(MembershipRole.values)

@@ -4,11 +4,13 @@ from collections import defaultdict
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from siyu.core.db import fetch_existing, insert_many, update_by_field_set, upsert
+from siyu.core.db import fetch_existing, insert_many, upsert
 from siyu.core.events import EventType
 from siyu.core.models import Workspace
-from siyu.core.projections import Projection
+from siyu.core.ingest import IngestError, IngestRejected
+from siyu.core.projections import LatestFieldsProjection, Projection
 
 from .models import Gender, Identity, Member, MemberDailyActivity, MemberStats
 
@@ -140,25 +142,30 @@ class MemberStatsProjection(Projection):
         MemberDailyActivity.objects.filter(workspace=workspace).delete()
 
 
-PROFILE_FIELDS = {"display_name": 128, "gender": 1, "city": 64}
+PROFILE_LIMITS = {"display_name": 128, "city": 64}
 
 
-class MemberProfileProjection(Projection):
-    """member.profile_updated events set the profile fields they carry (display_name, gender, city)."""
+def validate_profile_updates(batch):
+    """member.profile_updated may carry display_name (1-128), gender (f, m or empty) and city (0-64)."""
+    errors = []
+    for event in batch.events:
+        if event.type != EventType.MEMBER_PROFILE_UPDATED:
+            continue
+        data = event.data
+        if "gender" in data and data["gender"] not in Gender.values:
+            errors.append(IngestError(event.index, "data.gender", _("must be one of: f, m, or empty")))
+        for name, limit in PROFILE_LIMITS.items():
+            shortest = 1 if name == "display_name" else 0
+            if name in data and (not isinstance(data[name], str) or not shortest <= len(data[name]) <= limit):
+                errors.append(IngestError(event.index, f"data.{name}", _("must be a string of %(min)s to %(max)s characters") % {"min": shortest, "max": limit}))
+    if errors:
+        raise IngestRejected(errors)
+
+
+class MemberProfileProjection(LatestFieldsProjection):
+    """member.profile_updated events set the profile fields they carry."""
 
     name = "member_profile"
-
-    def apply(self, batch):
-        latest = {}
-        for event in batch.events:
-            if event.type == EventType.MEMBER_PROFILE_UPDATED and event.member_id:
-                fields = latest.setdefault(event.member_id, {})
-                for name, limit in PROFILE_FIELDS.items():
-                    value = event.data.get(name)
-                    if isinstance(value, str) and (name != "gender" or value in Gender.values):
-                        fields[name] = value[:limit]
-        update_by_field_set(Member, latest)
-
-    def reset(self, *, workspace):
-        # Profile fields are also edited by operators; replaying the events re-applies them in order.
-        return None
+    model = Member
+    event_type = EventType.MEMBER_PROFILE_UPDATED
+    fields = ("display_name", "gender", "city")

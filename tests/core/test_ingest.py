@@ -119,6 +119,20 @@ def test_mappings_and_strings_of_subclassed_types_are_accepted(ingest):
     assert ingest([event]).stored == 1
 
 
+def test_profile_updates_set_fields_and_bad_values_are_refused(ingest):
+    ingest([ev("member.profile_updated", 1, actor="ann", display_name="安安", gender="f", city="杭州")])
+    assert list(Member.objects.values_list("display_name", "gender", "city")) == [("安安", "f", "杭州")]
+    bad = [
+        ev("member.profile_updated", 2, actor="ann", gender="x"),
+        ev("member.profile_updated", 3, actor="ann", city="c" * 65),
+        ev("member.profile_updated", 4, actor="ann", display_name=""),
+    ]
+    with pytest.raises(IngestRejected) as caught:
+        ingest(bad)
+    assert [(e.index, e.field) for e in caught.value.errors] == [(0, "data.gender"), (1, "data.city"), (2, "data.display_name")]
+    assert Member.objects.get().city == "杭州"
+
+
 def test_unknown_source_names_are_refused(workspace):
     with pytest.raises(IngestRejected) as caught:
         events_ingest(workspace=workspace, source="Bad Channel!", events=[])
