@@ -1,0 +1,59 @@
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.db import IntegrityError
+
+from siyu.core.models import Role, StaffRole, Workspace
+from siyu.core.services import staff_role_set, staff_user_ensure, workspace_create
+
+
+class Command(BaseCommand):
+    help = "Create and list workspaces, and give staff a role in one (`create`, `list`, `staff`)."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        create = sub.add_parser("create", help="create a workspace, optionally with its owner")
+        create.add_argument("--slug", required=True, help="short name used in URLs, e.g. spark")
+        create.add_argument("--name", required=True, help="display name, e.g. 星火学堂")
+        create.add_argument("--time-zone", default="Asia/Shanghai", help="IANA zone; daily figures are cut at its midnight")
+        create.add_argument("--owner", help="username of the owner (created if missing, with --password)")
+        create.add_argument("--password", help="password for a new owner login")
+        sub.add_parser("list", help="list workspaces with their staff")
+        staff = sub.add_parser("staff", help="give a user a role in a workspace (creating the login if needed)")
+        staff.add_argument("--workspace", required=True, help="workspace slug")
+        staff.add_argument("--user", required=True, help="username")
+        staff.add_argument("--role", required=True, choices=Role.values)
+        staff.add_argument("--password", help="password, when the login does not exist yet")
+
+    def handle(self, *args, action, **o):
+        getattr(self, f"handle_{action}")(**o)
+
+    def _user(self, username, password):
+        from django.contrib.auth import get_user_model
+
+        if not get_user_model().objects.filter(username=username).exists() and not password:
+            raise CommandError(f"User {username!r} does not exist; give --password to create the login.")
+        return staff_user_ensure(username=username, password=password or "")
+
+    def handle_create(self, *, slug, name, time_zone, owner, password, **_):
+        owner_user = self._user(owner, password) if owner else None
+        try:
+            workspace = workspace_create(slug=slug, name=name, time_zone=time_zone, owner=owner_user)
+        except ValidationError as exc:
+            raise CommandError("; ".join(f"{field}: {' '.join(errors)}" for field, errors in exc.message_dict.items())) from None
+        except IntegrityError:
+            raise CommandError(f"A workspace with the slug {slug!r} exists already.") from None
+        self.stdout.write(f"created workspace {workspace.slug} ({workspace.name}, {workspace.time_zone})")
+
+    def handle_list(self, **_):
+        for workspace in Workspace.objects.order_by("slug"):
+            staff = ", ".join(
+                f"{r.user.username} ({r.role})" for r in StaffRole.objects.filter(workspace=workspace).select_related("user").order_by("user__username")
+            )
+            self.stdout.write(f"{workspace.slug}\t{workspace.name}\t{workspace.time_zone}\t{staff or '-'}")
+
+    def handle_staff(self, *, workspace, user, role, password, **_):
+        ws = Workspace.objects.filter(slug=workspace).first()
+        if ws is None:
+            raise CommandError(f"Unknown workspace {workspace!r}.")
+        staff_role_set(workspace=ws, user=self._user(user, password), role=role)
+        self.stdout.write(f"{user} is {role} in {ws.slug}")
