@@ -6,6 +6,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from siyu.core.models import Role
 from siyu.groups import selectors as group_selectors
 from siyu.groups.models import Group
 from siyu.members import selectors as member_selectors
@@ -20,10 +21,13 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
 
+ROLE_RANK = {role: rank for rank, role in enumerate(Role.values)}  # owner first
+
+
 @login_required
 def home(request):
-    """Land in the last workspace used, else the first one the user has a role in."""
-    roles = list(staff_roles(request.user))
+    """Land in the last workspace used, else where the user's role is highest (then by name)."""
+    roles = sorted(staff_roles(request.user), key=lambda r: (ROLE_RANK[r.role], r.workspace.name))
     if not roles:
         return render(request, "console/no_workspace.html")
     slugs = [r.workspace.slug for r in roles]

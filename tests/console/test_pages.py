@@ -80,6 +80,18 @@ def test_the_language_switch_sticks(client, community, make_staff):
     assert "Members now" not in client.get(reverse("console:groups", args=[community.slug])).content.decode()
 
 
+def test_home_lands_where_the_role_is_highest_then_where_last_used(client, make_workspace, make_staff):
+    from siyu.core.services import staff_role_set
+
+    aaa, zzz = make_workspace(slug="aaa"), make_workspace(slug="zzz")
+    user = make_staff(zzz, role=Role.OWNER)
+    staff_role_set(workspace=aaa, user=user, role=Role.VIEWER)
+    client.force_login(user)
+    assert client.get("/").url == reverse("console:groups", args=["zzz"])
+    client.get(reverse("console:groups", args=["aaa"]))
+    assert client.get("/").url == reverse("console:groups", args=["aaa"])
+
+
 def test_groups_list_shows_members_and_week_counters(client, community, make_staff):
     login(client, community, make_staff)
     response = client.get(reverse("console:groups", args=[community.slug]))
