@@ -100,3 +100,20 @@ def test_a_huey_consumer_on_sqlite_storage_drains_the_outbox(workspace):
 def test_a_huey_consumer_on_redis_drains_the_outbox(workspace):
     require(port_open("127.0.0.1", 6379), "Redis on 127.0.0.1:6379")
     run_consumer_and_enqueue(workspace, SIYU_REDIS_URL="redis://127.0.0.1:6379/15")
+
+
+def test_two_live_workers_draining_together_send_every_message_once(workspace):
+    for n in range(200):
+        outbox_enqueue(
+            workspace=workspace, channel="simulator", kind="send_text", target=f"!room{n % 7}",
+            idempotency_key=f"broadcast-{n}", payload={"text": f"第{n}条", "simulate": {"delay": 0.02}},
+        )
+    env = child_env()
+    workers = [siyu_process("outbox", "drain", "--limit", "10", env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [worker.communicate(timeout=120)[0] for worker in workers]
+    assert all(worker.returncode == 0 for worker in workers)
+    assert OutboxMessage.objects.filter(status=OutboxStatus.SENT).count() == 200
+    assert SimulatedDelivery.objects.count() == 200
+    assert not SimulatedDelivery.objects.exclude(deliveries_requested=1).exists()  # nobody sent twice
+    sent = [int(out.split("sent ")[1].split(",")[0]) for out in outputs]
+    assert sum(sent) == 200 and min(sent) > 0, outputs  # both worked, on disjoint claims
