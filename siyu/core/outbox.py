@@ -22,6 +22,7 @@ from .models import OutboxMessage, OutboxStatus
 outbox_enqueued = django.dispatch.Signal()
 
 OUTCOME_SOURCE = "siyu"
+CLAIM_ROUNDS = 5
 
 
 def worker_name():
@@ -72,15 +73,23 @@ def outbox_claim(*, limit=50, worker=None, now=None):
             )
             claimed_ids = ids
     else:
-        candidates = OutboxMessage.objects.filter(_claimable(now)).order_by("due_at", "id").values_list(
-            "id", "status", "claimed_until"
-        )[:limit]
-        for message_id, status, claimed_until in candidates:
-            won = OutboxMessage.objects.filter(id=message_id, status=status, claimed_until=claimed_until).update(
-                status=OutboxStatus.CLAIMED, claimed_by=worker, claimed_until=until, attempts=F("attempts") + 1
+        # Workers reading at the same moment see the same first rows; whoever loses a row tries the
+        # next one, and a worker that lost every race reads again rather than concluding none is due.
+        for _ in range(CLAIM_ROUNDS):
+            candidates = list(
+                OutboxMessage.objects.filter(_claimable(now)).order_by("due_at", "id")
+                .values_list("id", "status", "claimed_until")[: limit * 2]
             )
-            if won:
-                claimed_ids.append(message_id)
+            for message_id, status, claimed_until in candidates:
+                won = OutboxMessage.objects.filter(id=message_id, status=status, claimed_until=claimed_until).update(
+                    status=OutboxStatus.CLAIMED, claimed_by=worker, claimed_until=until, attempts=F("attempts") + 1
+                )
+                if won:
+                    claimed_ids.append(message_id)
+                    if len(claimed_ids) == limit:
+                        break
+            if claimed_ids or not candidates:
+                break
     return list(OutboxMessage.objects.filter(id__in=claimed_ids, claimed_by=worker).order_by("due_at", "id"))
 
 
