@@ -3,6 +3,7 @@ import zoneinfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .events import EVENT_LABELS, EventType
@@ -98,8 +99,9 @@ class Event(models.Model):
             models.UniqueConstraint(fields=["workspace", "source", "source_id"], name="event_unique_source_id"),
         ]
         indexes = [
-            models.Index(fields=["member", "occurred_at"], name="event_member_time"),
-            models.Index(fields=["group", "occurred_at"], name="event_group_time"),
+            # Partial: exposures have no member and orders no group; `member = x` queries still use them.
+            models.Index(fields=["member", "occurred_at"], name="event_member_time", condition=Q(member__isnull=False)),
+            models.Index(fields=["group", "occurred_at"], name="event_group_time", condition=Q(group__isnull=False)),
         ]
 
     def __str__(self):

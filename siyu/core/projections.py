@@ -36,8 +36,17 @@ class Batch:
     events: list[PreparedEvent] = field(default_factory=list)
     tz: object = None
 
+    by_type: dict = None
+
     def __post_init__(self):
         self.tz = self.workspace.tz  # looked up once, used for every event's local day
+        self.by_type = {}
+        for event in self.events:
+            self.by_type.setdefault(event.type, []).append(event)
+
+    def of_type(self, event_type):
+        """The batch's events of one type, in occurrence order."""
+        return self.by_type.get(event_type, ())
 
     def local_day(self, moment):
         return moment.astimezone(self.tz).date()
@@ -70,9 +79,9 @@ class LatestFieldsProjection(Projection):
 
     def apply(self, batch):
         latest = {}
-        for event in batch.events:
+        for event in batch.of_type(self.event_type):
             row_id = getattr(event, self.row_id_attribute)
-            if event.type == self.event_type and row_id:
+            if row_id:
                 latest.setdefault(row_id, {}).update({k: event.data[k] for k in self.fields if k in event.data})
         update_by_field_set(self.model, latest)
 

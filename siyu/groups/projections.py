@@ -14,9 +14,12 @@ from .models import Group, GroupDailyStats, GroupKind, GroupStats, Membership, M
 def resolve_groups(batch):
     """Set group_id on events with a group reference, creating the group on first sight."""
     wanted = {}
-    for event in sorted(batch.events, key=lambda e: e.index):
-        if event.group_ref and event.group_id is None:
-            wanted.setdefault(event.group_ref["id"], (event.index, event.group_ref))
+    for event in batch.events:
+        ref = event.group_ref
+        if ref and event.group_id is None:
+            first = wanted.get(ref["id"])
+            if first is None or event.index < first[0]:  # the first reference in submitted order wins
+                wanted[ref["id"]] = (event.index, ref)
     if not wanted:
         return
     known = {}
@@ -61,13 +64,12 @@ def _check_kind_and_capacity(index, prefix, kind, capacity):
 def validate_group_updates(batch):
     """group.updated events may carry name, kind and capacity; refuse the batch if any is invalid."""
     errors = []
-    for event in batch.events:
-        if event.type == EventType.GROUP_UPDATED:
-            data = event.data
-            errors += _check_kind_and_capacity(index=event.index, prefix="data", kind=data.get("kind", GroupKind.LEAD),
-                                               capacity=data.get("capacity", 1))
-            if "name" in data and (not isinstance(data["name"], str) or not 0 < len(data["name"]) <= 128):
-                errors.append(IngestError(event.index, "data.name", _("must be a string of 1 to 128 characters")))
+    for event in batch.of_type(EventType.GROUP_UPDATED):
+        data = event.data
+        errors += _check_kind_and_capacity(index=event.index, prefix="data", kind=data.get("kind", GroupKind.LEAD),
+                                           capacity=data.get("capacity", 1))
+        if "name" in data and (not isinstance(data["name"], str) or not 0 < len(data["name"]) <= 128):
+            errors.append(IngestError(event.index, "data.name", _("must be a string of 1 to 128 characters")))
     if errors:
         raise IngestRejected(errors)
 

@@ -81,4 +81,5 @@ class MemberDailyActivity(models.Model):
     messages = models.PositiveIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["member", "group", "day"], name="memberday_unique")]
+        # Day first: a batch's rows land together (few pages to write) and "the last N days" is one range.
+        constraints = [models.UniqueConstraint(fields=["day", "group", "member"], name="memberday_unique")]

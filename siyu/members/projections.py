@@ -134,7 +134,7 @@ class MemberStatsProjection(Projection):
                 {"workspace": workspace_id, "member": m, "group": g, "day": day, "messages": n}
                 for (m, g, day), n in daily.items()
             ],
-            key=["member", "group", "day"], add=["messages"],
+            key=["day", "group", "member"], add=["messages"],
         )
 
     def reset(self, *, workspace):
@@ -148,9 +148,7 @@ PROFILE_LIMITS = {"display_name": 128, "city": 64}
 def validate_profile_updates(batch):
     """member.profile_updated may carry display_name (1-128), gender (f, m or empty) and city (0-64)."""
     errors = []
-    for event in batch.events:
-        if event.type != EventType.MEMBER_PROFILE_UPDATED:
-            continue
+    for event in batch.of_type(EventType.MEMBER_PROFILE_UPDATED):
         data = event.data
         if "gender" in data and data["gender"] not in Gender.values:
             errors.append(IngestError(event.index, "data.gender", _("must be one of: f, m, or empty")))
