@@ -28,7 +28,6 @@ class ChannelAdapter:
 
     name = ""
     label = ""
-    kinds = frozenset()
 
     def parse(self, *, workspace, payload):
         raise NotImplementedError

@@ -31,11 +31,11 @@ def value_adapter(field, connection):
     return lambda value: field.get_db_prep_save(value, connection)
 
 
-def upsert(model, rows, *, key, add=(), least=(), greatest=(), replace=(), using=DEFAULT_DB_ALIAS):
+def upsert(model, rows, *, key, add=(), least=(), greatest=(), using=DEFAULT_DB_ALIAS):
     """Insert rows or merge them into existing ones, in one executemany.
 
     `key` must match a unique constraint. On conflict, `add` columns are summed, `least`/`greatest`
-    keep the smaller/larger non-null value and `replace` takes the new value. Rows are dicts keyed by
+    keep the smaller/larger non-null value. Rows are dicts keyed by
     field name, all with the same keys.
     """
     if not rows:
@@ -57,7 +57,6 @@ def upsert(model, rows, *, key, add=(), least=(), greatest=(), replace=(), using
     updates = [f"{column_of[n]} = {table}.{column_of[n]} + excluded.{column_of[n]}" for n in add]
     updates += [merge(n, pick_min) for n in least]
     updates += [merge(n, pick_max) for n in greatest]
-    updates += [f"{column_of[n]} = excluded.{column_of[n]}" for n in replace]
     conflict = ", ".join(column_of[n] for n in key)
     action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
     sql = (

@@ -34,13 +34,10 @@ class EventType(IntEnum):
         prefix, _, rest = self.name.partition("_")
         return f"{prefix.lower()}.{rest.lower()}"
 
-    @classmethod
-    def from_key(cls, key):
-        """The type for a dotted key such as "group.joined"; KeyError if unknown."""
-        return _BY_KEY[key]
 
-
-_BY_KEY = {t.key: t for t in EventType}
+# Raw events name their type by key; ingest looks up the stored number here (a plain int: database
+# drivers may dump an enum member by name).
+TYPE_BY_KEY = {t.key: int(t) for t in EventType}
 
 # Which events need an actor (a member) and which a group; checked by ingest.
 NEEDS_ACTOR = {

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from . import projections
 from .db import UTC, fetch_existing, value_adapter
-from .events import NEEDS_ACTOR, NEEDS_GROUP, EventType
+from .events import NEEDS_ACTOR, NEEDS_GROUP, TYPE_BY_KEY, EventType
 from .models import Event
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,6 @@ def _validate(source, events):
     return prepared
 
 
-_TYPE_BY_KEY = {t.key: int(t) for t in EventType}
 _PAYMENT_TYPES = {int(EventType.ORDER_PAID), int(EventType.ORDER_REFUNDED)}
 _NEEDS_ACTOR = {int(t) for t in NEEDS_ACTOR}
 _NEEDS_GROUP = {int(t) for t in NEEDS_GROUP}
@@ -176,7 +175,7 @@ def _validate_one(index, raw, latest, errors):
     if not isinstance(raw, dict):
         errors.append(IngestError(index, "event", _("must be an object")))
         return None
-    event_type = _TYPE_BY_KEY.get(raw.get("type")) if isinstance(raw.get("type"), str) else None
+    event_type = TYPE_BY_KEY.get(raw.get("type")) if isinstance(raw.get("type"), str) else None
     if event_type is None:
         errors.append(IngestError(index, "type", _("unknown event type %(type)r") % {"type": raw.get("type")}))
         return None
@@ -247,6 +246,9 @@ def _append(workspace, source, prepared, *, received):
     if new:
         new.sort(key=lambda e: e.occurred_at)
         batch = projections.Batch(workspace=workspace, source=source, events=new)
+        errors = [IngestError(*error) for projection in projections.registered() for error in projection.validate(batch)]
+        if errors:
+            raise IngestRejected(sorted(errors, key=lambda e: e.index))
         for resolve in projections.resolvers():
             resolve(batch)
         _insert_events(workspace, source, new)

@@ -107,10 +107,6 @@ class Event(models.Model):
     def __str__(self):
         return f"{self.get_type_display()} {self.source}:{self.source_id}"
 
-    @property
-    def type_key(self):
-        return EventType(self.type).key
-
 
 class OutboxStatus(models.TextChoices):
     PENDING = "pending", _("Queued")

@@ -8,6 +8,8 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.utils.translation import gettext as _
+
 from .db import update_by_field_set
 
 
@@ -57,6 +59,10 @@ class Projection:
 
     name = "projection"
 
+    def validate(self, batch: Batch):
+        """(index, field, reason) for each event this projection would refuse; checked before any write."""
+        return ()
+
     def apply(self, batch: Batch) -> None:
         raise NotImplementedError
 
@@ -68,14 +74,24 @@ class LatestFieldsProjection(Projection):
     """Events of one type set fields on one row (the latest event in the batch wins per field).
 
     Subclasses name the `model`, the `event_type`, the event attribute holding the row id
-    (`row_id_attribute`) and the `fields` to copy from `data`. The fields are also edited by operators,
-    so `reset` keeps them: a rebuild replays the events over them in order.
+    (`row_id_attribute`) and the `fields` to copy from `data`, and say what is wrong with a `data` in
+    `field_errors`. The fields are also edited by operators, so `reset` keeps them: a rebuild replays
+    the events over them in order.
     """
 
     model = None
     event_type = None
     row_id_attribute = "member_id"
     fields = ()
+
+    def field_errors(self, data):
+        """(field, reason) pairs for the values of `data` this row cannot take."""
+        raise NotImplementedError
+
+    def validate(self, batch):
+        for event in batch.of_type(self.event_type):
+            for field_name, reason in self.field_errors(event.data):
+                yield event.index, f"data.{field_name}", reason
 
     def apply(self, batch):
         latest = {}
@@ -87,6 +103,14 @@ class LatestFieldsProjection(Projection):
 
     def reset(self, *, workspace):
         return None
+
+
+def text_error(data, name, *, shortest, longest):
+    """The reason `data[name]`, if present, is not a string of `shortest` to `longest` characters."""
+    value = data.get(name)
+    if name in data and (not isinstance(value, str) or not shortest <= len(value) <= longest):
+        return _("must be a string of %(min)s to %(max)s characters") % {"min": shortest, "max": longest}
+    return None
 
 
 _resolvers = []

@@ -13,7 +13,6 @@ class GroupsConfig(AppConfig):
         from . import projections as group_projections
 
         projections.register_resolver(group_projections.resolve_groups)
-        projections.register_resolver(group_projections.validate_group_updates)
         projections.register(group_projections.GroupDetailsProjection())
         projections.register(group_projections.MembershipProjection())
         projections.register(group_projections.GroupDailyStatsProjection())

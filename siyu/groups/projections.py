@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 from siyu.core.db import chunked, insert_many, update_many, upsert
 from siyu.core.events import EventType
 from siyu.core.ingest import IngestError, IngestRejected
-from siyu.core.projections import LatestFieldsProjection, Projection
+from siyu.core.projections import LatestFieldsProjection, Projection, text_error
 
 from .models import Group, GroupDailyStats, GroupKind, GroupStats, Membership, MembershipRole
 
@@ -36,7 +36,7 @@ def resolve_groups(batch):
             continue
         kind = ref.get("kind", GroupKind.LEAD)
         capacity = ref.get("capacity", 500)
-        errors += _check_kind_and_capacity(index, "group", kind, capacity)
+        errors += [IngestError(index, f"group.{name}", reason) for name, reason in kind_and_capacity_errors(kind, capacity)]
         new_groups.append(
             Group(
                 workspace=batch.workspace, channel=batch.source, external_id=external_id,
@@ -52,26 +52,12 @@ def resolve_groups(batch):
             event.group_id = known[event.group_ref["id"]]
 
 
-def _check_kind_and_capacity(index, prefix, kind, capacity):
-    errors = []
+def kind_and_capacity_errors(kind, capacity):
+    """(field, reason) pairs for a group kind and capacity that are not allowed."""
     if kind not in GroupKind.values:
-        errors.append(IngestError(index, f"{prefix}.kind", _("must be one of %(kinds)s") % {"kinds": ", ".join(GroupKind.values)}))
+        yield "kind", _("must be one of %(kinds)s") % {"kinds": ", ".join(GroupKind.values)}
     if not isinstance(capacity, int) or isinstance(capacity, bool) or not 1 <= capacity <= 1_000_000:
-        errors.append(IngestError(index, f"{prefix}.capacity", _("must be a whole number from 1 to 1000000")))
-    return errors
-
-
-def validate_group_updates(batch):
-    """group.updated events may carry name, kind and capacity; refuse the batch if any is invalid."""
-    errors = []
-    for event in batch.of_type(EventType.GROUP_UPDATED):
-        data = event.data
-        errors += _check_kind_and_capacity(index=event.index, prefix="data", kind=data.get("kind", GroupKind.LEAD),
-                                           capacity=data.get("capacity", 1))
-        if "name" in data and (not isinstance(data["name"], str) or not 0 < len(data["name"]) <= 128):
-            errors.append(IngestError(event.index, "data.name", _("must be a string of 1 to 128 characters")))
-    if errors:
-        raise IngestRejected(errors)
+        yield "capacity", _("must be a whole number from 1 to 1000000")
 
 
 class GroupDetailsProjection(LatestFieldsProjection):
@@ -82,6 +68,11 @@ class GroupDetailsProjection(LatestFieldsProjection):
     event_type = EventType.GROUP_UPDATED
     row_id_attribute = "group_id"
     fields = ("name", "kind", "capacity")
+
+    def field_errors(self, data):
+        yield from kind_and_capacity_errors(data.get("kind", GroupKind.LEAD), data.get("capacity", 1))
+        if reason := text_error(data, "name", shortest=1, longest=128):
+            yield "name", reason
 
 
 ROLE_VALUES = set(MembershipRole.values)

@@ -13,6 +13,5 @@ class MembersConfig(AppConfig):
         from . import projections as member_projections
 
         projections.register_resolver(member_projections.resolve_actors)
-        projections.register_resolver(member_projections.validate_profile_updates)
         projections.register(member_projections.MemberStatsProjection())
         projections.register(member_projections.MemberProfileProjection())

@@ -9,8 +9,7 @@ from django.utils.translation import gettext as _
 from siyu.core.db import fetch_existing, insert_many, upsert
 from siyu.core.events import EventType
 from siyu.core.models import Workspace
-from siyu.core.ingest import IngestError, IngestRejected
-from siyu.core.projections import LatestFieldsProjection, Projection
+from siyu.core.projections import LatestFieldsProjection, Projection, text_error
 
 from .models import Gender, Identity, Member, MemberDailyActivity, MemberStats
 
@@ -142,24 +141,6 @@ class MemberStatsProjection(Projection):
         MemberDailyActivity.objects.filter(workspace=workspace).delete()
 
 
-PROFILE_LIMITS = {"display_name": 128, "city": 64}
-
-
-def validate_profile_updates(batch):
-    """member.profile_updated may carry display_name (1-128), gender (f, m or empty) and city (0-64)."""
-    errors = []
-    for event in batch.of_type(EventType.MEMBER_PROFILE_UPDATED):
-        data = event.data
-        if "gender" in data and data["gender"] not in Gender.values:
-            errors.append(IngestError(event.index, "data.gender", _("must be one of: f, m, or empty")))
-        for name, limit in PROFILE_LIMITS.items():
-            shortest = 1 if name == "display_name" else 0
-            if name in data and (not isinstance(data[name], str) or not shortest <= len(data[name]) <= limit):
-                errors.append(IngestError(event.index, f"data.{name}", _("must be a string of %(min)s to %(max)s characters") % {"min": shortest, "max": limit}))
-    if errors:
-        raise IngestRejected(errors)
-
-
 class MemberProfileProjection(LatestFieldsProjection):
     """member.profile_updated events set the profile fields they carry."""
 
@@ -167,3 +148,10 @@ class MemberProfileProjection(LatestFieldsProjection):
     model = Member
     event_type = EventType.MEMBER_PROFILE_UPDATED
     fields = ("display_name", "gender", "city")
+
+    def field_errors(self, data):
+        if "gender" in data and data["gender"] not in Gender.values:
+            yield "gender", _("must be one of: f, m, or empty")
+        for name, shortest, longest in (("display_name", 1, 128), ("city", 0, 64)):
+            if reason := text_error(data, name, shortest=shortest, longest=longest):
+                yield name, reason

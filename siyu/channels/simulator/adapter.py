@@ -24,7 +24,6 @@ KINDS = frozenset({"send_text", "send_private", "remove_member", "set_announceme
 class SimulatorAdapter(ChannelAdapter):
     name = "simulator"
     label = gettext_lazy("Simulator")
-    kinds = KINDS
 
     def parse(self, *, workspace, payload):
         events = payload.get("events") if isinstance(payload, dict) else None
