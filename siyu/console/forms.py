@@ -8,11 +8,14 @@ class MemberFilterForm(forms.Form):
     q = forms.CharField(label=_("Name or number"), required=False, max_length=100)
     group = forms.TypedChoiceField(label=_("Group"), required=False, coerce=int, empty_value=None)
     kind = forms.ChoiceField(label=_("Group kind"), required=False, choices=[("", _("Any kind")), *GroupKind.choices])
+    # A slice of the dashboard's tier charts: "activity_tier:core", "pyramid:pool", …
+    segment = forms.ChoiceField(label=_("Tier or type"), required=False)
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
-    def __init__(self, *args, groups=(), **kwargs):
+    def __init__(self, *args, groups=(), segments=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["group"].choices = [("", _("Any group")), *groups]
+        self.fields["segment"].choices = [("", _("Any tier or type")), *segments]
 
 
 class GroupFilterForm(forms.Form):
@@ -21,3 +24,61 @@ class GroupFilterForm(forms.Form):
 
 class TimelineForm(forms.Form):
     before = forms.IntegerField(required=False, min_value=1)
+
+
+PERIODS = [("7", _("Last 7 days")), ("30", _("Last 30 days")), ("90", _("Last 90 days")), ("custom", _("Custom"))]
+MAX_PERIOD_DAYS = 366
+DEFAULT_PERIOD = "30"
+
+
+class PeriodForm(forms.Form):
+    """A period of local days ending today (or custom), and the one just before it for comparison."""
+
+    period = forms.ChoiceField(label=_("Period"), choices=PERIODS, required=False)
+    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, today, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today
+
+    def clean(self):
+        data = super().clean()
+        if data.get("period") == "custom":
+            start, end = data.get("start"), data.get("end")
+            if not start or not end:
+                raise forms.ValidationError(_("A custom period needs a start and an end day."))
+            if start > end:
+                raise forms.ValidationError(_("The start day must not be after the end day."))
+            if (end - start).days + 1 > MAX_PERIOD_DAYS:
+                raise forms.ValidationError(_("A period can be at most %(n)s days long.") % {"n": MAX_PERIOD_DAYS})
+        return data
+
+    def days(self):
+        """(first, last, previous first, previous last) of the chosen period; 30 days if none or invalid."""
+        from datetime import timedelta
+
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        if data.get("period") == "custom":
+            first, last = data["start"], data["end"]
+        else:
+            length = int(data.get("period") or DEFAULT_PERIOD)
+            last = self.today
+            first = last - timedelta(days=length - 1)
+        span = (last - first).days + 1
+        return first, last, first - timedelta(days=span), first - timedelta(days=1)
+
+
+class EventFilterForm(forms.Form):
+    type = forms.MultipleChoiceField(label=_("Types"), required=False)
+    group = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    member = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from siyu.core.events import EVENT_LABELS
+
+        self.fields["type"].choices = [(t.key, label) for t, label in EVENT_LABELS.items()]

@@ -1,14 +1,18 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import dashboard, views
 
 app_name = "console"
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("w/<slug:slug>/", views.groups, name="groups"),
+    path("w/<slug:slug>/", dashboard.dashboard, name="dashboard"),
+    path("w/<slug:slug>/refresh/", dashboard.analytics_refresh, name="analytics_refresh"),
+    path("w/<slug:slug>/events/", views.events, name="events"),
+    path("w/<slug:slug>/groups/", views.groups, name="groups"),
+    path("w/<slug:slug>/groups/<int:group_id>/figures/", dashboard.group_analytics, name="group_analytics"),
     path("w/<slug:slug>/groups/<int:group_id>/", views.group_detail, name="group"),
     path("w/<slug:slug>/members/", views.members, name="members"),
     path("w/<slug:slug>/members/<int:number>/", views.member_detail, name="member"),

@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -6,6 +6,10 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from siyu.analytics import selectors as analytics_selectors
+from siyu.analytics.tiers import member_model_reasons, model_settings_get
+from siyu.core import selectors as core_selectors
+from siyu.core.events import TYPE_BY_KEY
 from siyu.core.models import Role
 from siyu.groups import selectors as group_selectors
 from siyu.groups.models import Group
@@ -13,7 +17,7 @@ from siyu.members import selectors as member_selectors
 from siyu.members.models import Member
 
 from .access import staff_roles, workspace_view
-from .forms import GroupFilterForm, MemberFilterForm, TimelineForm
+from .forms import EventFilterForm, GroupFilterForm, MemberFilterForm, TimelineForm
 
 
 class LoginView(auth_views.LoginView):
@@ -32,7 +36,7 @@ def home(request):
         return render(request, "console/no_workspace.html")
     slugs = [r.workspace.slug for r in roles]
     slug = request.session.get("workspace")
-    return redirect("console:groups", slug=slug if slug in slugs else slugs[0])
+    return redirect("console:dashboard", slug=slug if slug in slugs else slugs[0])
 
 
 def _today(request):
@@ -67,12 +71,19 @@ def group_detail(request, group_id):
 
 @workspace_view
 def members(request):
-    form = MemberFilterForm(request.GET or None, groups=group_selectors.group_choices(workspace=request.workspace))
+    form = MemberFilterForm(
+        request.GET or None, groups=group_selectors.group_choices(workspace=request.workspace),
+        segments=analytics_selectors.segment_choices(),
+    )
     page, next_before, condition = [], None, None
     if form.is_valid() or not request.GET:
         filters = form.cleaned_data if request.GET else {}
         if filters.get("group") or filters.get("kind"):
             condition = group_selectors.in_group_now(group_id=filters.get("group"), kind=filters.get("kind"))
+        if filters.get("segment"):
+            field, value = filters["segment"].split(":")
+            segment = analytics_selectors.member_model_condition(field=field, value=value)
+            condition = segment if condition is None else condition & segment
         page, next_before = member_selectors.member_list(
             workspace=request.workspace, query=filters.get("q", ""), condition=condition, before=filters.get("before")
         )
@@ -101,4 +112,41 @@ def member_detail(request, number):
         return render(request, "console/_timeline_rows.html", context)
     context["identities"] = list(member.identities.order_by("channel", "created_at"))
     context["stays"] = group_selectors.member_stays(member=member)
+    model = analytics_selectors.member_model_get(member=member)
+    if model is not None:
+        settings = model_settings_get(workspace=request.workspace)
+        reasons = member_model_reasons(model=model, settings=settings)
+        context["models"] = [
+            (analytics_selectors.MODEL_LABELS[field], getattr(model, f"get_{field}_display")(), reasons[key],
+             f"{field}:{getattr(model, field)}")
+            for field, key in (("activity_tier", "activity"), ("value_tier", "value"), ("loyalty", "loyalty"), ("pyramid", "pyramid"))
+        ]
+        context["model_day"] = model.computed_on
     return render(request, "console/member_detail.html", context)
+
+
+@workspace_view
+def events(request):
+    """The ledger, filtered: the events behind a figure."""
+    form = EventFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    tz = request.workspace.tz
+    group = member = None
+    if filters.get("group"):
+        group = Group.objects.filter(workspace=request.workspace, pk=filters["group"]).first()
+    if filters.get("member"):
+        member = Member.objects.filter(workspace=request.workspace, number=filters["member"]).first()
+    since = until = None
+    if filters.get("start"):
+        since = datetime.combine(filters["start"], time(0), tzinfo=tz)
+    if filters.get("end"):
+        until = datetime.combine(filters["end"] + timedelta(days=1), time(0), tzinfo=tz)
+    page, next_before = core_selectors.event_list(
+        workspace=request.workspace, types=[TYPE_BY_KEY[k] for k in filters.get("type", [])],
+        group_id=group.pk if group else None, member_id=member.pk if member else None,
+        since=since, until=until, before_id=filters.get("before"),
+    )
+    query = request.GET.copy()
+    query.pop("before", None)
+    context = {"form": form, "events": page, "next_before": next_before, "query": query.urlencode(), "group": group}
+    return render(request, "console/events.html", context)

@@ -28,6 +28,10 @@ class EventType(IntEnum):
     # 5xx orders
     ORDER_PAID = 501
     ORDER_REFUNDED = 502
+    COST_RECORDED = 503  # money spent on a group or campaign (ads, fees); data.amount_cents
+
+    # 6xx campaigns
+    CAMPAIGN_TOUCHED = 601  # a member was reached by a conversion campaign; data.campaign
 
     @property
     def key(self):
@@ -48,6 +52,7 @@ NEEDS_ACTOR = {
     EventType.GROUP_ROLE_CHANGED,
     EventType.ORDER_PAID,
     EventType.ORDER_REFUNDED,
+    EventType.CAMPAIGN_TOUCHED,
 }
 NEEDS_GROUP = {
     EventType.GROUP_UPDATED,
@@ -75,6 +80,8 @@ def _labels():
         EventType.LINK_EXPOSED: _("Exposure"),
         EventType.ORDER_PAID: _("Order paid"),
         EventType.ORDER_REFUNDED: _("Order refunded"),
+        EventType.COST_RECORDED: _("Cost recorded"),
+        EventType.CAMPAIGN_TOUCHED: _("Reached by a campaign"),
     }
 
 

@@ -11,7 +11,9 @@ A raw event is a dict:
     group        {"id": "...", "name": "...", "kind": "...", "capacity": N}: the chat group (required
                  for group events)
     data         a JSON object with the event's details ("text" for messages, "amount_cents" and
-                 "order_id" for orders, "code" for exposures and joins, "role" for joins/role changes)
+                 "order_id" for orders, "amount_cents" for costs, "campaign" for campaign touches,
+                 "code" for exposures and joins, "inviter" (the inviter's id on the same channel)
+                 for joins, "role" for joins/role changes)
 """
 import logging
 import re
@@ -24,7 +26,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from . import projections
+from . import projections, signals
 from .db import UTC, fetch_existing, value_adapter
 from .events import NEEDS_ACTOR, NEEDS_GROUP, TYPE_BY_KEY, EventType
 from .models import Event
@@ -107,6 +109,7 @@ def _validate(source, events):
 
 
 _PAYMENT_TYPES = {int(EventType.ORDER_PAID), int(EventType.ORDER_REFUNDED)}
+_AMOUNT_TYPES = _PAYMENT_TYPES | {int(EventType.COST_RECORDED)}
 _NEEDS_ACTOR = {int(t) for t in NEEDS_ACTOR}
 _NEEDS_GROUP = {int(t) for t in NEEDS_GROUP}
 
@@ -204,11 +207,16 @@ def _validate_one(index, raw, latest, errors):
         errors.append(IngestError(index, "data.text", _("must be a string of at most %(max)s characters") % {"max": MAX_TEXT_LENGTH}))
     if text is None and event_type == EventType.GROUP_MESSAGE:
         errors.append(IngestError(index, "data.text", _("is required for a message")))
-    if event_type in _PAYMENT_TYPES:
+    if event_type in _AMOUNT_TYPES:
         amount = data.get("amount_cents")
         if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
             errors.append(IngestError(index, "data.amount_cents", _("must be a whole number of cents, 0 or more")))
-        _check_id(index, "data.order_id", data.get("order_id"), errors)
+        if event_type in _PAYMENT_TYPES:
+            _check_id(index, "data.order_id", data.get("order_id"), errors)
+    if event_type == EventType.CAMPAIGN_TOUCHED:
+        _check_id(index, "data.campaign", data.get("campaign"), errors)
+    if "inviter" in data and event_type == EventType.GROUP_JOINED:
+        _check_id(index, "data.inviter", data.get("inviter"), errors)
     if occurred_at is None or not source_ok:
         return None
     return projections.PreparedEvent(
@@ -241,7 +249,16 @@ def _drop_stored(workspace, source, prepared):
     return [e for e in unique if e.source_id not in stored]
 
 
+def _ledger_lock_key(workspace):
+    return (0x51A0 << 32) | workspace.pk
+
+
 def _append(workspace, source, prepared, *, received):
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor == "postgresql":
+        # Shared with other writers, exclusive against ledger_high_water: see there.
+        with db.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [_ledger_lock_key(workspace)])
     new = _drop_stored(workspace, source, prepared)
     if new:
         new.sort(key=lambda e: e.occurred_at)
@@ -254,6 +271,7 @@ def _append(workspace, source, prepared, *, received):
         _insert_events(workspace, source, new)
         for projection in projections.registered():
             projection.apply(batch)
+        signals.events_ingested.send(sender=Event, workspace=workspace, stored=len(new))
     return IngestResult(received=received, stored=len(new), duplicates=received - len(new))
 
 
@@ -275,3 +293,21 @@ def _insert_events(workspace, source, events):
     )
     with db.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+def ledger_high_water(*, workspace):
+    """The highest event id of the workspace such that every event with a smaller id is committed.
+
+    Readers that follow the ledger by id (analytics' watermark) must not read past it: on PostgreSQL
+    two writers can commit out of id order, and an event committed late behind a watermark that
+    already passed its id would be missed. Ingest holds a shared advisory lock per workspace until it
+    commits; taking it exclusively here waits for those writers, and writers starting later get
+    higher ids. SQLite has one writer at a time, so its last id is always safe.
+    """
+    db = connections[DEFAULT_DB_ALIAS]
+    with transaction.atomic():
+        if db.vendor == "postgresql":
+            with db.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ledger_lock_key(workspace)])
+        last = Event.objects.filter(workspace=workspace).order_by("-id").values_list("id", flat=True).first()
+    return last or 0

@@ -1,14 +1,15 @@
 """Recompute every projection of a workspace from its ledger."""
 from django.db import transaction
 
-from . import projections
+from . import projections, signals
 from .models import Event
 
 CHUNK = 5_000
 
 
 def projections_rebuild(*, workspace, progress=None):
-    """Reset every registered projection and replay the ledger in occurrence order.
+    """Reset every registered projection and replay the ledger in occurrence order, then let the
+    apps that follow the ledger (analytics) rebuild from it.
 
     Transactional: readers see the old state until the rebuilt one commits. Returns the number of
     events replayed. `progress(done)` is called after each chunk.
@@ -41,6 +42,7 @@ def projections_rebuild(*, workspace, progress=None):
             done += len(chunk)
             if progress:
                 progress(done)
+        signals.ledger_rebuilt.send(sender=Event, workspace=workspace)
     return done
 
 

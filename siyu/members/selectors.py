@@ -1,6 +1,7 @@
 from django.db.models import Q
 
 from siyu.core.models import Event
+from siyu.core.selectors import keyset_page
 
 from .models import Member
 
@@ -23,10 +24,7 @@ def member_list(*, workspace, query="", condition=None, before=None, limit=50):
         members = members.filter(condition)
     if before is not None:
         members = members.filter(number__lt=before)
-    page = list(members.order_by("-number")[: limit + 1])
-    more = len(page) > limit
-    page = page[:limit]
-    return page, (page[-1].number if more and page else None)
+    return keyset_page(members, field="number", limit=limit)
 
 
 def member_get(*, workspace, number):

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "siyu.groups",
     "siyu.channels",
     "siyu.channels.simulator",
+    "siyu.analytics",
     "siyu.console",
 ]
 
@@ -137,6 +138,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "siyu.console.finders.PlotlyFinder",  # plotly/plotly.min.js from the plotly package: no CDN
+]
 
 # The outbox: how long a claim is held before another worker may take the message over,
 # and the back-off schedule for temporary failures.

@@ -87,9 +87,9 @@ def test_home_lands_where_the_role_is_highest_then_where_last_used(client, make_
     user = make_staff(zzz, role=Role.OWNER)
     staff_role_set(workspace=aaa, user=user, role=Role.VIEWER)
     client.force_login(user)
-    assert client.get("/").url == reverse("console:groups", args=["zzz"])
+    assert client.get("/").url == reverse("console:dashboard", args=["zzz"])
     client.get(reverse("console:groups", args=["aaa"]))
-    assert client.get("/").url == reverse("console:groups", args=["aaa"])
+    assert client.get("/").url == reverse("console:dashboard", args=["aaa"])
 
 
 def test_groups_list_shows_members_and_week_counters(client, community, make_staff):

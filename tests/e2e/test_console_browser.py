@@ -6,22 +6,19 @@ makes pytest-django use `transactional_db`, which empties every table after each
 Playwright's sync API runs an asyncio event loop on the test's thread for as long as it is started,
 and Django refuses ORM calls from a thread with a running loop (SynchronousOnlyOperation). So no
 ORM call happens while the browser runs: the `community` fixture creates the data and works out
-everything the tests expect *before* the `page` fixture starts Playwright, and the `page` fixture
-stops Playwright before pytest-django flushes the database (fixtures tear down in reverse order).
-That keeps DJANGO_ALLOW_ASYNC_UNSAFE out of the suite. The live server answers from its own thread,
-which has no event loop.
+everything the tests expect *before* the `page` fixture (conftest.py) starts Playwright, and the
+`page` fixture stops Playwright before pytest-django flushes the database (fixtures tear down in
+reverse order). That keeps DJANGO_ALLOW_ASYNC_UNSAFE out of the suite. The live server answers from
+its own thread, which has no event loop.
 
 Screenshots, one per scenario, go to <SIYU_VAR_DIR>/screenshots/ (var/test/screenshots/ by default).
 """
-import importlib.util
 import re
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from django.conf import settings
 from django.db.models import Count
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from siyu.channels.simulator.services import simulation_plan, simulation_run
 from siyu.core.models import Event, Role
@@ -29,45 +26,24 @@ from siyu.core.services import staff_role_set, staff_user_ensure, workspace_crea
 from siyu.groups import selectors as group_selectors
 from siyu.groups.models import Group, GroupKind, Membership, MembershipRole
 from siyu.members.models import Member
-from tests.conftest import require
+
+from .helpers import (
+    PAGE,
+    PASSWORD,
+    USERNAME,
+    assert_not_reloaded,
+    cell_texts,
+    chinese,
+    log_in,
+    mark_document,
+    nav_to,
+    open_logged_in,
+    screenshot,
+    zh,
+    zh_label,
+)
 
 pytestmark = pytest.mark.e2e
-
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-USERNAME, PASSWORD = "li.yun", "pw-for-tests-123"
-PAGE = 50  # rows per page of the members list and of a member's timeline
-
-
-def zh(text):
-    """What the console shows for `text` in the default language (so: whatever the catalogue says)."""
-    with translation.override(settings.LANGUAGE_CODE):
-        return str(translation.gettext(text))
-
-
-def zh_label(choice):
-    with translation.override(settings.LANGUAGE_CODE):
-        return str(choice.label)
-
-
-def chinese(text):
-    """True when `text` has Han characters: the catalogue really translated it (not just echoed English)."""
-    return re.search(r"[\u4e00-\u9fff]", text) is not None
-
-
-@pytest.fixture
-def chromium():
-    require(CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium (Debian's build; never Playwright's download)")
-    require(importlib.util.find_spec("playwright") is not None, "the playwright package is not installed")
-    return CHROMIUM
 
 
 @pytest.fixture
@@ -129,67 +105,18 @@ def community(chromium, transactional_db):
     )
 
 
-@pytest.fixture
-def page(community, live_server):
-    """A Chromium page on the live server, as a Chinese-speaking operator's browser (zh-CN)."""
-    # Imported here so that collecting this module never needs playwright.
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
-        context = browser.new_context(
-            base_url=live_server.url, locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1280, "height": 900}
-        )
-        context.set_default_timeout(10_000)
-        page = context.new_page()
-        errors = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()
-        assert not errors, f"JavaScript errors on the page: {errors}"
-
-
-def screenshot(page, name):
-    folder = Path(settings.VAR_DIR) / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    page.evaluate("window.scrollTo(0, 0)")  # else the sticky header is drawn where the page was scrolled to
-    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
-
-
-def log_in(page, password=PASSWORD):
-    page.locator("input[name=username]").fill(USERNAME)
-    page.locator("input[name=password]").fill(password)
-    page.locator("form button.primary").click()
-
-
-def open_logged_in(page, live_server):
-    """Log in from the login page and land on the first workspace's groups list."""
+def open_groups(page, live_server):
+    """Log in, then go from the dashboard to the first workspace's groups list by the nav link."""
     from playwright.sync_api import expect
 
-    page.goto("/login/")
-    log_in(page)
-    expect(page).to_have_url(f"{live_server.url}/w/flowers/")
-
-
-def mark_document(page):
-    """Put a marker on `window`; it survives htmx swaps and vanishes on a full page load."""
-    page.evaluate("window.__siyuNoReload = true")
-
-
-def assert_not_reloaded(page):
-    assert page.evaluate("window.__siyuNoReload === true"), "the page was reloaded instead of updated by htmx"
-
-
-def cell_texts(rows, column):
-    return [t.strip() for t in rows.locator(f"td:nth-child({column})").all_inner_texts()]
+    open_logged_in(page, live_server)
+    nav_to(page, live_server, zh("Groups"), "/w/flowers/groups/")
+    expect(page.locator("h1")).to_contain_text(zh("Groups"))
 
 
 # (1) Log in -----------------------------------------------------------------------------------
 
-def test_wrong_password_shows_a_chinese_error_then_the_right_one_opens_the_groups(page, community, live_server):
+def test_wrong_password_shows_a_chinese_error_then_the_right_one_opens_the_console(page, community, live_server):
     from playwright.sync_api import expect
 
     page.goto("/")
@@ -202,8 +129,16 @@ def test_wrong_password_shows_a_chinese_error_then_the_right_one_opens_the_group
     expect(page).to_have_url(re.compile(r"/login/"))
 
     log_in(page)
+    # The landing page is the dashboard; the nav link "社群" leads to the groups list.
     expect(page).to_have_url(f"{live_server.url}/w/flowers/")
+    expect(page.locator("h1")).to_contain_text(zh("Dashboard"))
+    expect(page.locator("h1 small")).to_have_text("花园私域")
+    assert chinese(zh("Dashboard")) and chinese(page.locator("h1").inner_text())
+    expect(page.locator("nav.main-nav a.on")).to_have_text(zh("Dashboard"))
+
+    nav_to(page, live_server, zh("Groups"), "/w/flowers/groups/")
     expect(page.locator("h1")).to_contain_text(zh("Groups"))
+    expect(page.locator("nav.main-nav a.on")).to_have_text(zh("Groups"))
     assert chinese(zh("Groups")) and chinese(page.locator("main thead").inner_text())
     expect(page.locator("h1 small")).to_have_text("花园私域")
     rows = page.locator("main table.data tbody tr")
@@ -219,13 +154,13 @@ def test_wrong_password_shows_a_chinese_error_then_the_right_one_opens_the_group
 def test_the_header_select_switches_to_english_and_back(page, community, live_server):
     from playwright.sync_api import expect
 
-    open_logged_in(page, live_server)
+    open_groups(page, live_server)
     language = page.locator("header select[name=language]")
     expect(language.locator("option:checked")).to_have_text("简体中文")
 
     language.select_option("en")
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    expect(page).to_have_url(f"{live_server.url}/w/flowers/")  # back on the page we were on
+    expect(page).to_have_url(f"{live_server.url}/w/flowers/groups/")  # back on the page we were on
     expect(page.locator("h1")).to_contain_text("Groups")
     expect(page.locator("main th").nth(3)).to_have_text("Members now")
     expect(page.locator("nav.main-nav")).to_contain_text("Members")
@@ -250,7 +185,7 @@ def test_a_group_shows_its_members_with_roles_and_a_member_shows_identities_stay
     from playwright.sync_api import expect
 
     busy, talker = community.busy, community.talker
-    open_logged_in(page, live_server)
+    open_groups(page, live_server)
     page.get_by_role("link", name=busy.name, exact=True).click()
 
     expect(page.locator("h1")).to_contain_text(busy.name)
@@ -302,8 +237,7 @@ def test_members_search_filter_and_show_more_update_in_place(page, community, li
     from playwright.sync_api import expect
 
     open_logged_in(page, live_server)
-    page.locator("nav.main-nav a").nth(1).click()
-    expect(page).to_have_url(f"{live_server.url}/w/flowers/members/")
+    nav_to(page, live_server, zh("Members"), "/w/flowers/members/")
     rows = page.locator("#member-rows > tr:not(.more)")
     more = page.locator("#member-rows > tr.more a")
     expect(rows).to_have_count(PAGE)
@@ -357,7 +291,10 @@ def test_the_switcher_moves_between_workspaces_and_a_foreign_workspace_is_404(pa
     expect(switcher.locator("option:checked")).to_have_text(re.compile("^花园私域"))
 
     switcher.select_option("/w/books/")
-    expect(page).to_have_url(f"{live_server.url}/w/books/")
+    expect(page).to_have_url(f"{live_server.url}/w/books/")  # the other workspace's dashboard
+    expect(page.locator("h1")).to_contain_text(zh("Dashboard"))
+    expect(page.locator("h1 small")).to_have_text("读书会")
+    nav_to(page, live_server, zh("Groups"), "/w/books/groups/")
     expect(page.locator("h1 small")).to_have_text("读书会")
     expect(page.locator("main table.data tbody td:first-child a")).to_have_text(community.books_groups)
     expect(page.locator("header .switcher select option:checked")).to_have_text(re.compile("^读书会"))
@@ -365,6 +302,7 @@ def test_the_switcher_moves_between_workspaces_and_a_foreign_workspace_is_404(pa
 
     page.locator("header .switcher select").select_option("/w/flowers/")
     expect(page).to_have_url(f"{live_server.url}/w/flowers/")
+    expect(page.locator("h1")).to_contain_text(zh("Dashboard"))
     expect(page.locator("h1 small")).to_have_text("花园私域")
     page.goto("/")  # home remembers the last workspace used
     expect(page).to_have_url(f"{live_server.url}/w/flowers/")

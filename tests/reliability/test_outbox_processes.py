@@ -12,7 +12,7 @@ from siyu.core.outbox import outbox_enqueue
 from tests.conftest import ROOT, child_env, port_open, require, siyu_process, wait_for
 
 pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
-LEASE = 2
+LEASE = 4  # seconds; a fresh worker process must start well within it, even on a loaded machine
 
 
 def enqueue(workspace, simulate):

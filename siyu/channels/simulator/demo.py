@@ -13,7 +13,7 @@ DEMO_STAFF = [("demo", Role.OWNER), ("operator", Role.OPERATOR), ("sales", Role.
 CAMP_SLUG = "demo-camp"
 
 
-def demo_create(*, groups=40, members=5_000, days=60, seed=2026, progress=None):
+def demo_create(*, groups=40, members=5_000, days=90, seed=2026, progress=None):
     """Create the demo workspaces and their staff, and simulate the communities of those created now.
 
     Returns the main workspace. Safe to run again: users and roles are ensured, and a workspace that

@@ -1,9 +1,11 @@
 """A deterministic synthetic community, produced day by day as raw simulator events.
 
 The shape follows a course seller (seed 000): people discover a lead group through a channel code
-(exposures), pay 9.9 for a trial course and join the lead group that is filling (the next one when
-one is full); a share buy the 199 camp and move into a perks group; a few buy the 3999 programme and
-join the core VIP group. Activity is heavy-tailed (a few talk a lot, most lurk), peaks at 20:00-22:00
+(exposures, paid for by the day), pay 9.9 for a trial course and join the lead group that is filling
+(the next one when one is full); friends they bring name them as inviter. On day 5 sales pitch the
+199 camp to the lead group (a campaign touch); a share buy it, some with a coupon, and move into a
+perks group, where many renew a 99 monthly membership; a few buy the 3999 programme and join the core
+VIP group. Some buy discounted course materials. Activity is heavy-tailed (a few talk a lot, most lurk), peaks at 20:00-22:00
 and fades after joining; lead groups churn fast once the trial ends, perks groups slowly.
 
 Same parameters, same events: every random draw comes from one `random.Random(seed)`, and every
@@ -27,7 +29,11 @@ PHRASES = [
 ]
 # Evening-heavy hour weights (0-23): operators report peaks at 20:00-22:00.
 HOUR_WEIGHTS = [1, 0.5, 0.3, 0.2, 0.2, 0.3, 0.8, 2, 3, 3.5, 3.5, 3.5, 4, 3.5, 3, 3, 3, 3.5, 4, 6, 9, 10, 8, 3]
-PRODUCTS = {"trial": 990, "camp": 19900, "vip": 399900}
+PRODUCTS = {"trial": 990, "materials": 2900, "monthly": 9900, "camp": 19900, "vip": 399900}
+CAMP_DISCOUNT = 5000  # the early-bird coupon some camp buyers use
+MATERIALS_DISCOUNT = 1000
+AD_COST_PER_EXPOSURE = 800  # cents: what the paid channels charge per view
+WEEKLY_CONTENT_COST = 50000  # cents: content production, booked on Mondays for the whole workspace
 
 
 @dataclass
@@ -78,6 +84,7 @@ class Community:
         self.counter = 0
         self.groups = self._make_groups()
         self.people = [self._make_person(i) for i in range(plan.members)]
+        self.arrived = []  # people who have joined, for picking inviters
         self.by_arrival = {}
         for person in self.people:
             self.by_arrival.setdefault(person.arrival_day, []).append(person)
@@ -155,6 +162,8 @@ class Community:
         group.members.add(person.index)
         person.groups[group.index] = day
         data = {"code": code} if code else {}
+        if code == "friend-referral" and self.arrived:
+            data["inviter"] = f"s{self.plan.seed}-u{self.rng.choice(self.arrived[-400:]).index}"
         return [self._event("group.joined", at, person=person, group=group, data=data)]
 
     def _leave(self, day, person, group):
@@ -162,12 +171,12 @@ class Community:
         del person.groups[group.index]
         return [self._event("group.left", self._moment(day), person=person, group=group)]
 
-    def _order(self, at, person, product):
+    def _order(self, at, person, product, *, discount=0):
         person.bought.add(product)
-        return self._event(
-            "order.paid", at, person=person,
-            data={"order_id": f"{self.prefix}-o{self.counter + 1}", "amount_cents": PRODUCTS[product], "product": product},
-        )
+        data = {"order_id": f"{self.prefix}-o{self.counter + 1}", "amount_cents": PRODUCTS[product] - discount, "product": product}
+        if discount:
+            data["discount_cents"] = discount
+        return self._event("order.paid", at, person=person, data=data)
 
     def _open_group(self, kind, day):
         for group in self.groups:
@@ -188,8 +197,27 @@ class Community:
                     events += self._staff_events(day, group)
             events += self._arrivals(day)
             events += self._life(day)
+            events += self._costs(day, events)
             events.sort(key=lambda e: e["occurred_at"])
             yield day, events
+
+    def _costs(self, day, events):
+        """Paid channels bill each lead group for the day's views; content is booked weekly."""
+        views = {}
+        for event in events:
+            if event["type"] == "link.exposed":
+                views[event["group"]["id"]] = views.get(event["group"]["id"], 0) + 1
+        at = self._moment(day, 23)
+        costs = []
+        for group in self.groups:
+            count = views.get(f"s{self.plan.seed}-g{group.index}")
+            if count:
+                costs.append(self._event("cost.recorded", at, group=group,
+                                         data={"amount_cents": count * AD_COST_PER_EXPOSURE, "category": "ads"}))
+        if (self.plan.start + timedelta(days=day)).weekday() == 0:
+            costs.append(self._event("cost.recorded", self._moment(day, 10),
+                                     data={"amount_cents": WEEKLY_CONTENT_COST, "category": "content"}))
+        return costs
 
     def _arrivals(self, day):
         events = []
@@ -206,6 +234,7 @@ class Community:
             events.append(self._event("member.profile_updated", at + timedelta(seconds=1), person=person,
                                       data={"gender": person.gender, "city": person.city}))
             events += self._join(day, person, group, at + timedelta(seconds=30), code=person.code)
+            self.arrived.append(person)
             # Non-joiners who saw the same code: exposures without a join.
             for _ in range(int(self.rng.expovariate(0.8))):
                 events.append(self._event("link.exposed", self._moment(day), group=group,
@@ -237,17 +266,24 @@ class Community:
         if group.kind == "lead" and age == 2 and rng.random() < min(0.6, 0.04 + person.talkativeness * 0.15):
             events.append(self._event("group.role_changed", self._moment(day), person=person, group=group,
                                       data={"role": "koc"}))
+        if group.kind == "lead" and age == 5 and rng.random() < 0.9:
+            events.append(self._event("campaign.touched", self._moment(day, 19), person=person,
+                                      data={"campaign": "camp-pitch"}))
+        if group.kind == "lead" and age == 3 and "materials" not in person.bought and rng.random() < 0.06:
+            events.append(self._order(self._moment(day), person, "materials", discount=MATERIALS_DISCOUNT))
+        if group.kind == "perks" and age > 0 and age % 30 == 0 and rng.random() < 0.5:
+            events.append(self._order(self._moment(day), person, "monthly"))
         if group.kind == "lead" and 5 <= age <= 8 and "camp" not in person.bought:
             if rng.random() < 0.03 + min(0.08, person.talkativeness * 0.05):
                 at = min(self._moment(day), self._end_of(day) - timedelta(minutes=30))
-                order = self._order(at, person, "camp")
+                order = self._order(at, person, "camp", discount=CAMP_DISCOUNT if rng.random() < 0.25 else 0)
                 events.append(order)
                 events += self._join(day, person, self._open_group("perks", day), at + timedelta(minutes=5))
                 if rng.random() < 0.03:
                     # Refunded the same evening: it stays inside the simulated day.
                     events.append(self._event("order.refunded", at + timedelta(minutes=20), person=person,
                                               data={"order_id": order["data"]["order_id"],
-                                                    "amount_cents": PRODUCTS["camp"], "product": "camp"}))
+                                                    "amount_cents": order["data"]["amount_cents"], "product": "camp"}))
         elif group.kind == "lead" and age > 7 and rng.random() < 0.12:
             events += self._leave(day, person, group)
         elif group.kind == "perks" and age >= 10 and "vip" not in person.bought and rng.random() < 0.006:

@@ -57,3 +57,76 @@ def wsurl(context, name, *args):
     from django.urls import reverse
 
     return reverse(f"console:{name}", args=[context["request"].workspace.slug, *args])
+
+
+@register.filter
+def figure_text(figure):
+    """A metric's value as operators read it: 31.1%, 8.76, ¥231.36, 4.69×; "no data" without a denominator."""
+    if figure is None or figure.value is None:
+        return _("no data")
+    return _format(figure.metric.unit, figure.value)
+
+
+def _format(unit, value):
+    if unit == "percent":
+        return f"{value * 100:.1f}%"
+    if unit == "money":
+        return f"¥{value / 100:,.2f}"
+    if unit == "ratio":
+        return f"{value:.2f}×"
+    return f"{value:.2f}"
+
+
+@register.simple_tag
+def delta_text(card):
+    """The change from the previous period, in the metric's unit (percentage points for rates)."""
+    delta = card["delta"]
+    if delta is None:
+        return ""
+    unit = card["metric"].unit
+    if unit == "percent":
+        return f"{delta * 100:+.1f} pp"
+    if unit == "money":
+        return f"{'+' if delta >= 0 else '−'}¥{abs(delta) / 100:,.2f}"
+    return f"{delta:+.2f}"
+
+
+@register.simple_tag
+def figure_tooltip(figure):
+    """Formula, period and the fraction behind a figure, for its title attribute."""
+    metric = figure.metric
+    fraction = _("%(numerator)s ÷ %(denominator)s") % {
+        "numerator": _number(figure.numerator), "denominator": _number(figure.denominator)
+    }
+    return _("%(label)s = %(formula)s. Period %(first)s – %(last)s: %(fraction)s. Seed %(seed)s.") % {
+        "label": metric.label, "formula": metric.formula, "first": figure.first.isoformat(),
+        "last": figure.last.isoformat(), "fraction": fraction, "seed": metric.seed,
+    }
+
+
+def _number(value):
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.4f}"
+    return f"{int(value):,}"
+
+
+@register.filter
+def share(value, total):
+    if value is None or not total:
+        return ""
+    return f"{value / total * 100:.1f}%"
+
+
+@register.filter
+def zip_lists(first, second):
+    return list(zip(first, second))
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key, "")
+
+
+@register.filter
+def percent(value):
+    return "" if value is None else f"{value * 100:.1f}%"

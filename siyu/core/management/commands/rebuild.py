@@ -6,7 +6,7 @@ from siyu.core.rebuild import projections_rebuild
 
 
 class Command(BaseCommand):
-    help = "Recompute every projection (memberships, member stats, daily counters) from the event ledger."
+    help = "Recompute every projection (memberships, member stats, daily counters) from the event ledger, then the analytics rollups."
 
     def add_arguments(self, parser):
         parser.add_argument("--workspace", help="slug of one workspace (default: every workspace)")

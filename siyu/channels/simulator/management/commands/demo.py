@@ -8,14 +8,14 @@ from siyu.core.progress import progress_bar
 class Command(BaseCommand):
     help = (
         "Create the demo workspace: a course seller (9.9 trial lead groups, 199 camp perks groups, one "
-        "VIP core group), about 40 groups, 5,000 members and 60 days, plus a small second workspace."
+        "VIP core group), about 40 groups, 5,000 members and 90 days, plus a small second workspace."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--if-absent", action="store_true", help="do nothing if the demo workspace exists")
         parser.add_argument("--groups", type=int, default=40)
         parser.add_argument("--members", type=int, default=5_000)
-        parser.add_argument("--days", type=int, default=60)
+        parser.add_argument("--days", type=int, default=90)
         parser.add_argument("--seed", type=int, default=2026)
 
     def handle(self, *args, **o):

@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AnalyticsConfig(AppConfig):
+    name = "siyu.analytics"
+    label = "analytics"
+    verbose_name = _("Analytics")
+
+    def ready(self):
+        from siyu.core import signals
+
+        from . import tasks
+
+        signals.events_ingested.connect(tasks.refresh_soon, dispatch_uid="analytics-refresh-soon")
+        signals.ledger_rebuilt.connect(tasks.rebuild_after_ledger, dispatch_uid="analytics-rebuild")

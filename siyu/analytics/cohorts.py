@@ -1,0 +1,136 @@
+"""Retention triangle by join week and the lifecycle funnel, from memberships, activity and sales."""
+from dataclasses import dataclass
+from datetime import timedelta
+
+from siyu.groups.models import Membership
+from siyu.members.models import MemberDailyActivity
+
+from . import calendar
+from .models import Sale, WorkspaceDay
+from .rollups import COUNTS, Sql
+
+WEEKS_AFTER = 8
+
+
+@dataclass
+class Cohort:
+    week: object  # the Monday the cohort's week starts
+    size: int
+    present: list  # per week after (1..8): members still in a group at that week's end (None: not reached)
+    speaking: list  # per week after: members still in a group who spoke during that week
+
+    def share(self, values):
+        return [None if v is None or not self.size else v / self.size for v in values]
+
+
+def _first_joins(sql, since):
+    stay = sql.t(Membership)
+    rows = sql.rows(
+        f"SELECT member_id, MIN(joined_at) FROM {stay} WHERE workspace_id = %s GROUP BY member_id HAVING MIN(joined_at) >= %s",
+        [sql.workspace.pk, sql.moment(since)],
+    )
+    return {member: calendar.aware(at) for member, at in rows}
+
+
+def retention_triangle(*, workspace, last, weeks=12):
+    """Cohorts of the `weeks` join weeks up to the week of `last`; each followed for 1..8 weeks.
+
+    A member's join week is the local week (Monday to Sunday) of their first join in any group.
+    "Present" after k weeks: in at least one group at the end of week k (or at `last`, for the week
+    in progress); "speaking": present and sent at least one message during week k.
+    """
+    sql = Sql(workspace)
+    last_monday = last - timedelta(days=last.weekday())
+    first_monday = last_monday - timedelta(weeks=weeks - 1)
+    first = _first_joins(sql, calendar.day_start(sql.tz, first_monday))
+    cohort_of = {m: _monday(calendar.local_day(sql.tz, at)) for m, at in first.items()}
+    members = list(cohort_of)
+    stays = {}
+    activity_weeks = {}
+    stay, mda = sql.t(Membership), sql.t(MemberDailyActivity)
+    for chunk in _chunks(members):
+        clause, values = sql.in_list("member_id", chunk)
+        for member, joined, left in sql.rows(
+            f"SELECT member_id, joined_at, left_at FROM {stay} WHERE {clause}", values
+        ):
+            stays.setdefault(member, []).append((calendar.aware(joined), calendar.aware(left) if left else None))
+        for member, day in sql.rows(
+            f"SELECT DISTINCT member_id, day FROM {mda} WHERE day >= %s AND day <= %s AND {clause}",
+            [sql.day(first_monday), sql.day(last), *values],
+        ):
+            activity_weeks.setdefault(member, set()).add(_monday(calendar.as_date(day)))
+    cohorts = []
+    for index in range(weeks):
+        week = first_monday + timedelta(weeks=index)
+        cohort = [m for m, w in cohort_of.items() if w == week]
+        present, speaking = [], []
+        for k in range(1, WEEKS_AFTER + 1):
+            start = week + timedelta(weeks=k)
+            if start > last:
+                present.append(None)
+                speaking.append(None)
+                continue
+            end_day = min(start + timedelta(days=6), last)
+            moment = calendar.day_start(sql.tz, end_day + timedelta(days=1))
+            here = [m for m in cohort if any(j < moment and (lf is None or lf >= moment) for j, lf in stays.get(m, ()))]
+            present.append(len(here))
+            speaking.append(sum(1 for m in here if start in activity_weeks.get(m, ())))
+        cohorts.append(Cohort(week=week, size=len(cohort), present=present, speaking=speaking))
+    return cohorts
+
+
+def _monday(day):
+    return day - timedelta(days=day.weekday())
+
+
+def _chunks(values, size=900):
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+@dataclass
+class FunnelStep:
+    key: str
+    count: int
+    rate: float | None  # share of the previous step (None for the first, or when it was 0)
+
+
+def lifecycle_funnel(*, workspace, first, last):
+    """Exposures → joined → spoke → bought → bought again, for people who first joined in the period.
+
+    Each step after "joined" counts people of the step before it: spoke = new members who sent a
+    message in the period; bought = of those, with an order in the period (not refunded in full);
+    bought again = of those, with two or more.
+    """
+    sql = Sql(workspace)
+    exposures = sum(
+        WorkspaceDay.objects.filter(workspace=workspace, day__gte=first, day__lte=last).values_list("exposures", flat=True)
+    )
+    start = calendar.day_start(sql.tz, first)
+    end = calendar.day_start(sql.tz, last + timedelta(days=1))
+    joined = {m for m, at in _first_joins(sql, start).items() if at < end}
+    spoke, orders = set(), {}
+    mda, sale = sql.t(MemberDailyActivity), sql.t(Sale)
+    members = sorted(joined)
+    for chunk in _chunks(members):
+        clause, values = sql.in_list("member_id", chunk)
+        spoke.update(m for (m,) in sql.rows(
+            f"SELECT DISTINCT member_id FROM {mda} WHERE day >= %s AND day <= %s AND {clause}",
+            [sql.day(first), sql.day(last), *values],
+        ))
+        clause, values = sql.in_list("s.member_id", chunk)
+        orders.update(sql.rows(
+            f"SELECT s.member_id, COUNT(*) FROM {sale} s WHERE s.workspace_id = %s AND s.day BETWEEN %s AND %s "
+            f"AND s.paid_at IS NOT NULL AND {COUNTS} AND {clause} GROUP BY s.member_id",
+            [sql.workspace.pk, sql.day(first), sql.day(last), *values],
+        ))
+    spoke &= joined
+    bought = {m for m in spoke if orders.get(m, 0) >= 1}
+    again = {m for m in bought if orders.get(m, 0) >= 2}
+    counts = [("exposures", exposures), ("joined", len(joined)), ("spoke", len(spoke)), ("bought", len(bought)),
+              ("bought_again", len(again))]
+    steps, previous = [], None
+    for key, count in counts:
+        steps.append(FunnelStep(key, count, None if not previous else count / previous))
+        previous = count
+    return steps

@@ -1,0 +1,301 @@
+"""The operators' metrics (DESIGN.md "Metrics", seeds 003 and 002), one function each.
+
+    totals = period_totals(workspace=ws, first=date(2026, 5, 1), last=date(2026, 5, 31), groups=[…])
+    figure = join_rate(totals)   # Figure(value, numerator, denominator, period, formula)
+
+A Figure's value is None ("no data") when its denominator is 0. Totals come from the daily rollups
+(one group or the workspace) or are computed on the fly for a set of groups.
+"""
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+
+from siyu.core.events import EventType
+from siyu.groups.models import Membership
+
+from . import calendar
+from .models import GroupDay, Sale, SaleGroup, WorkspaceDay
+from .rollups import COUNTS, Sql, scope_days
+
+
+@dataclass
+class Totals:
+    """What the metrics of one scope over one period are computed from."""
+
+    first: date
+    last: date
+    days: list = field(default_factory=list)
+    members_start: int = 0
+    members_end: int = 0
+    joins: int = 0
+    leaves: int = 0
+    exposures: int = 0
+    messages: int = 0
+    interaction_sum: float = 0.0  # sum over days with members of speakers / members that day
+    member_days: int = 0  # days with members
+    orders: int = 0
+    revenue_cents: int = 0
+    cost_cents: int = 0
+    buyers: int | None = None  # distinct over the period; None when not computed (a single day's trend point)
+    repeat_buyers: int | None = None
+    retained: int | None = None
+
+    @property
+    def members_in_period(self):
+        """Everyone in the scope at some moment of the period: at the start, plus each entry."""
+        return self.members_start + self.joins
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    value: float | None
+    numerator: float
+    denominator: float
+    first: date
+    last: date
+
+    @property
+    def metric(self):
+        return METRICS[self.key]
+
+    @property
+    def no_data(self):
+        return self.value is None
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label: object
+    formula: object
+    unit: str  # percent, number, money, ratio
+    seed: str
+    function: object
+    event_types: tuple
+    higher_is_better: bool = True
+
+    def formula_texts(self):
+        """The formula in both console languages."""
+        texts = {}
+        for language in ("zh-hans", "en"):
+            with translation.override(language):
+                texts[language] = str(self.formula)
+        return texts
+
+
+def _figure(key, numerator, denominator, totals):
+    value = None if not denominator else numerator / denominator
+    return Figure(key, value, numerator, denominator, totals.first, totals.last)
+
+
+def join_rate(totals):
+    return _figure("join_rate", totals.joins, totals.exposures, totals)
+
+
+def leave_rate(totals):
+    return _figure("leave_rate", totals.leaves, totals.members_start, totals)
+
+
+def interaction_rate(totals):
+    return _figure("interaction_rate", totals.interaction_sum, totals.member_days, totals)
+
+
+def messages_per_member(totals):
+    return _figure("messages_per_member", totals.messages, totals.members_in_period, totals)
+
+
+def retention(totals):
+    if totals.retained is None:
+        return Figure("retention", None, 0, 0, totals.first, totals.last)
+    return _figure("retention", totals.retained, totals.members_start, totals)
+
+
+def conversion(totals):
+    buyers = totals.buyers or 0
+    return _figure("conversion", buyers, totals.members_in_period if totals.buyers is not None else 0, totals)
+
+
+def average_order_value(totals):
+    return _figure("aov", totals.revenue_cents, totals.buyers or 0, totals)
+
+
+def roi(totals):
+    return _figure("roi", totals.revenue_cents, totals.cost_cents, totals)
+
+
+def repurchase_rate(totals):
+    if totals.repeat_buyers is None:
+        return Figure("repurchase", None, 0, 0, totals.first, totals.last)
+    return _figure("repurchase", totals.repeat_buyers, totals.buyers or 0, totals)
+
+
+T = EventType
+METRICS = {
+    m.key: m
+    for m in (
+        Metric("join_rate", _("Join rate"), _("joins ÷ exposures of the group's links and codes"), "percent",
+               "003", join_rate, (T.GROUP_JOINED, T.LINK_EXPOSED)),
+        Metric("leave_rate", _("Leave rate"), _("leaves ÷ members at the start of the period"), "percent",
+               "003", leave_rate, (T.GROUP_LEFT,), higher_is_better=False),
+        Metric("interaction_rate", _("Interaction rate"),
+               _("average over the days of (members who spoke that day ÷ members that day)"), "percent",
+               "003", interaction_rate, (T.GROUP_MESSAGE,)),
+        Metric("messages_per_member", _("Messages per member"),
+               _("messages ÷ members in the period (members at the start + joins)"), "number",
+               "003", messages_per_member, (T.GROUP_MESSAGE,)),
+        Metric("retention", _("Retention"),
+               _("members at the end who were also members at the start ÷ members at the start"), "percent",
+               "003", retention, (T.GROUP_JOINED, T.GROUP_LEFT)),
+        Metric("conversion", _("Conversion"),
+               _("buyers (orders not refunded in full) ÷ members in the period"), "percent",
+               "003", conversion, (T.ORDER_PAID, T.ORDER_REFUNDED)),
+        Metric("aov", _("Average order value (per buyer)"), _("revenue net of refunds ÷ buyers"), "money",
+               "003", average_order_value, (T.ORDER_PAID, T.ORDER_REFUNDED)),
+        Metric("roi", _("ROI"), _("revenue net of refunds ÷ cost"), "ratio",
+               "003", roi, (T.ORDER_PAID, T.ORDER_REFUNDED, T.COST_RECORDED)),
+        Metric("repurchase", _("Repurchase rate"), _("buyers with 2 or more orders in the period ÷ buyers"), "percent",
+               "002", repurchase_rate, (T.ORDER_PAID, T.ORDER_REFUNDED)),
+    )
+}
+
+
+def figures(totals):
+    """Every metric of one Totals, in display order."""
+    return {key: metric.function(totals) for key, metric in METRICS.items()}
+
+
+def trend(key, totals):
+    """The metric's daily values over the period (None on days without data or where a day says nothing)."""
+    function = METRICS[key].function
+    return [(row["day"], function(_totals_from_rows([row], row["day"], row["day"])).value) for row in totals.days]
+
+
+# -- building Totals ----------------------------------------------------------------------------
+def _totals_from_rows(rows, first, last):
+    totals = Totals(first=first, last=last, days=rows)
+    if rows:
+        totals.members_start = rows[0]["members_start"]
+        totals.members_end = rows[-1]["members_end"]
+    for row in rows:
+        for name in ("joins", "leaves", "exposures", "messages", "orders", "revenue_cents", "cost_cents"):
+            setattr(totals, name, getattr(totals, name) + row[name])
+        present = row["members_start"] + row["joins"]
+        if present:
+            totals.interaction_sum += row["speakers"] / present
+            totals.member_days += 1
+    if len(rows) == 1:
+        totals.buyers = rows[0]["buyers"]
+    return totals
+
+
+def _fill_days(rows, first, last):
+    """Day rows for every day of the period; days before a scope existed are left out."""
+    by_day = {calendar.as_date(row["day"]): row for row in rows}
+    filled, previous = [], None
+    for day in calendar.days(first, last):
+        row = by_day.get(day)
+        if row is None and previous is not None:
+            row = {"day": day, **{n: 0 for n in GroupDay.FIGURES}}
+            row["members_start"] = row["members_end"] = previous["members_end"]
+        if row is not None:
+            row["day"] = day
+            filled.append(row)
+            previous = row
+    return filled
+
+
+def period_totals(*, workspace, first, last, group=None, groups=None):
+    """Totals of the workspace, one group (id) or a set of group ids, from `first` to `last` (local days)."""
+    sql = Sql(workspace)
+    values = ("day", *GroupDay.FIGURES)
+    if group is not None:
+        rows = list(GroupDay.objects.filter(group_id=group, day__gte=first, day__lte=last).order_by("day").values(*values))
+    elif groups is not None:
+        rows = scope_days(sql, first, last, groups=groups)
+    else:
+        rows = list(
+            WorkspaceDay.objects.filter(workspace=workspace, day__gte=first, day__lte=last).order_by("day").values(*values)
+        )
+    totals = _totals_from_rows(_fill_days(rows, first, last), first, last)
+    scope = [group] if group is not None else groups
+    totals.buyers, totals.repeat_buyers = _buyers(sql, first, last, scope).get(None, (0, 0))
+    totals.retained = _retained(sql, first, last, scope).get(None, 0)
+    return totals
+
+
+def group_totals(*, workspace, first, last):
+    """{group id: Totals} for every group with rows in the period, in a few queries (the groups table)."""
+    sql = Sql(workspace)
+    per_group = {}
+    for row in GroupDay.objects.filter(workspace=workspace, day__gte=first, day__lte=last).order_by("group_id", "day").values(
+        "group_id", "day", *GroupDay.FIGURES
+    ):
+        per_group.setdefault(row.pop("group_id"), []).append(row)
+    buyers = _buyers(sql, first, last, None, per_group=True)
+    retained = _retained(sql, first, last, None, per_group=True)
+    result = {}
+    for group_id, rows in per_group.items():
+        totals = _totals_from_rows(rows, first, last)
+        totals.days = []
+        totals.buyers, totals.repeat_buyers = buyers.get(group_id, (0, 0))
+        totals.retained = retained.get(group_id, 0)
+        result[group_id] = totals
+    return result
+
+
+def _buyers(sql, first, last, scope, *, per_group=False):
+    """{key: (buyers, buyers with 2+ orders)} over the period; key None for the scope, else group id."""
+    ws = sql.workspace.pk
+    params = [ws, sql.day(first), sql.day(last)]
+    if scope is None and not per_group:
+        source = (
+            f"{sql.t(Sale)} s WHERE s.workspace_id = %s AND s.day BETWEEN %s AND %s AND s.paid_at IS NOT NULL "
+            f"AND EXISTS (SELECT 1 FROM {sql.t(SaleGroup)} sg WHERE sg.sale_id = s.id)"
+        )
+        key = "NULL"
+    else:
+        source = (
+            f"{sql.t(SaleGroup)} sg JOIN {sql.t(Sale)} s ON s.id = sg.sale_id "
+            f"WHERE sg.workspace_id = %s AND sg.day BETWEEN %s AND %s"
+        )
+        key = "sg.group_id" if per_group else "NULL"
+        if scope is not None:
+            clause, values = sql.in_list("sg.group_id", list(scope) or [0])
+            source += f" AND {clause}"
+            params += values
+    rows = sql.rows(
+        f"SELECT k, COUNT(*), SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END) FROM ("
+        f"SELECT {key} AS k, s.member_id, COUNT(DISTINCT s.id) AS n FROM {source} AND {COUNTS} GROUP BY 1, 2"
+        f") per_buyer GROUP BY k",
+        params,
+    )
+    return {k: (buyers, repeat) for k, buyers, repeat in rows}
+
+
+def _retained(sql, first, last, scope, *, per_group=False):
+    """{key: members at the end who were also members at the start}; key None or group id.
+
+    Counted per person: someone who left and came back within the period is retained.
+    """
+    ws = sql.workspace.pk
+    start = sql.moment(calendar.day_start(sql.tz, first))
+    end = sql.moment(calendar.day_start(sql.tz, last + timedelta(days=1)))
+    stay = sql.t(Membership)
+    group_filter, group_params = "", []
+    if scope is not None:
+        clause, group_params = sql.in_list("group_id", list(scope) or [0])
+        group_filter = f" AND {clause}"
+    key = "group_id" if per_group else "NULL"
+    pair = "group_id, member_id" if per_group else "member_id"
+    at = "joined_at < %s AND (left_at IS NULL OR left_at >= %s)"
+    rows = sql.rows(
+        f"SELECT {key}, COUNT(*) FROM ("
+        f"SELECT {pair} FROM {stay} WHERE workspace_id = %s AND {at}{group_filter} "
+        f"INTERSECT SELECT {pair} FROM {stay} WHERE workspace_id = %s AND {at}{group_filter}"
+        f") both_ends GROUP BY 1",
+        [ws, start, start, *group_params, ws, end, end, *group_params],
+    )
+    return dict(rows)

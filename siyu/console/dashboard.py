@@ -1,0 +1,245 @@
+"""The analytics pages of the console: the workspace dashboard and a group's charts.
+
+Views only parse the period, call analytics and shape rows for templates, charts and downloads.
+"""
+import json
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
+from django.views.decorators.http import require_POST
+
+from siyu.analytics import cohorts, metrics, selectors
+from siyu.analytics.rollups import rollups_refresh
+from siyu.core.events import EventType
+from siyu.groups import selectors as group_selectors
+from siyu.groups.models import Group
+
+from .access import workspace_view
+from .exports import FORMATS, table_download
+from .forms import DEFAULT_PERIOD, PeriodForm
+
+
+def _today(request):
+    return timezone.now().astimezone(request.workspace.tz).date()
+
+
+def _period(request):
+    data = request.GET.copy()
+    data.setdefault("period", DEFAULT_PERIOD)  # the select shows the period the figures are for
+    form = PeriodForm(data, today=_today(request))
+    first, last, previous_first, previous_last = form.days()
+    return form, first, last, previous_first, previous_last
+
+
+def _events_url(request, types, first, last, group=None):
+    query = "&".join(f"type={EventType(t).key}" for t in types)
+    query += f"&start={first.isoformat()}&end={last.isoformat()}"
+    if group is not None:
+        query += f"&group={group}"
+    return f"{reverse('console:events', args=[request.workspace.slug])}?{query}"
+
+
+def _period_text(first, last):
+    return f"{date_format(first, 'SHORT_DATE_FORMAT')} – {date_format(last, 'SHORT_DATE_FORMAT')}"
+
+
+def _card(request, key, figure, previous, totals, group=None):
+    metric = metrics.METRICS[key]
+    delta = None
+    if figure.value is not None and previous.value is not None:
+        delta = figure.value - previous.value
+    trend = metrics.trend(key, totals)
+    return {
+        "key": key,
+        "metric": metric,
+        "figure": figure,
+        "previous": previous,
+        "delta": delta,
+        "better": None if delta is None or delta == 0 else (delta > 0) == metric.higher_is_better,
+        "period": _period_text(figure.first, figure.last),
+        "events_url": _events_url(request, metric.event_types, figure.first, figure.last, group),
+        "trend": json.dumps({"x": [d.isoformat() for d, _ in trend], "y": [v for _, v in trend]}),
+    }
+
+
+FUNNEL_LABELS = {
+    "exposures": pgettext_lazy("funnel step", "Exposures"), "joined": pgettext_lazy("funnel step", "Joined (new members)"),
+    "spoke": pgettext_lazy("funnel step", "Spoke"), "bought": pgettext_lazy("funnel step", "Bought"),
+    "bought_again": pgettext_lazy("funnel step", "Bought again"),
+}
+SORTABLE = ("name", "members_end", *metrics.METRICS)
+
+
+def _group_rows(workspace, first, last):
+    totals = metrics.group_totals(workspace=workspace, first=first, last=last)
+    groups = {g.pk: g for g in Group.objects.filter(workspace=workspace, pk__in=list(totals))}
+    rows = []
+    for group_id, group_totals in totals.items():
+        rows.append({"group": groups[group_id], "totals": group_totals, "figures": metrics.figures(group_totals)})
+    return rows
+
+
+def _sort_rows(rows, sort, descending):
+    def key(row):
+        if sort == "name":
+            return (0, row["group"].name)
+        if sort == "members_end":
+            return (0, row["totals"].members_end)
+        value = row["figures"][sort].value
+        return (0 if value is not None else 1, (-value if descending else value) if value is not None else 0)
+
+    if sort == "name" or sort == "members_end":
+        return sorted(rows, key=key, reverse=descending)
+    return sorted(rows, key=key)  # "no data" last in both directions
+
+
+@workspace_view
+def dashboard(request):
+    workspace = request.workspace
+    form, first, last, previous_first, previous_last = _period(request)
+    table = request.GET.get("table")
+    fmt = request.GET.get("format")
+    if table and fmt in FORMATS:
+        return _download(request, table, fmt, first, last)
+    totals = metrics.period_totals(workspace=workspace, first=first, last=last)
+    previous = metrics.period_totals(workspace=workspace, first=previous_first, last=previous_last)
+    now, before = metrics.figures(totals), metrics.figures(previous)
+    cards = [_card(request, key, now[key], before[key], totals) for key in metrics.METRICS]
+    # Least interaction first: the groups going quiet are the ones to look at.
+    sort = request.GET.get("sort", "interaction_rate")
+    sort = sort if sort in SORTABLE else "interaction_rate"
+    descending = request.GET.get("dir", "asc") == "desc"
+    rows = _sort_rows(_group_rows(workspace, first, last), sort, descending)
+    distribution = selectors.model_distribution(workspace=workspace)
+    members_url = reverse("console:members", args=[workspace.slug])
+    tiers = [
+        {
+            "field": field, "label": selectors.MODEL_LABELS[field],
+            "chart": json.dumps({
+                "labels": [str(label) for _, label, _ in slices], "values": [n for _, _, n in slices],
+                "links": [f"{members_url}?segment={field}:{value}" for value, _, _ in slices],
+            }),
+            "slices": [(label, n, f"{members_url}?segment={field}:{value}") for value, label, n in slices],
+        }
+        for field, slices in distribution.items()
+    ]
+    triangle = cohorts.retention_triangle(workspace=workspace, last=last)
+    funnel = cohorts.lifecycle_funnel(workspace=workspace, first=first, last=last)
+    context = {
+        "form": form, "first": first, "last": last, "previous_first": previous_first, "previous_last": previous_last,
+        "cards": cards, "totals": totals, "rows": rows, "sort": sort, "descending": descending,
+        "metric_list": list(metrics.METRICS.values()), "tiers": tiers, "triangle": triangle,
+        "weeks_after": range(1, cohorts.WEEKS_AFTER + 1), "funnel": funnel, "funnel_labels": FUNNEL_LABELS,
+        "funnel_chart": json.dumps({"labels": [str(FUNNEL_LABELS[s.key]) for s in funnel], "values": [s.count for s in funnel]}),
+        "query": request.GET.urlencode(), "watermark": selectors.watermark_get(workspace=workspace),
+        "period_query": _period_query(request),
+    }
+    return render(request, "console/dashboard.html", context)
+
+
+def _period_query(request):
+    keep = request.GET.copy()
+    for name in ("sort", "dir", "table", "format"):
+        keep.pop(name, None)
+    return keep.urlencode()
+
+
+def _download(request, table, fmt, first, last):
+    workspace = request.workspace
+    stamp = f"{first.isoformat()}_{last.isoformat()}"
+    if table == "groups":
+        keys = list(metrics.METRICS)
+        headers = [_("Group"), _("Kind"), _("Members at start"), _("Members at end"), _("Joins"), _("Leaves"),
+                   _("Exposures"), _("Messages"), _("Buyers"), _("Orders"), _("Revenue (¥)"), _("Cost (¥)")]
+        headers += [str(metrics.METRICS[k].label) for k in keys]
+        rows = []
+        for row in _sort_rows(_group_rows(workspace, first, last), "name", False):
+            t = row["totals"]
+            values = [row["figures"][k].value for k in keys]
+            rows.append([row["group"].name, row["group"].get_kind_display(), t.members_start, t.members_end, t.joins,
+                         t.leaves, t.exposures, t.messages, t.buyers, t.orders, t.revenue_cents / 100, t.cost_cents / 100,
+                         *[None if v is None else round(v, 6) for v in values]])
+        return table_download(filename=f"groups_{stamp}", headers=headers, rows=rows, fmt=fmt)
+    if table == "metrics":
+        totals = metrics.period_totals(workspace=workspace, first=first, last=last)
+        headers = [_("Metric"), _("Value"), _("Numerator"), _("Denominator"), _("Formula"), _("Period")]
+        rows = [[str(f.metric.label), None if f.value is None else round(f.value, 6), f.numerator, f.denominator,
+                 str(f.metric.formula), f"{first.isoformat()} – {last.isoformat()}"] for f in metrics.figures(totals).values()]
+        return table_download(filename=f"metrics_{stamp}", headers=headers, rows=rows, fmt=fmt)
+    if table == "tiers":
+        headers = [_("Model"), _("Tier or type"), _("Members")]
+        rows = [[str(selectors.MODEL_LABELS[field]), str(label), n]
+                for field, slices in selectors.model_distribution(workspace=workspace).items() for _v, label, n in slices]
+        return table_download(filename="member_tiers", headers=headers, rows=rows, fmt=fmt)
+    if table == "cohorts":
+        headers = [_("Join week"), _("Joined")]
+        headers += [_("Week %(n)s in a group") % {"n": k} for k in range(1, cohorts.WEEKS_AFTER + 1)]
+        headers += [_("Week %(n)s speaking") % {"n": k} for k in range(1, cohorts.WEEKS_AFTER + 1)]
+        rows = [[c.week.isoformat(), c.size, *c.present, *c.speaking]
+                for c in cohorts.retention_triangle(workspace=workspace, last=last)]
+        return table_download(filename=f"cohorts_{last.isoformat()}", headers=headers, rows=rows, fmt=fmt)
+    if table == "funnel":
+        headers = [_("Step"), _("People"), _("Of the step before")]
+        rows = [[str(FUNNEL_LABELS[s.key]), s.count, None if s.rate is None else round(s.rate, 6)]
+                for s in cohorts.lifecycle_funnel(workspace=workspace, first=first, last=last)]
+        return table_download(filename=f"funnel_{stamp}", headers=headers, rows=rows, fmt=fmt)
+    raise Http404("No such table.")
+
+
+@workspace_view
+def group_analytics(request, group_id):
+    """A group's daily charts and its message heatmap for the chosen period."""
+    try:
+        group = group_selectors.group_get(workspace=request.workspace, group_id=group_id)
+    except Group.DoesNotExist:
+        raise Http404("No such group.") from None
+    form, first, last, previous_first, previous_last = _period(request)
+    series = selectors.group_series(group=group, first=first, last=last)
+    days = [row.day.isoformat() for row in series]
+    heatmap = selectors.message_heatmap(group=group, first=first, last=last)
+    totals = metrics.period_totals(workspace=request.workspace, first=first, last=last, group=group.pk)
+    previous = metrics.period_totals(workspace=request.workspace, first=previous_first, last=previous_last, group=group.pk)
+    now, before = metrics.figures(totals), metrics.figures(previous)
+    charts = {
+        "members": {"x": days, "series": [[_("Members at end of day"), [r.members_end for r in series]]]},
+        "flow": {"x": days, "series": [[_("Joins"), [r.joins for r in series]], [_("Leaves"), [r.leaves for r in series]]]},
+        "speakers": {"x": days, "series": [[_("Members who spoke"), [r.speakers for r in series]]]},
+        "messages": {"x": days, "series": [[_("Messages"), [r.messages for r in series]]]},
+        "heatmap": {
+            "z": heatmap, "x": list(range(24)),
+            "y": [_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")],
+        },
+    }
+    if request.GET.get("format") in FORMATS:
+        headers = [_("Day"), _("Members at start"), _("Members at end"), _("Joins"), _("Leaves"), _("Members who spoke"),
+                   _("Messages"), _("Exposures"), _("Buyers"), _("Orders"), _("Revenue (¥)"), _("Cost (¥)")]
+        rows = [[r.day.isoformat(), r.members_start, r.members_end, r.joins, r.leaves, r.speakers, r.messages, r.exposures,
+                 r.buyers, r.orders, r.revenue_cents / 100, r.cost_cents / 100] for r in series]
+        return table_download(filename=f"group_{group.pk}_{first.isoformat()}_{last.isoformat()}", headers=headers,
+                              rows=rows, fmt=request.GET["format"])
+    context = {
+        "group": group, "form": form, "first": first, "last": last,
+        "cards": [_card(request, key, now[key], before[key], totals, group=group.pk) for key in metrics.METRICS],
+        "charts": json.dumps(charts, default=str), "series": series, "period_query": _period_query(request),
+    }
+    return render(request, "console/group_analytics.html", context)
+
+
+@require_POST
+@workspace_view
+def analytics_refresh(request):
+    """On demand: bring the rollups up to the ledger now instead of waiting for the worker."""
+    result = rollups_refresh(workspace=request.workspace)
+    messages.success(request, _("Figures updated: %(n)s new events read.") % {"n": result.events})
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("console:dashboard", args=[request.workspace.slug])
+    return redirect(target)
+

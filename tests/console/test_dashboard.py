@@ -1,0 +1,129 @@
+"""The dashboard, a group's figures, the events page and the downloads, through Django's test client."""
+import csv
+import io
+from datetime import date
+
+import pytest
+from django.urls import reverse
+from django.utils.html import escape
+from openpyxl import load_workbook
+
+from siyu.analytics.models import MemberModel
+from siyu.analytics.rollups import rollups_refresh
+from siyu.channels.simulator.services import simulation_plan, simulation_run
+from siyu.core.models import Role
+from siyu.groups.models import Group
+
+
+@pytest.fixture
+def community(workspace):
+    simulation_run(workspace=workspace, plan=simulation_plan(workspace=workspace, groups=6, members=200, days=21, seed=5))
+    rollups_refresh(workspace=workspace)
+    return workspace
+
+
+@pytest.fixture
+def client_in(client, community, make_staff):
+    client.force_login(make_staff(community, role=Role.VIEWER))
+    return client
+
+
+def url(workspace, name="dashboard", *args):
+    return reverse(f"console:{name}", args=[workspace.slug, *args])
+
+
+def test_dashboard_is_the_landing_page_and_explains_every_figure(client_in, community):
+    assert client_in.get("/").url == url(community)
+    response = client_in.get(url(community), HTTP_ACCEPT_LANGUAGE="en")
+    html = response.content.decode()
+    assert response.status_code == 200
+    for card in response.context["cards"]:
+        assert escape(str(card["metric"].formula)) in html  # the formula is on the card…
+        assert card["events_url"].startswith(url(community, "events"))  # …and the events behind it
+    assert "Join rate" in html and 'data-chart="pie"' in html and "/static/plotly/plotly.min.js" in html
+    assert client_in.get(url(community), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode().count("进群率") >= 2
+
+
+def test_period_choice_and_comparison(client_in, community):
+    response = client_in.get(url(community) + "?period=7")
+    card = response.context["cards"][0]
+    assert (card["figure"].last - card["figure"].first).days == 6
+    assert card["previous"].last == date.fromordinal(card["figure"].first.toordinal() - 1)
+    custom = client_in.get(url(community) + "?period=custom&start=2026-01-01&end=2026-01-10")
+    assert custom.context["cards"][0]["figure"].first == date(2026, 1, 1)
+
+
+def test_bad_custom_period_says_why_and_falls_back(client_in, community):
+    response = client_in.get(url(community) + "?period=custom&start=2026-02-10&end=2026-02-01", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200
+    assert "The start day must not be after the end day." in response.content.decode()
+    assert (response.context["last"] - response.context["first"]).days == 29
+
+
+def test_groups_table_sorts_by_any_metric_with_no_data_last(client_in, community):
+    for key in ("leave_rate", "join_rate", "retention", "aov", "name", "members_end"):
+        for direction in ("asc", "desc"):
+            rows = client_in.get(url(community) + f"?sort={key}&dir={direction}").context["rows"]
+            if key in ("name", "members_end"):
+                values = [r["group"].name if key == "name" else r["totals"].members_end for r in rows]
+                assert values == sorted(values, reverse=direction == "desc")
+                continue
+            values = [r["figures"][key].value for r in rows]
+            present = [v for v in values if v is not None]
+            assert values[: len(present)] == sorted(present, reverse=direction == "desc")
+            assert all(v is None for v in values[len(present):])
+
+
+def test_every_table_downloads_as_csv_and_xlsx(client_in, community):
+    groups_with_rows = len(client_in.get(url(community)).context["rows"])
+    for table in ("groups", "metrics", "tiers", "cohorts", "funnel"):
+        response = client_in.get(url(community) + f"?table={table}&format=csv", HTTP_ACCEPT_LANGUAGE="en")
+        assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+        text = response.content.decode("utf-8")
+        assert text.startswith("\ufeff")
+        rows = list(csv.reader(io.StringIO(text[1:])))
+        assert len(rows) > 1, table
+        if table == "groups":
+            assert rows[0][0] == "Group" and len(rows) - 1 == groups_with_rows
+        xlsx = client_in.get(url(community) + f"?table={table}&format=xlsx")
+        sheet = load_workbook(io.BytesIO(xlsx.content)).active
+        assert [c.value for c in sheet[1]][0] and sheet.max_row == len(rows), table
+    assert client_in.get(url(community) + "?table=nope&format=csv").status_code == 404
+
+
+def test_tier_slice_links_to_the_filtered_member_list(client_in, community):
+    response = client_in.get(url(community))
+    activity = next(t for t in response.context["tiers"] if t["field"] == "activity_tier")
+    label, count, link = next(s for s in activity["slices"] if s[1])
+    members = client_in.get(link).context["members"]
+    tier = link.rsplit(":", 1)[1]
+    expected = set(MemberModel.objects.filter(workspace=community, activity_tier=tier).values_list("member__number", flat=True))
+    assert {m.number for m in members} <= expected and len(members) == min(50, count)
+    assert client_in.get(url(community, "members") + "?segment=activity_tier:nonsense").status_code == 200
+
+
+def test_group_figures_page_and_member_reasons(client_in, community):
+    group = Group.objects.filter(workspace=community, kind="lead").first()
+    response = client_in.get(url(community, "group_analytics", group.pk), HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200 and "Messages by weekday and hour" in response.content.decode()
+    csv_rows = client_in.get(url(community, "group_analytics", group.pk) + "?format=csv").content.decode()
+    assert csv_rows.count("\n") == len(response.context["series"]) + 1
+    model = MemberModel.objects.filter(workspace=community).select_related("member").first()
+    page = client_in.get(url(community, "member", model.member.number), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f"{model.messages_window} messages in the last 7 days" in page
+
+
+def test_events_page_filters_by_type_group_and_day(client_in, community):
+    group = Group.objects.filter(workspace=community, kind="lead").first()
+    response = client_in.get(url(community, "events") + f"?type=group.joined&group={group.pk}")
+    events = response.context["events"]
+    assert events and all(e.type == 302 and e.group_id == group.pk for e in events)
+    assert client_in.get(url(community, "events") + "?type=bogus&start=not-a-day").status_code == 200
+
+
+def test_refresh_on_demand_reads_new_events(client_in, community, ingest):
+    from tests.conftest import ev
+
+    ingest([ev("group.joined", "late1", actor="newcomer", group="g-new")], ws=community)
+    response = client_in.post(url(community, "analytics_refresh"), {"next": "https://evil.example/"})
+    assert response.status_code == 302 and response.url == url(community)
