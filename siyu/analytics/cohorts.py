@@ -36,8 +36,8 @@ def retention_triangle(*, workspace, last, weeks=12):
     """Cohorts of the `weeks` join weeks up to the week of `last`; each followed for 1..8 weeks.
 
     A member's join week is the local week (Monday to Sunday) of their first join in any group.
-    "Present" after k weeks: in at least one group at the end of week k (or at `last`, for the week
-    in progress); "speaking": present and sent at least one message during week k.
+    "Present" after k weeks: in at least one group at the end of week k; "speaking": present and sent
+    at least one message during week k. A week not complete by `last` is not reached yet (None).
     """
     sql = Sql(workspace)
     last_monday = last - timedelta(days=last.weekday())
@@ -66,11 +66,11 @@ def retention_triangle(*, workspace, last, weeks=12):
         present, speaking = [], []
         for k in range(1, WEEKS_AFTER + 1):
             start = week + timedelta(weeks=k)
-            if start > last:
+            end_day = start + timedelta(days=6)
+            if end_day > last:
                 present.append(None)
                 speaking.append(None)
                 continue
-            end_day = min(start + timedelta(days=6), last)
             moment = calendar.day_start(sql.tz, end_day + timedelta(days=1))
             here = [m for m in cohort if any(j < moment and (lf is None or lf >= moment) for j, lf in stays.get(m, ()))]
             present.append(len(here))
