@@ -227,19 +227,42 @@ def period_totals(*, workspace, first, last, group=None, groups=None):
 
 
 def group_totals(*, workspace, first, last):
-    """{group id: Totals} for every group with rows in the period, in a few queries (the groups table)."""
+    """{group id: Totals} for every group with rows in the period, in a few queries (the groups table).
+
+    The sums are taken by the database; members at the start and end come from each group's first and
+    last row in the period (a group created mid-period starts with its first day).
+    """
     sql = Sql(workspace)
-    per_group = {}
-    for row in GroupDay.objects.filter(workspace=workspace, day__gte=first, day__lte=last).order_by("group_id", "day").values(
-        "group_id", "day", *GroupDay.FIGURES
+    table = sql.t(GroupDay)
+    period = [workspace.pk, sql.day(first), sql.day(last)]
+    present = "(members_start + joins)"
+    sums = sql.rows(
+        f"SELECT group_id, MIN(day), MAX(day), SUM(joins), SUM(leaves), SUM(exposures), SUM(messages), SUM(orders), "
+        f"SUM(revenue_cents), SUM(cost_cents), SUM(CASE WHEN {present} > 0 THEN speakers * 1.0 / {present} ELSE 0 END), "
+        f"SUM(CASE WHEN {present} > 0 THEN 1 ELSE 0 END) FROM {table} "
+        f"WHERE workspace_id = %s AND day BETWEEN %s AND %s GROUP BY group_id",
+        period,
+    )
+    ends = {}
+    for group_id, day, members_start, members_end in sql.rows(
+        f"SELECT g.group_id, g.day, g.members_start, g.members_end FROM {table} g JOIN ("
+        f"SELECT group_id, MIN(day) AS first_day, MAX(day) AS last_day FROM {table} "
+        f"WHERE workspace_id = %s AND day BETWEEN %s AND %s GROUP BY group_id) e "
+        f"ON g.group_id = e.group_id AND (g.day = e.first_day OR g.day = e.last_day)",
+        period,
     ):
-        per_group.setdefault(row.pop("group_id"), []).append(row)
+        ends.setdefault(group_id, {})[calendar.as_date(day)] = (members_start, members_end)
     buyers = _buyers(sql, first, last, None, per_group=True)
     retained = _retained(sql, first, last, None, per_group=True)
     result = {}
-    for group_id, rows in per_group.items():
-        totals = _totals_from_rows(rows, first, last)
-        totals.days = []
+    for group_id, first_day, last_day, *figures in sums:
+        first_day, last_day = calendar.as_date(first_day), calendar.as_date(last_day)
+        joins, leaves, exposures, messages, orders, revenue, cost, interaction, member_days = figures
+        totals = Totals(
+            first=first, last=last, members_start=ends[group_id][first_day][0], members_end=ends[group_id][last_day][1],
+            joins=joins, leaves=leaves, exposures=exposures, messages=messages, orders=orders, revenue_cents=revenue,
+            cost_cents=cost, interaction_sum=float(interaction), member_days=member_days,
+        )
         totals.buyers, totals.repeat_buyers = buyers.get(group_id, (0, 0))
         totals.retained = retained.get(group_id, 0)
         result[group_id] = totals
@@ -278,7 +301,10 @@ def _buyers(sql, first, last, scope, *, per_group=False):
 def _retained(sql, first, last, scope, *, per_group=False):
     """{key: members at the end who were also members at the start}; key None or group id.
 
-    Counted per person: someone who left and came back within the period is retained.
+    Counted per person: someone who left and came back within the period is retained. Driven by the
+    stays open at the end (an index range), each checked once: a stay that began before the start
+    covered it; a later one counts if the same person (in the same group, per group) had a stay
+    covering the start.
     """
     ws = sql.workspace.pk
     start = sql.moment(calendar.day_start(sql.tz, first))
@@ -286,16 +312,21 @@ def _retained(sql, first, last, scope, *, per_group=False):
     stay = sql.t(Membership)
     group_filter, group_params = "", []
     if scope is not None:
-        clause, group_params = sql.in_list("group_id", list(scope) or [0])
+        clause, group_params = sql.in_list("m.group_id", list(scope) or [0])
         group_filter = f" AND {clause}"
-    key = "group_id" if per_group else "NULL"
-    pair = "group_id, member_id" if per_group else "member_id"
-    at = "joined_at < %s AND (left_at IS NULL OR left_at >= %s)"
+    same_group = " AND b.group_id = m.group_id" if per_group else group_filter.replace("m.group_id", "b.group_id")
+    key, counted = ("m.group_id", "COUNT(*)") if per_group else ("NULL", "COUNT(DISTINCT m.member_id)")
+    covers_start = (
+        f"m.joined_at < %s{group_filter} AND (m.joined_at < %s OR EXISTS (SELECT 1 FROM {stay} b "
+        f"WHERE b.member_id = m.member_id{same_group} AND b.joined_at < %s AND (b.left_at IS NULL OR b.left_at >= %s)))"
+    )
+    part_params = [end, *group_params, start, *([] if per_group else group_params), start, start]
+    # Two index ranges (still open; left after the end) instead of one OR that SQLite cannot range-scan.
     rows = sql.rows(
-        f"SELECT {key}, COUNT(*) FROM ("
-        f"SELECT {pair} FROM {stay} WHERE workspace_id = %s AND {at}{group_filter} "
-        f"INTERSECT SELECT {pair} FROM {stay} WHERE workspace_id = %s AND {at}{group_filter}"
-        f") both_ends GROUP BY 1",
-        [ws, start, start, *group_params, ws, end, end, *group_params],
+        f"SELECT k, {counted.replace('m.member_id', 'member_id')} FROM ("
+        f"SELECT {key} AS k, m.member_id FROM {stay} m WHERE m.workspace_id = %s AND m.left_at IS NULL AND {covers_start} "
+        f"UNION ALL SELECT {key} AS k, m.member_id FROM {stay} m WHERE m.workspace_id = %s AND m.left_at >= %s "
+        f"AND {covers_start}) open_at_end GROUP BY k",
+        [ws, *part_params, ws, end, *part_params],
     )
     return dict(rows)

@@ -27,7 +27,7 @@ from siyu.groups.models import GroupDailyStats, Membership
 from siyu.members.models import MemberDailyActivity
 
 from . import calendar
-from .models import CampaignTouch, Cost, GroupDay, Invite, Sale, SaleGroup, Watermark, WorkspaceDay
+from .models import CampaignTouch, Cost, GroupDay, Invite, MemberModel, Sale, SaleGroup, Watermark, WorkspaceDay
 
 # Events whose details become facts; the ledger has a partial index on exactly these types.
 FACT_TYPES = (
@@ -41,7 +41,7 @@ CHUNK = 900
 
 @dataclass(frozen=True)
 class RefreshResult:
-    events: int
+    events: int | None  # None after a rebuild: the whole ledger was read
     first_day: object
     last_day: object
     members: int
@@ -102,12 +102,11 @@ def rollups_refresh(*, workspace, today=None):
 def rollups_rebuild(*, workspace, today=None):
     """Delete every analytics row of the workspace and recompute from the ledger. Transactional."""
     with transaction.atomic():
-        for model in (SaleGroup, Sale, Cost, Invite, CampaignTouch, GroupDay, WorkspaceDay):
-            model.objects.filter(workspace=workspace).delete()
-        from .tiers import member_models_reset
-
-        member_models_reset(workspace=workspace)
-        Watermark.objects.filter(workspace=workspace).delete()
+        sql = Sql(workspace)
+        # Plain DELETEs: the ORM would first load every row to look for cascades (there are none left
+        # once SaleGroup goes first).
+        for model in (SaleGroup, Sale, Cost, Invite, CampaignTouch, GroupDay, WorkspaceDay, MemberModel, Watermark):
+            sql.run(f"DELETE FROM {sql.t(model)} WHERE workspace_id = %s", [workspace.pk])
         return _refresh(workspace, today=today, full=True, up_to=ledger_high_water(workspace=workspace))
 
 
@@ -117,12 +116,17 @@ def _refresh(workspace, *, today, full, up_to):
     if sql.vendor == "postgresql":
         mark = Watermark.objects.select_for_update().get(pk=mark.pk)  # one refresher per workspace at a time
     today = today or calendar.local_day(sql.tz, timezone.now())
-    last_id, count, earliest = _new_events(sql, mark.last_event_id, up_to)
+    if full:
+        # Everything is read again: no need to count or date the new events first.
+        last_id, count, earliest = up_to, None, None
+    else:
+        last_id, count, earliest = _new_events(sql, mark.last_event_id, up_to)
     since = None
     touched_members = set()
-    if count:
-        since, touched_members = _facts_apply(sql, mark.last_event_id, last_id)
-        since = min(since or earliest, earliest)
+    if full or count:
+        since, touched_members = _facts_apply(sql, mark.last_event_id, last_id, full=full)
+        if earliest is not None:
+            since = min(since or earliest, earliest)
     first_day = calendar.local_day(sql.tz, since) if since else None
     if mark.last_day is not None and mark.last_day < today:
         first_day = min(first_day or today, mark.last_day + timedelta(days=1))  # a new day: extend the rows
@@ -174,8 +178,11 @@ def _last_data_day(sql):
 
 
 # -- facts ----------------------------------------------------------------------------------------
-def _facts_apply(sql, after_id, up_to_id):
-    """Turn new fact events into rows; return (earliest moment whose days changed, members touched)."""
+def _facts_apply(sql, after_id, up_to_id, *, full=False):
+    """Turn new fact events into rows; return (earliest moment whose days changed, members touched).
+
+    `full` (a rebuild): every sale is attributed in one pass instead of member by member.
+    """
     ws = sql.workspace
     # The type list is written out, not bound: SQLite uses a partial index only when the query's
     # terms visibly match the index's condition.
@@ -214,8 +221,9 @@ def _facts_apply(sql, after_id, up_to_id):
             moved[member_id] = min(moved.get(member_id, occurred_at), occurred_at)
             if isinstance(data.get("inviter"), str):
                 invites.append((source, data["inviter"], member_id, occurred_at))
-    # Every member the new events name gets their model recomputed; leaves move attribution too.
-    for member_id, left_at in sql.rows(
+    # Every member the new events name gets their model recomputed; leaves move attribution too. A
+    # rebuild recomputes every model and attributes every sale, so it skips this scan of the ledger.
+    for member_id, left_at in () if full else sql.rows(
         f"SELECT member_id, MIN(CASE WHEN type = {int(EventType.GROUP_LEFT)} THEN occurred_at END) FROM {sql.t(Event)} "
         f"WHERE workspace_id = %s AND id > %s AND id <= %s AND member_id IS NOT NULL GROUP BY member_id",
         [ws.pk, after_id, up_to_id],
@@ -224,13 +232,15 @@ def _facts_apply(sql, after_id, up_to_id):
         if left_at is not None:
             left_at = calendar.aware(left_at)
             moved[member_id] = min(moved.get(member_id, left_at), left_at)
-    earliest = _sales_apply(sql, sales, refunds, earliest)
+    earliest = _sales_apply(sql, sales, refunds, earliest, empty=full)
     upsert(Cost, costs, key=["event_id"])  # a cost already stored is skipped
     _touches_apply(sql, touches)
     _invites_apply(sql, invites)
     # Attribution: new sales, and every sale of a member whose stays changed from a day before.
     attribute_members = {s["member"] for s in sales.values() if s["member"]} | set(moved)
-    if attribute_members:
+    if full:
+        _attribute(sql, members=None, since=None)
+    elif attribute_members:
         start = min([s["paid_at"] for s in sales.values() if s["paid_at"]] + [t - ATTRIBUTION_WINDOW for t in moved.values()])
         _attribute(sql, members=attribute_members, since=start)
         earliest = min(earliest or start, start)
@@ -246,11 +256,14 @@ def _sale_row(ws, order_id):
             "amount_cents": 0, "refunded_cents": 0, "discount_cents": 0, "product": "", "group": None}
 
 
-def _sales_apply(sql, sales, refunds, earliest):
-    """Insert new sales and add refunds; a refund's effect lands on its sale's day."""
+def _sales_apply(sql, sales, refunds, earliest, *, empty=False):
+    """Insert new sales and add refunds; a refund's effect lands on its sale's day.
+
+    `empty`: the table holds no sale of the workspace yet (a rebuild), so nothing is looked up.
+    """
     ws = sql.workspace
     known = {}
-    for chunk in chunked(set(sales) | set(refunds), CHUNK):
+    for chunk in () if empty else chunked(set(sales) | set(refunds), CHUNK):
         known.update(
             (order_id, (pk, paid_at, day))
             for order_id, pk, paid_at, day in Sale.objects.filter(workspace=ws, order_id__in=chunk).values_list(

@@ -32,10 +32,6 @@ def invites_resolved(workspace):
     return Invite.objects.filter(workspace=workspace).annotate(inviter_id=Subquery(inviter))
 
 
-def member_models_reset(*, workspace):
-    MemberModel.objects.filter(workspace=workspace).delete()
-
-
 def member_models_update(*, workspace, members, today):
     """Recompute the models of `members` (ids; None: every member of the workspace). Returns the count."""
     if members is not None and not members:
@@ -43,7 +39,7 @@ def member_models_update(*, workspace, members, today):
     settings = model_settings_get(workspace=workspace)
     if members is None:
         ids = list(Member.objects.filter(workspace=workspace).values_list("pk", flat=True))
-        MemberModel.objects.filter(workspace=workspace).delete()
+        MemberModel.objects.filter(workspace=workspace).delete()  # one DELETE: nothing cascades from it
         chunks = [None]
     else:
         # An invitee's first order changes what their inviter counts as referred buyers.
