@@ -309,5 +309,13 @@ def ledger_high_water(*, workspace):
         if db.vendor == "postgresql":
             with db.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ledger_lock_key(workspace)])
-        last = Event.objects.filter(workspace=workspace).order_by("-id").values_list("id", flat=True).first()
-    return last or 0
+        with db.cursor() as cursor:
+            # Newest first along the primary key, stopping at the workspace's latest event (on SQLite the
+            # unary plus keeps the planner off the workspace's source index, which would visit every event).
+            workspace_column = "+workspace_id" if db.vendor == "sqlite" else "workspace_id"
+            cursor.execute(
+                f"SELECT id FROM {db.ops.quote_name(Event._meta.db_table)} WHERE {workspace_column} = %s ORDER BY id DESC LIMIT 1",
+                [workspace.pk],
+            )
+            row = cursor.fetchone()
+    return row[0] if row else 0
