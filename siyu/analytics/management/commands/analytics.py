@@ -26,8 +26,9 @@ class Command(BaseCommand):
         for ws in workspaces:
             started = time.perf_counter()
             result = run(workspace=ws)
-            self.stdout.write(
-                f"{ws.slug}: {action} read {'the whole ledger' if result.events is None else f'{result.events} new events'}, "
-                f"days {result.first_day or '-'} to "
-                f"{result.last_day}, {result.members} member models, {time.perf_counter() - started:.2f} s"
-            )
+            if options["verbosity"] > 0:
+                self.stdout.write(
+                    f"{ws.slug}: {action} read {'the whole ledger' if result.events is None else f'{result.events} new events'}, "
+                    f"days {result.first_day or '-'} to "
+                    f"{result.last_day}, {result.members} member models, {time.perf_counter() - started:.2f} s"
+                )
