@@ -16,8 +16,8 @@ from siyu.core.events import EventType
 from siyu.groups.models import Membership
 
 from . import calendar
-from .models import GroupDay, Sale, SaleGroup, WorkspaceDay
-from .rollups import COUNTS, Sql, scope_days
+from .models import GroupDay, SaleGroup, WorkspaceDay
+from .rollups import Sql, scope_days
 
 
 @dataclass
@@ -258,10 +258,11 @@ def group_totals(*, workspace, first, last):
     for group_id, first_day, last_day, *figures in sums:
         first_day, last_day = calendar.as_date(first_day), calendar.as_date(last_day)
         joins, leaves, exposures, messages, orders, revenue, cost, interaction, member_days = figures
+        # int() and float(): PostgreSQL's SUM of a bigint is a numeric (a Decimal in Python).
         totals = Totals(
             first=first, last=last, members_start=ends[group_id][first_day][0], members_end=ends[group_id][last_day][1],
-            joins=joins, leaves=leaves, exposures=exposures, messages=messages, orders=orders, revenue_cents=revenue,
-            cost_cents=cost, interaction_sum=float(interaction), member_days=member_days,
+            joins=int(joins), leaves=int(leaves), exposures=int(exposures), messages=int(messages), orders=int(orders),
+            revenue_cents=int(revenue), cost_cents=int(cost), interaction_sum=float(interaction), member_days=int(member_days),
         )
         totals.buyers, totals.repeat_buyers = buyers.get(group_id, (0, 0))
         totals.retained = retained.get(group_id, 0)
@@ -270,31 +271,22 @@ def group_totals(*, workspace, first, last):
 
 
 def _buyers(sql, first, last, scope, *, per_group=False):
-    """{key: (buyers, buyers with 2+ orders)} over the period; key None for the scope, else group id."""
-    ws = sql.workspace.pk
-    params = [ws, sql.day(first), sql.day(last)]
-    if scope is None and not per_group:
-        source = (
-            f"{sql.t(Sale)} s WHERE s.workspace_id = %s AND s.day BETWEEN %s AND %s AND s.paid_at IS NOT NULL "
-            f"AND EXISTS (SELECT 1 FROM {sql.t(SaleGroup)} sg WHERE sg.sale_id = s.id)"
-        )
-        key = "NULL"
+    """{key: (buyers, buyers with 2+ orders)} over the period; key None for the scope, else group id.
+
+    Read from the attributions alone (a covering index): for a group, a buyer's orders are their
+    attributions to it; for the workspace or a set of groups, their distinct attributed sales.
+    """
+    params = [sql.workspace.pk, sql.day(first), sql.day(last), True]
+    where = "workspace_id = %s AND day BETWEEN %s AND %s AND counts = %s"
+    if scope is not None:
+        clause, values = sql.in_list("group_id", list(scope) or [0])
+        where += f" AND {clause}"
+        params += values
+    if per_group:
+        inner = f"SELECT group_id AS k, member_id, COUNT(*) AS n FROM {sql.t(SaleGroup)} WHERE {where} GROUP BY group_id, member_id"
     else:
-        source = (
-            f"{sql.t(SaleGroup)} sg JOIN {sql.t(Sale)} s ON s.id = sg.sale_id "
-            f"WHERE sg.workspace_id = %s AND sg.day BETWEEN %s AND %s"
-        )
-        key = "sg.group_id" if per_group else "NULL"
-        if scope is not None:
-            clause, values = sql.in_list("sg.group_id", list(scope) or [0])
-            source += f" AND {clause}"
-            params += values
-    rows = sql.rows(
-        f"SELECT k, COUNT(*), SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END) FROM ("
-        f"SELECT {key} AS k, s.member_id, COUNT(DISTINCT s.id) AS n FROM {source} AND {COUNTS} GROUP BY 1, 2"
-        f") per_buyer GROUP BY k",
-        params,
-    )
+        inner = f"SELECT NULL AS k, member_id, COUNT(DISTINCT sale_id) AS n FROM {sql.t(SaleGroup)} WHERE {where} GROUP BY member_id"
+    rows = sql.rows(f"SELECT k, COUNT(*), SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END) FROM ({inner}) per_buyer GROUP BY k", params)
     return {k: (buyers, repeat) for k, buyers, repeat in rows}
 
 

@@ -245,13 +245,28 @@ def _facts_apply(sql, after_id, up_to_id, *, full=False):
     _invites_apply(sql, invites)
     # Attribution: new sales, and every sale of a member whose stays changed from a day before.
     attribute_members = {s["member"] for s in sales.values() if s["member"]} | set(moved)
+    refunded = set(refunds)
     if full:
         _attribute(sql, members=None, since=None)
     elif attribute_members:
         start = min([s["paid_at"] for s in sales.values() if s["paid_at"]] + [t - ATTRIBUTION_WINDOW for t in moved.values()])
         _attribute(sql, members=attribute_members, since=start)
         earliest = min(earliest or start, start)
+    if refunded and not full:
+        _sale_groups_recount(sql, refunded)
     return earliest, members
+
+
+def _sale_groups_recount(sql, order_ids):
+    """Copy Sale.counts to the attributions of sales that were refunded since they were attributed."""
+    sale, sale_group = sql.t(Sale), sql.t(SaleGroup)
+    for chunk in chunked(sorted(order_ids), CHUNK):
+        clause, values = sql.in_list("s.order_id", chunk)
+        sql.run(
+            f"UPDATE {sale_group} SET counts = (SELECT {COUNTS} FROM {sale} s WHERE s.id = {sale_group}.sale_id) "
+            f"WHERE sale_id IN (SELECT s.id FROM {sale} s WHERE s.workspace_id = %s AND {clause})",
+            [sql.workspace.pk, *values],
+        )
 
 
 def _cents(value):
@@ -350,15 +365,16 @@ def _attribute(sql, *, members, since):
             "m.member_id = s.member_id AND m.joined_at <= s.paid_at AND (m.left_at IS NULL OR m.left_at > s.paid_at)"
         )
         sql.run(
-            f"INSERT INTO {sale_group} (workspace_id, sale_id, group_id, day) "
-            f"SELECT s.workspace_id, s.id, s.group_id, s.day FROM {sale} s WHERE {where} AND s.group_id IS NOT NULL "
+            f"INSERT INTO {sale_group} (workspace_id, sale_id, group_id, day, member_id, counts) "
+            f"SELECT s.workspace_id, s.id, s.group_id, s.day, s.member_id, {COUNTS} FROM {sale} s "
+            f"WHERE {where} AND s.group_id IS NOT NULL "
             f"UNION ALL "
-            f"SELECT DISTINCT s.workspace_id, s.id, m.group_id, s.day FROM {sale} s JOIN {stay} m ON {in_group_then} "
-            f"WHERE {where} AND s.group_id IS NULL "
+            f"SELECT DISTINCT s.workspace_id, s.id, m.group_id, s.day, s.member_id, {COUNTS} FROM {sale} s "
+            f"JOIN {stay} m ON {in_group_then} WHERE {where} AND s.group_id IS NULL "
             f"UNION ALL "
             f"SELECT s.workspace_id, s.id, "
             f"(SELECT m.group_id FROM {stay} m WHERE m.member_id = s.member_id AND m.joined_at > s.paid_at "
-            f"AND m.joined_at <= {sql.plus_window('s.paid_at')} ORDER BY m.joined_at, m.id LIMIT 1), s.day "
+            f"AND m.joined_at <= {sql.plus_window('s.paid_at')} ORDER BY m.joined_at, m.id LIMIT 1), s.day, s.member_id, {COUNTS} "
             f"FROM {sale} s WHERE {where} AND s.group_id IS NULL "
             f"AND NOT EXISTS (SELECT 1 FROM {stay} m WHERE {in_group_then}) "
             f"AND EXISTS (SELECT 1 FROM {stay} m WHERE m.member_id = s.member_id AND m.joined_at > s.paid_at "
@@ -420,7 +436,7 @@ def group_days(sql, first_day, last_day):
         [sql.day(first_day), ws],
     ):
         row = cell(group_id, day)
-        row["speakers"], row["messages"] = speakers, messages
+        row["speakers"], row["messages"] = speakers, int(messages)
     for group_id, day, exposures in sql.rows(
         f"SELECT group_id, day, exposures FROM {gds} WHERE workspace_id = %s AND day >= %s AND exposures > 0",
         [ws, sql.day(first_day)],
@@ -434,13 +450,13 @@ def group_days(sql, first_day, last_day):
         [ws, sql.day(first_day)],
     ):
         row = cell(group_id, day)
-        row["buyers"], row["orders"], row["revenue_cents"] = buyers, orders, revenue
+        row["buyers"], row["orders"], row["revenue_cents"] = buyers, int(orders), int(revenue)  # Decimal sums on PostgreSQL
     for group_id, day, cost in sql.rows(
         f"SELECT group_id, day, SUM(amount_cents) FROM {sql.t(Cost)} "
         f"WHERE workspace_id = %s AND day >= %s AND group_id IS NOT NULL GROUP BY 1, 2",
         [ws, sql.day(first_day)],
     ):
-        cell(group_id, day)["cost_cents"] = cost
+        cell(group_id, day)["cost_cents"] = int(cost)
     members = dict(sql.rows(
         f"SELECT group_id, COUNT(*) FROM {stay} WHERE workspace_id = %s AND joined_at < %s "
         f"AND (left_at IS NULL OR left_at >= %s) GROUP BY group_id",
@@ -505,12 +521,12 @@ def scope_days(sql, first_day, last_day, *, groups=None):
         f"{group_filter} GROUP BY day", [sql.day(first_day), ws, *group_params],
     ):
         row = cell(day)
-        row["speakers"], row["messages"] = speakers, messages
+        row["speakers"], row["messages"] = speakers, int(messages)
     for day, exposures in sql.rows(
         f"SELECT day, SUM(exposures) FROM {gds} WHERE workspace_id = %s AND day >= %s{group_filter} GROUP BY day",
         [ws, sql.day(first_day), *group_params],
     ):
-        cell(day)["exposures"] = exposures
+        cell(day)["exposures"] = int(exposures)
     if groups is None:
         # The community's sales: those attributed to at least one group (a buyer who never joined a
         # group is no member, so cannot count towards conversion).
@@ -537,9 +553,9 @@ def scope_days(sql, first_day, last_day, *, groups=None):
         sale_params,
     ):
         row = cell(day)
-        row["buyers"], row["orders"], row["revenue_cents"] = buyers, orders, revenue
+        row["buyers"], row["orders"], row["revenue_cents"] = buyers, int(orders), int(revenue)  # Decimal sums on PostgreSQL
     for day, cost in sql.rows(costs, cost_params):
-        cell(day)["cost_cents"] = cost
+        cell(day)["cost_cents"] = int(cost)
     (count,), = sql.rows(
         f"SELECT COUNT(DISTINCT member_id) FROM {stay} WHERE workspace_id = %s AND joined_at < %s "
         f"AND (left_at IS NULL OR left_at >= %s){group_filter}",

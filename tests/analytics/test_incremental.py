@@ -67,7 +67,7 @@ def snapshot(workspace):
             "group_id", "day", *GroupDay.FIGURES)),
         sorted(WorkspaceDay.objects.filter(workspace=workspace).values_list("day", *GroupDay.FIGURES)),
         sorted(Sale.objects.filter(workspace=workspace).values_list("order_id", "amount_cents", "refunded_cents", "day")),
-        sorted(SaleGroup.objects.filter(workspace=workspace).values_list("sale__order_id", "group__external_id")),
+        sorted(SaleGroup.objects.filter(workspace=workspace).values_list("sale__order_id", "group__external_id", "counts")),
         sorted((by_member[b], a) for b, a in Invite.objects.filter(workspace=workspace).values_list("invitee", "inviter_external_id")),
         sorted((by_member[m], c) for m, c in CampaignTouch.objects.filter(workspace=workspace).values_list("member", "campaign")),
         sorted((by_member[m], *rest) for m, *rest in MemberModel.objects.filter(workspace=workspace).values_list(

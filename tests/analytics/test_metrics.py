@@ -190,3 +190,17 @@ def test_formulas_exist_in_both_languages():
     for metric in metrics.METRICS.values():
         texts = metric.formula_texts()
         assert texts["en"] and texts["zh-hans"] and texts["en"] != texts["zh-hans"], metric.key
+
+
+def test_figures_are_plain_numbers_on_every_database(community):
+    """PostgreSQL sums bigints as numeric: the totals must still be ints and floats, not Decimals."""
+    ids = [group_id(community, "A"), group_id(community, "D")]
+    all_totals = [
+        metrics.period_totals(workspace=community, first=FIRST, last=LAST, groups=ids),
+        *metrics.group_totals(workspace=community, first=FIRST, last=LAST).values(),
+    ]
+    for totals in all_totals:
+        for name in ("joins", "leaves", "exposures", "messages", "orders", "revenue_cents", "cost_cents", "member_days"):
+            assert type(getattr(totals, name)) is int, name
+        for figure in metrics.figures(totals).values():
+            assert figure.value is None or type(figure.value) is float, figure.key
