@@ -243,24 +243,32 @@ def group_totals(*, workspace, first, last):
         f"WHERE workspace_id = %s AND day BETWEEN %s AND %s GROUP BY group_id",
         period,
     )
-    ends = {}
+    # Members at the start: the row of the first day (a group whose rows begin later had nobody before
+    # them). Members at the end: the row of the last day, else the group's last row in the period.
+    edges = {}
     for group_id, day, members_start, members_end in sql.rows(
-        f"SELECT g.group_id, g.day, g.members_start, g.members_end FROM {table} g JOIN ("
-        f"SELECT group_id, MIN(day) AS first_day, MAX(day) AS last_day FROM {table} "
-        f"WHERE workspace_id = %s AND day BETWEEN %s AND %s GROUP BY group_id) e "
-        f"ON g.group_id = e.group_id AND (g.day = e.first_day OR g.day = e.last_day)",
-        period,
+        f"SELECT group_id, day, members_start, members_end FROM {table} WHERE workspace_id = %s AND day IN (%s, %s)",
+        [workspace.pk, sql.day(first), sql.day(last)],
     ):
-        ends.setdefault(group_id, {})[calendar.as_date(day)] = (members_start, members_end)
+        edges.setdefault(group_id, {})[calendar.as_date(day)] = (members_start, members_end)
+    missing_end = [row[0] for row in sums if last not in edges.get(row[0], {})]
+    if missing_end:
+        clause, values = sql.in_list("g.group_id", missing_end)
+        for group_id, members_end in sql.rows(
+            f"SELECT g.group_id, g.members_end FROM {table} g WHERE {clause} AND g.day = (SELECT MAX(day) FROM {table} "
+            f"WHERE group_id = g.group_id AND day BETWEEN %s AND %s)",
+            [*values, sql.day(first), sql.day(last)],
+        ):
+            edges.setdefault(group_id, {})["end"] = (0, members_end)
     buyers = _buyers(sql, first, last, None, per_group=True)
     retained = _retained(sql, first, last, None, per_group=True)
     result = {}
-    for group_id, first_day, last_day, *figures in sums:
-        first_day, last_day = calendar.as_date(first_day), calendar.as_date(last_day)
+    for group_id, _first_day, _last_day, *figures in sums:
         joins, leaves, exposures, messages, orders, revenue, cost, interaction, member_days = figures
+        edge = edges.get(group_id, {})
         # int() and float(): PostgreSQL's SUM of a bigint is a numeric (a Decimal in Python).
         totals = Totals(
-            first=first, last=last, members_start=ends[group_id][first_day][0], members_end=ends[group_id][last_day][1],
+            first=first, last=last, members_start=edge.get(first, (0, 0))[0], members_end=(edge.get(last) or edge["end"])[1],
             joins=int(joins), leaves=int(leaves), exposures=int(exposures), messages=int(messages), orders=int(orders),
             revenue_cents=int(revenue), cost_cents=int(cost), interaction_sum=float(interaction), member_days=int(member_days),
         )
