@@ -19,9 +19,6 @@ class Cohort:
     present: list  # per week after (1..8): members still in a group at that week's end (None: not reached)
     speaking: list  # per week after: members still in a group who spoke during that week
 
-    def share(self, values):
-        return [None if v is None or not self.size else v / self.size for v in values]
-
 
 def _first_joins(sql, since):
     stay = sql.t(Membership)

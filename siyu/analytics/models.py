@@ -80,6 +80,7 @@ class Sale(models.Model):
     """Fact: one order, from its order.paid event, net of its refunds.
 
     A refund seen before its payment creates the row with `paid_at` empty; metrics ignore such rows.
+    An order counts unless it was refunded in full (`rollups.COUNTS` says so in SQL).
     """
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
@@ -101,11 +102,6 @@ class Sale(models.Model):
             models.Index(fields=["member", "paid_at"], name="analytics_sale_member"),
         ]
 
-    @property
-    def counts(self):
-        """An order counts unless it was refunded in full."""
-        return self.paid_at is not None and (self.refunded_cents == 0 or self.refunded_cents < self.amount_cents)
-
 
 class SaleGroup(models.Model):
     """Fact: a sale attributed to a group (the buyer was in it when paying, or the order names it)."""
@@ -116,7 +112,7 @@ class SaleGroup(models.Model):
     day = models.DateField()
     # Copied from the sale so that buyers over a period are counted from one covering index.
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+", null=True, db_index=False)
-    counts = models.BooleanField(default=True)  # Sale.counts: not refunded in full
+    counts = models.BooleanField(default=True)  # the sale is not refunded in full (rollups.COUNTS)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["sale", "group"], name="analytics_salegroup_unique")]

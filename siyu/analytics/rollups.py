@@ -258,7 +258,7 @@ def _facts_apply(sql, after_id, up_to_id, *, full=False):
 
 
 def _sale_groups_recount(sql, order_ids):
-    """Copy Sale.counts to the attributions of sales that were refunded since they were attributed."""
+    """Recompute `counts` of the attributions of sales refunded since they were attributed."""
     sale, sale_group = sql.t(Sale), sql.t(SaleGroup)
     for chunk in chunked(sorted(order_ids), CHUNK):
         clause, values = sql.in_list("s.order_id", chunk)
