@@ -33,10 +33,9 @@ import sys
 import time
 from collections import Counter
 from datetime import date, datetime
-from pathlib import Path
 from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT, code_version, django_start, postgres_recreate, say
 BENCH_DIR = ROOT / "var" / "bench"
 DEFAULT_POSTGRES_URL = "postgres://root@127.0.0.1:5432/siyu_bench"
 # A fixed end date keeps runs reproducible (source ids and weekday waves depend on it).
@@ -75,9 +74,6 @@ CREATE TABLE bare_event (
     CONSTRAINT "bare_event_unique_source_id" UNIQUE ("workspace_id", "source", "source_id")
 )"""
 
-
-def say(message=""):
-    print(message, file=sys.stderr, flush=True)
 
 
 def parse_args(argv=None):
@@ -139,14 +135,7 @@ def parse_args(argv=None):
 
 # -- setup -------------------------------------------------------------------------------------
 
-def postgres_recreate(url, names):
-    import psycopg
 
-    with psycopg.connect(url, dbname="postgres", autocommit=True) as conn:
-        for name in names:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return conn.execute("SHOW server_version").fetchone()[0], conn.execute("SHOW autovacuum").fetchone()[0]
 
 
 def postgres_drop(url, names):
@@ -157,15 +146,7 @@ def postgres_drop(url, names):
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def django_start(var_dir, database_url):
-    os.environ["SIYU_VAR_DIR"] = str(var_dir)
-    os.environ["SIYU_DATABASE_URL"] = database_url
-    os.environ["SIYU_DEBUG"] = "0"  # DEBUG would record every query
-    os.environ["DJANGO_SETTINGS_MODULE"] = "siyu.settings.base"
-    sys.path.insert(0, str(ROOT))
-    import django
 
-    django.setup()
 
 
 # -- generation --------------------------------------------------------------------------------
@@ -322,19 +303,7 @@ def verify(workspace, total, stored, duplicates, raw_count, type_counts, actors,
     return ok
 
 
-def code_version():
-    """The commit of the code under test, "+dirty" if siyu/ has uncommitted changes; None outside git."""
-    import subprocess
 
-    def git(*command):
-        return subprocess.run(["git", "-C", str(ROOT), *command], capture_output=True, text=True, check=True).stdout
-
-    try:
-        commit = git("rev-parse", "--short", "HEAD").strip()
-        dirty = git("status", "--porcelain", "--", "siyu").strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return commit + ("+dirty" if dirty else "")
 
 
 # -- main --------------------------------------------------------------------------------------

@@ -39,10 +39,9 @@ import statistics
 import sys
 import time
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT, code_version, django_start, postgres_recreate, say
 BENCH_DIR = ROOT / "var" / "bench"
 CACHE_DIR = BENCH_DIR / "metrics"
 DEFAULT_POSTGRES_URL = "postgres://root@127.0.0.1:5432/siyu_bench_metrics"
@@ -61,9 +60,6 @@ EXPORT_CHUNK = 100_000
 EXPORT_VERSION = 2  # bump when the Parquet columns change: cached exports are then redone
 T_JOINED, T_LEFT, T_MESSAGE, T_EXPOSED, T_PAID, T_REFUNDED, T_COST = 302, 303, 304, 401, 501, 502, 503
 
-
-def say(message=""):
-    print(message, file=sys.stderr, flush=True)
 
 
 def parse_args(argv=None):
@@ -133,38 +129,13 @@ def postgres_database_exists(url, name):
         return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
 
 
-def postgres_recreate(url, name):
-    import psycopg
-
-    with psycopg.connect(url, dbname="postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def django_start(var_dir, database_url):
-    os.environ["SIYU_VAR_DIR"] = str(var_dir)
-    os.environ["SIYU_DATABASE_URL"] = database_url
-    os.environ["SIYU_DEBUG"] = "0"  # DEBUG would record every query
-    os.environ["DJANGO_SETTINGS_MODULE"] = "siyu.settings.base"
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
-def code_version():
-    """The commit of the code under test, "+dirty" if siyu/ has uncommitted changes; None outside git."""
-    import subprocess
 
-    def git(*command):
-        return subprocess.run(["git", "-C", str(ROOT), *command], capture_output=True, text=True, check=True).stdout
 
-    try:
-        commit = git("rev-parse", "--short", "HEAD").strip()
-        dirty = git("status", "--porcelain", "--", "siyu").strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return commit + ("+dirty" if dirty else "")
+
 
 
 # -- build (not timed, cached) -----------------------------------------------------------------
@@ -563,7 +534,7 @@ def main(argv=None):
             name = urlparse(database_url).path.lstrip("/")
             cached = cached and postgres_database_exists(database_url, name)
             if not cached:
-                postgres_recreate(database_url, name)
+                postgres_recreate(database_url, [name])
         if not cached:
             shutil.rmtree(cache, ignore_errors=True)  # an interrupted or stale build: start over
             cache.mkdir(parents=True)

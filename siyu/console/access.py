@@ -6,6 +6,8 @@ from django.http import Http404
 from django.utils import timezone
 
 from siyu.core.models import StaffRole
+from siyu.groups import selectors as group_selectors
+from siyu.groups.models import Group
 
 
 def staff_roles(user):
@@ -31,3 +33,16 @@ def workspace_view(view):
             timezone.deactivate()
 
     return wrapper
+
+
+def workspace_today(request):
+    """Today in the workspace's time zone."""
+    return timezone.now().astimezone(request.workspace.tz).date()
+
+
+def group_or_404(request, group_id):
+    """A group of the request's workspace, or 404 (an id from another workspace is not found either)."""
+    try:
+        return group_selectors.group_get(workspace=request.workspace, group_id=group_id)
+    except Group.DoesNotExist:
+        raise Http404("No such group.") from None

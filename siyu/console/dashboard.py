@@ -8,7 +8,6 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -18,22 +17,17 @@ from django.views.decorators.http import require_POST
 from siyu.analytics import cohorts, metrics, selectors
 from siyu.analytics.rollups import rollups_refresh
 from siyu.core.events import EventType
-from siyu.groups import selectors as group_selectors
 from siyu.groups.models import Group
 
-from .access import workspace_view
+from .access import group_or_404, workspace_today, workspace_view
 from .exports import FORMATS, table_download
 from .forms import DEFAULT_PERIOD, PeriodForm
-
-
-def _today(request):
-    return timezone.now().astimezone(request.workspace.tz).date()
 
 
 def _period(request):
     data = request.GET.copy()
     data.setdefault("period", DEFAULT_PERIOD)  # the select shows the period the figures are for
-    form = PeriodForm(data, today=_today(request))
+    form = PeriodForm(data, today=workspace_today(request))
     first, last, previous_first, previous_last = form.days()
     return form, first, last, previous_first, previous_last
 
@@ -196,10 +190,7 @@ def _download(request, table, fmt, first, last):
 @workspace_view
 def group_analytics(request, group_id):
     """A group's daily charts and its message heatmap for the chosen period."""
-    try:
-        group = group_selectors.group_get(workspace=request.workspace, group_id=group_id)
-    except Group.DoesNotExist:
-        raise Http404("No such group.") from None
+    group = group_or_404(request, group_id)
     form, first, last, previous_first, previous_last = _period(request)
     series = selectors.group_series(group=group, first=first, last=last)
     days = [row.day.isoformat() for row in series]

@@ -1,12 +1,12 @@
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils import timezone
 
 from siyu.analytics import selectors as analytics_selectors
+from siyu.analytics.calendar import day_start
 from siyu.analytics.tiers import member_model_reasons, model_settings_get
 from siyu.core import selectors as core_selectors
 from siyu.core.events import TYPE_BY_KEY
@@ -16,7 +16,7 @@ from siyu.groups.models import Group
 from siyu.members import selectors as member_selectors
 from siyu.members.models import Member
 
-from .access import staff_roles, workspace_view
+from .access import group_or_404, staff_roles, workspace_today, workspace_view
 from .forms import EventFilterForm, GroupFilterForm, MemberFilterForm, TimelineForm
 
 
@@ -39,31 +39,24 @@ def home(request):
     return redirect("console:dashboard", slug=slug if slug in slugs else slugs[0])
 
 
-def _today(request):
-    return timezone.now().astimezone(request.workspace.tz).date()
-
-
 @workspace_view
 def groups(request):
     form = GroupFilterForm(request.GET or None)
     kind = form.cleaned_data["kind"] if form.is_valid() else None
-    rows = group_selectors.group_list(workspace=request.workspace, today=_today(request), kind=kind)
+    rows = group_selectors.group_list(workspace=request.workspace, today=workspace_today(request), kind=kind)
     return render(request, "console/groups.html", {"groups": rows, "form": form})
 
 
 @workspace_view
 def group_detail(request, group_id):
-    try:
-        group = group_selectors.group_get(workspace=request.workspace, group_id=group_id)
-    except Group.DoesNotExist:
-        raise Http404("No such group.") from None
+    group = group_or_404(request, group_id)
     show_past = request.GET.get("past") == "1"
     context = {
         "group": group,
         "stays": group_selectors.group_members(group=group, include_past=show_past),
         "show_past": show_past,
         "counts": group_selectors.group_counts(group=group),
-        "daily": group_selectors.group_daily(group=group, since=_today(request) - timedelta(days=13)),
+        "daily": group_selectors.group_daily(group=group, since=workspace_today(request) - timedelta(days=13)),
         "events": group_selectors.group_recent_events(group=group),
     }
     return render(request, "console/group_detail.html", context)
@@ -138,9 +131,9 @@ def events(request):
         member = Member.objects.filter(workspace=request.workspace, number=filters["member"]).first()
     since = until = None
     if filters.get("start"):
-        since = datetime.combine(filters["start"], time(0), tzinfo=tz)
+        since = day_start(tz, filters["start"])
     if filters.get("end"):
-        until = datetime.combine(filters["end"] + timedelta(days=1), time(0), tzinfo=tz)
+        until = day_start(tz, filters["end"] + timedelta(days=1))
     page, next_before = core_selectors.event_list(
         workspace=request.workspace, types=[TYPE_BY_KEY[k] for k in filters.get("type", [])],
         group_id=group.pk if group else None, member_id=member.pk if member else None,
