@@ -1,11 +1,33 @@
-"""What every channel adapter provides. Nothing outside channels/ knows a platform's API."""
+"""What every channel adapter provides. Nothing outside channels/ knows a platform's API.
+
+One package per platform under `channels/` (simulator/, matrix/; wecom/ and telegram/ later). Each
+registers one adapter instance with `channels.registry.register` in its AppConfig.ready().
+
+Outbound actions are outbox messages (`core.models.OutboxMessage`): `kind`, `target` and `payload`
+are platform-neutral, and the adapter turns them into platform calls:
+
+    kind              target                 payload
+    send_text         the group's external id {"text": str, "mentions": [{"id": external user id, "name": str}]}
+    send_private      the member's external id {"text": str}
+    remove_member     the group's external id {"user": external user id, "reason": str}
+    set_announcement  the group's external id {"text": str}
+    delete_message    the group's external id {"message_id": the platform's message id (the event's
+                                               source_id), "reason": str}
+
+In `send_text`, each mention's name appears in the text as "@name"; the adapter renders mentions the
+platform's way (Matrix: pills and m.mentions; WeCom: mentioned_list; Telegram: text_mention).
+"""
+from dataclasses import dataclass
+
+KINDS = ("send_text", "send_private", "remove_member", "set_announcement", "delete_message")
 
 
 class AdapterError(Exception):
     """A platform refused or failed an action.
 
     permanent=True: retrying cannot help (unknown room, no permission); the outbox gives up.
-    permanent=False: try again later; `retry_after` (seconds) is the platform's own wait, if it gave one.
+    permanent=False: try again later; `retry_after` (seconds) is the platform's own wait, if it gave one
+    (HTTP 429 with retry-after: "slow down").
     """
 
     def __init__(self, message, *, permanent, retry_after=None):
@@ -18,19 +40,35 @@ class UnknownChannel(LookupError):
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most `per_second` sends on average, `burst` at once, for every message sharing `key`."""
+
+    key: str
+    per_second: float
+    burst: int
+
+
 class ChannelAdapter:
     """One platform. `name` is the ledger's `source` and the identities' channel; `label` is shown.
 
-    parse(payload) turns one inbound platform payload into raw events for ingest.
+    parse(workspace, payload) turns one inbound platform payload into raw events for ingest.
     send(message) performs one outbox message (kind, target, payload, idempotency_key) or raises
     AdapterError. Platforms that support it must use the idempotency key so a resend is not a repeat.
+    rate_limits(message) names the buckets a send draws from (per bot, per room); the outbox waits for
+    a free slot instead of letting the platform refuse.
+    `kinds` lists the outbound kinds the platform supports.
     """
 
     name = ""
     label = ""
+    kinds = frozenset(KINDS)
 
     def parse(self, *, workspace, payload):
         raise NotImplementedError
 
     def send(self, *, message):
         raise NotImplementedError
+
+    def rate_limits(self, *, message):
+        return ()

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import dashboard, views
+from . import bot_connect, dashboard, group_rules, outbox_pages, views
 
 app_name = "console"
 urlpatterns = [
@@ -17,3 +17,6 @@ urlpatterns = [
     path("w/<slug:slug>/members/", views.members, name="members"),
     path("w/<slug:slug>/members/<int:number>/", views.member_detail, name="member"),
 ]
+
+# The bot's pages: each module lists its own paths (all under w/<slug>/).
+urlpatterns += bot_connect.urlpatterns + group_rules.urlpatterns + outbox_pages.urlpatterns

@@ -14,6 +14,8 @@ class EventType(IntEnum):
 
     # 2xx members
     MEMBER_PROFILE_UPDATED = 201
+    MEMBER_BARRED = 202  # barred workspace-wide (cannot enroll in new campaigns); data.reason, data.rule
+    MEMBER_UNBARRED = 203
 
     # 3xx groups
     GROUP_UPDATED = 301
@@ -21,6 +23,8 @@ class EventType(IntEnum):
     GROUP_LEFT = 303
     GROUP_MESSAGE = 304
     GROUP_ROLE_CHANGED = 305
+    GROUP_STRIKE_ADDED = 306  # the bot's moderation: data.rule, data.strike, data.actions, data.message_id
+    GROUP_STRIKE_UNDONE = 307  # an admin took a strike back; data.strike (the strike event's source_id)
 
     # 4xx links and channel codes
     LINK_EXPOSED = 401
@@ -46,6 +50,10 @@ TYPE_BY_KEY = {t.key: int(t) for t in EventType}
 # Which events need an actor (a member) and which a group; checked by ingest.
 NEEDS_ACTOR = {
     EventType.MEMBER_PROFILE_UPDATED,
+    EventType.MEMBER_BARRED,
+    EventType.MEMBER_UNBARRED,
+    EventType.GROUP_STRIKE_ADDED,
+    EventType.GROUP_STRIKE_UNDONE,
     EventType.GROUP_JOINED,
     EventType.GROUP_LEFT,
     EventType.GROUP_MESSAGE,
@@ -60,6 +68,8 @@ NEEDS_GROUP = {
     EventType.GROUP_LEFT,
     EventType.GROUP_MESSAGE,
     EventType.GROUP_ROLE_CHANGED,
+    EventType.GROUP_STRIKE_ADDED,
+    EventType.GROUP_STRIKE_UNDONE,
     EventType.LINK_EXPOSED,
 }
 
@@ -72,11 +82,15 @@ def _labels():
         EventType.OUTBOX_RETRY: _("Bot send postponed"),
         EventType.OUTBOX_FAILED: _("Bot send failed"),
         EventType.MEMBER_PROFILE_UPDATED: _("Profile updated"),
+        EventType.MEMBER_BARRED: _("Barred"),
+        EventType.MEMBER_UNBARRED: _("Bar lifted"),
         EventType.GROUP_UPDATED: _("Group updated"),
         EventType.GROUP_JOINED: _("Joined"),
         EventType.GROUP_LEFT: _("Left"),
         EventType.GROUP_MESSAGE: _("Message"),
         EventType.GROUP_ROLE_CHANGED: _("Role changed"),
+        EventType.GROUP_STRIKE_ADDED: _("Strike"),
+        EventType.GROUP_STRIKE_UNDONE: _("Strike undone"),
         EventType.LINK_EXPOSED: _("Exposure"),
         EventType.ORDER_PAID: _("Order paid"),
         EventType.ORDER_REFUNDED: _("Order refunded"),

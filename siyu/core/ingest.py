@@ -271,7 +271,7 @@ def _append(workspace, source, prepared, *, received):
         _insert_events(workspace, source, new)
         for projection in projections.registered():
             projection.apply(batch)
-        signals.events_ingested.send(sender=Event, workspace=workspace, stored=len(new))
+        signals.events_ingested.send(sender=Event, workspace=workspace, source=source, stored=len(new), events=new)
     return IngestResult(received=received, stored=len(new), duplicates=received - len(new))
 
 

@@ -44,6 +44,18 @@ def outbox_enqueue(*, workspace, channel, kind, target, payload, idempotency_key
     return message
 
 
+def outbox_update_pending(*, message_id, payload, due_at=None):
+    """Change a message that no worker has claimed yet (e.g. add a newcomer to a queued welcome).
+
+    True if it was still queued and now carries the new payload; False if a worker already claimed or
+    sent it, so the caller must queue a new message instead. Atomic: a claim and this update never both win.
+    """
+    changes = {"payload": payload}
+    if due_at is not None:
+        changes["due_at"] = due_at
+    return bool(OutboxMessage.objects.filter(pk=message_id, status=OutboxStatus.PENDING).update(**changes))
+
+
 def _claimable(now):
     # Due and queued, or claimed by a worker whose lease ran out (it died or hung).
     return Q(status=OutboxStatus.PENDING, due_at__lte=now) | Q(status=OutboxStatus.CLAIMED, claimed_until__lt=now)

@@ -1,0 +1,3 @@
+"""Console pages (being written for issue 5)."""
+
+urlpatterns = []
