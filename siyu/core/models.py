@@ -132,6 +132,9 @@ class OutboxMessage(models.Model):
     due_at = models.DateTimeField(_("due at"))
     status = models.CharField(_("status"), max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # Put back by the platform ("slow down", a temporary error) or by our own rate limit: later messages
+    # to the same target wait behind it, so a room sees the bot's messages in the order they were queued.
+    held = models.BooleanField(default=False)
     last_error = models.TextField(_("last error"), blank=True)
     claimed_by = models.CharField(max_length=64, blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
@@ -144,7 +147,23 @@ class OutboxMessage(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["workspace", "idempotency_key"], name="outbox_unique_key"),
         ]
-        indexes = [models.Index(fields=["status", "due_at"], name="outbox_due")]
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="outbox_due"),
+            # The held messages, which keep later messages to their target back (see core.outbox).
+            models.Index(fields=["workspace", "channel", "target", "id"], name="outbox_held", condition=Q(held=True)),
+            models.Index(fields=["workspace", "status", "id"], name="outbox_ws_status"),
+        ]
 
     def __str__(self):
         return f"{self.kind} → {self.target} ({self.get_status_display()})"
+
+
+class OutboxRateBucket(models.Model):
+    """One rate limit's state (a bot, a room): the generic cell rate algorithm's theoretical arrival time.
+
+    `tat` is in seconds since the epoch; a send is allowed while tat stays within the burst of now.
+    Shared by every worker through the database, so two workers together keep to the platform's limit.
+    """
+
+    key = models.CharField(max_length=191, primary_key=True)
+    tat = models.FloatField(default=0)

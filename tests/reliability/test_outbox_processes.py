@@ -102,10 +102,11 @@ def test_a_huey_consumer_on_redis_drains_the_outbox(workspace):
     run_consumer_and_enqueue(workspace, SIYU_REDIS_URL="redis://127.0.0.1:6379/15")
 
 
-def test_two_live_workers_draining_together_send_every_message_once(workspace):
+def test_two_live_workers_draining_together_send_every_message_once_and_in_order_per_room(workspace):
+    # 40 rooms, 10 messages per claim: each worker takes whole rooms' heads, never one room's queue in two.
     for n in range(200):
         outbox_enqueue(
-            workspace=workspace, channel="simulator", kind="send_text", target=f"!room{n % 7}",
+            workspace=workspace, channel="simulator", kind="send_text", target=f"!room{n % 40}",
             idempotency_key=f"broadcast-{n}", payload={"text": f"第{n}条", "simulate": {"delay": 0.02}},
         )
     env = child_env()
@@ -117,3 +118,6 @@ def test_two_live_workers_draining_together_send_every_message_once(workspace):
     assert not SimulatedDelivery.objects.exclude(deliveries_requested=1).exists()  # nobody sent twice
     sent = [int(out.split("sent ")[1].split(",")[0]) for out in outputs]
     assert sum(sent) == 200 and min(sent) > 0, outputs  # both worked, on disjoint claims
+    for room in range(40):
+        numbers = [int(p["text"][1:-1]) for p in SimulatedDelivery.objects.filter(target=f"!room{room}").order_by("id").values_list("payload", flat=True)]
+        assert numbers == sorted(numbers), (room, numbers)

@@ -6,6 +6,8 @@ payload may carry `"simulate": {...}` to make the platform misbehave, for tests 
 `{"fail": "temporary", "retry_after": 5}`, `{"fail": "permanent"}`, `{"delay": 3}` (slow before
 delivering) or `{"delay_after": 3}` (slow after delivering, before answering). With `"attempts": [1, 2]`
 it misbehaves only on those attempts, so a drill can show a retry going through.
+`{"rate_limit": {"per_second": 1, "burst": 2}}` gives the message's room a rate limit, as a real
+platform's adapter declares one.
 """
 import time
 
@@ -14,15 +16,14 @@ from django.db.models import F
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from siyu.channels.base import AdapterError, ChannelAdapter
+from siyu.channels.base import KINDS, AdapterError, ChannelAdapter, RateLimit
 
 from .models import SimulatedDelivery
-
-KINDS = frozenset({"send_text", "send_private", "remove_member", "set_announcement", "delete_message"})
 
 
 class SimulatorAdapter(ChannelAdapter):
     name = "simulator"
+    kinds = frozenset(KINDS)
     label = gettext_lazy("Simulator")
 
     def parse(self, *, workspace, payload):
@@ -31,11 +32,18 @@ class SimulatorAdapter(ChannelAdapter):
             raise AdapterError(_('a simulator payload is {"events": [...]}'), permanent=True)
         return events
 
+    def rate_limits(self, *, message):
+        limit = (message.payload.get("simulate") or {}).get("rate_limit")
+        if not limit:
+            return ()
+        key = f"simulator:{message.workspace_id}:{message.target}"
+        return (RateLimit(key, per_second=float(limit["per_second"]), burst=int(limit["burst"])),)
+
     def send(self, *, message):
         behaviour = message.payload.get("simulate") or {}
         if "attempts" in behaviour and message.attempts not in behaviour["attempts"]:
             behaviour = {}
-        if message.kind not in KINDS:
+        if message.kind not in self.kinds:
             raise AdapterError(_("the simulator cannot %(kind)s") % {"kind": message.kind}, permanent=True)
         if behaviour.get("fail") == "permanent":
             raise AdapterError(_("simulated permanent failure"), permanent=True)
