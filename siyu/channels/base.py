@@ -19,7 +19,16 @@ platform's way (Matrix: pills and m.mentions; WeCom: mentioned_list; Telegram: t
 """
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy as _
+
 KINDS = ("send_text", "send_private", "remove_member", "set_announcement", "delete_message")
+KIND_LABELS = {
+    "send_text": _("Message to the group"),
+    "send_private": _("Private message"),
+    "remove_member": _("Remove from the group"),
+    "set_announcement": _("Announcement"),
+    "delete_message": _("Delete a message"),
+}
 
 
 class AdapterError(Exception):

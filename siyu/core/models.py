@@ -68,6 +68,11 @@ class StaffRole(models.Model):
     def is_admin(self):
         return self.role in (Role.OWNER, Role.ADMIN)
 
+    @property
+    def can_operate(self):
+        """May change what the bot does and sends (owners, admins, operators)."""
+        return self.role in (Role.OWNER, Role.ADMIN, Role.OPERATOR)
+
 
 class Event(models.Model):
     """One thing that happened, appended once and never changed. The truth every projection derives from."""

@@ -1,7 +1,7 @@
 from django import template
 from django.utils.translation import gettext as _
 
-from siyu.channels.base import UnknownChannel
+from siyu.channels.base import KIND_LABELS, UnknownChannel
 from siyu.channels.registry import adapter_get
 from siyu.core.events import EVENT_LABELS, EventType
 from siyu.groups.models import MembershipRole
@@ -44,6 +44,22 @@ def channel_label(name):
         return adapter_get(name).label
     except UnknownChannel:
         return name
+
+
+@register.filter
+def outbox_kind(kind):
+    return KIND_LABELS.get(kind, kind)
+
+
+@register.filter
+def outbox_content(message):
+    """What an outbox message says or does, in one line."""
+    payload = message.payload or {}
+    if message.kind == "remove_member":
+        return " · ".join(x for x in (payload.get("user", ""), payload.get("reason", "")) if x)
+    if message.kind == "delete_message":
+        return " · ".join(x for x in (payload.get("message_id", ""), payload.get("reason", "")) if x)
+    return payload.get("text", "")
 
 
 @register.filter
