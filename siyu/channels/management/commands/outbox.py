@@ -12,7 +12,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
         drain = sub.add_parser("drain", help="claim and send due messages until none is due")
-        drain.add_argument("--limit", type=int, default=50, help="messages per claim")
+        drain.add_argument("--limit", type=int, default=100, help="messages per claim")
         enqueue = sub.add_parser("enqueue", help="queue a text message to a group or member")
         enqueue.add_argument("--workspace", required=True)
         enqueue.add_argument("--channel", required=True, choices=adapter_names())
