@@ -1,4 +1,5 @@
 """Huey tasks that carry the outbox to the channels."""
+from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
@@ -22,5 +23,10 @@ def drain_outbox_periodically():
     return outbox_drain(on_retry=_drain_again_at)
 
 
-def wake_drainer(sender, message_id, **kwargs):
-    drain_outbox_task()
+def wake_drainer(sender, message_id, due_at=None, **kwargs):
+    """Drain now, or at the message's due time if it is later (a welcome waiting for more newcomers, a
+    send held until quiet hours end); the periodic drain stays the safety net."""
+    if due_at is not None and due_at > timezone.now():
+        drain_outbox_task.schedule(eta=due_at)
+    else:
+        drain_outbox_task()

@@ -24,7 +24,8 @@ from .events import EventType
 from .ingest import events_ingest
 from .models import OutboxMessage, OutboxRateBucket, OutboxStatus, Workspace
 
-# Sent after commit when a message is queued, so a worker can be woken.
+# Sent after commit when a message is queued (or its due time moved): kwargs message_id, due_at, so a
+# worker can be woken now or scheduled for the due time.
 outbox_enqueued = django.dispatch.Signal()
 
 OUTCOME_SOURCE = "siyu"
@@ -46,8 +47,12 @@ def outbox_enqueue(*, workspace, channel, kind, target, payload, idempotency_key
         },
     )
     if created:
-        transaction.on_commit(lambda: outbox_enqueued.send(sender=OutboxMessage, message_id=message.pk))
+        _wake_on_commit(message.pk, message.due_at)
     return message
+
+
+def _wake_on_commit(message_id, due_at):
+    transaction.on_commit(lambda: outbox_enqueued.send(sender=OutboxMessage, message_id=message_id, due_at=due_at))
 
 
 def outbox_update_pending(*, message_id, payload, due_at=None):
@@ -59,7 +64,10 @@ def outbox_update_pending(*, message_id, payload, due_at=None):
     changes = {"payload": payload}
     if due_at is not None:
         changes["due_at"] = due_at
-    return bool(OutboxMessage.objects.filter(pk=message_id, status=OutboxStatus.PENDING).update(**changes))
+    changed = bool(OutboxMessage.objects.filter(pk=message_id, status=OutboxStatus.PENDING).update(**changes))
+    if changed and due_at is not None:
+        _wake_on_commit(message_id, due_at)
+    return changed
 
 
 def outbox_claim(*, limit=100, worker=None, now=None):

@@ -9,10 +9,14 @@ class GroupsConfig(AppConfig):
 
     def ready(self):
         from siyu.core import projections
+        from siyu.core.signals import events_ingested
 
         from . import projections as group_projections
+        from .bot import bot_react
 
         projections.register_resolver(group_projections.resolve_groups)
         projections.register(group_projections.GroupDetailsProjection())
         projections.register(group_projections.MembershipProjection())
         projections.register(group_projections.GroupDailyStatsProjection())
+        projections.register(group_projections.StrikeProjection())
+        events_ingested.connect(bot_react, dispatch_uid="siyu.groups.bot_react")

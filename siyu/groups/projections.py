@@ -7,49 +7,56 @@ from siyu.core.db import chunked, insert_many, update_many, upsert
 from siyu.core.events import EventType
 from siyu.core.ingest import IngestError, IngestRejected
 from siyu.core.projections import LatestFieldsProjection, Projection, text_error
+from siyu.members.projections import ref_channel
 
-from .models import Group, GroupDailyStats, GroupKind, GroupStats, Membership, MembershipRole
+from .models import Group, GroupDailyStats, GroupKind, GroupStats, Membership, MembershipRole, Strike, StrikeAction
 
 
 def resolve_groups(batch):
-    """Set group_id on events with a group reference, creating the group on first sight."""
+    """Set group_id on events with a group reference, creating the group on first sight.
+
+    Siyu's own events (strikes) name the group's channel in the reference (see members.projections.ref_channel).
+    """
     wanted = {}
     for event in batch.events:
         ref = event.group_ref
         if ref and event.group_id is None:
-            first = wanted.get(ref["id"])
+            key = (ref_channel(batch, ref), ref["id"])
+            first = wanted.get(key)
             if first is None or event.index < first[0]:  # the first reference in submitted order wins
-                wanted[ref["id"]] = (event.index, ref)
+                wanted[key] = (event.index, ref)
     if not wanted:
         return
     known = {}
-    for ids in chunked(wanted, 900):
-        known.update(
-            Group.objects.filter(workspace=batch.workspace, channel=batch.source, external_id__in=ids).values_list(
-                "external_id", "pk"
+    for channel in {channel for channel, _id in wanted}:
+        for ids in chunked([external_id for c, external_id in wanted if c == channel], 900):
+            known.update(
+                ((channel, external_id), pk)
+                for external_id, pk in Group.objects.filter(
+                    workspace=batch.workspace, channel=channel, external_id__in=ids
+                ).values_list("external_id", "pk")
             )
-        )
     errors = []
     new_groups = []
-    for external_id, (index, ref) in wanted.items():
-        if external_id in known:
+    for (channel, external_id), (index, ref) in wanted.items():
+        if (channel, external_id) in known:
             continue
         kind = ref.get("kind", GroupKind.LEAD)
         capacity = ref.get("capacity", 500)
         errors += [IngestError(index, f"group.{name}", reason) for name, reason in kind_and_capacity_errors(kind, capacity)]
         new_groups.append(
             Group(
-                workspace=batch.workspace, channel=batch.source, external_id=external_id,
+                workspace=batch.workspace, channel=channel, external_id=external_id,
                 name=(ref.get("name") or external_id)[:128], kind=kind, capacity=capacity,
             )
         )
     if errors:
         raise IngestRejected(errors)
     for group in Group.objects.bulk_create(new_groups):
-        known[group.external_id] = group.pk
+        known[(group.channel, group.external_id)] = group.pk
     for event in batch.events:
         if event.group_ref and event.group_id is None:
-            event.group_id = known[event.group_ref["id"]]
+            event.group_id = known[(ref_channel(batch, event.group_ref), event.group_ref["id"])]
 
 
 def kind_and_capacity_errors(kind, capacity):
@@ -174,3 +181,62 @@ class GroupDailyStatsProjection(Projection):
 
     def reset(self, *, workspace):
         GroupDailyStats.objects.filter(workspace=workspace).delete()
+
+
+def strike_errors(data):
+    """(field, reason) pairs for the data of a group.strike_added event the moderation log cannot take."""
+    if reason := text_error(data, "rule", shortest=1, longest=64):
+        yield "rule", reason
+    elif "rule" not in data:
+        yield "rule", _("is required: the rule's name")
+    for name, lowest in (("strike", 0), ("limit", 1)):
+        value = data.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or not lowest <= value <= 1000:
+            yield name, _("must be a whole number from %(min)s to 1000") % {"min": lowest}
+    rule_id = data.get("rule_id")
+    if rule_id is not None and (not isinstance(rule_id, int) or isinstance(rule_id, bool) or rule_id < 1):
+        yield "rule_id", _("must be a positive whole number")
+    actions = data.get("actions", [])
+    if not isinstance(actions, list) or any(a not in StrikeAction.values for a in actions):
+        yield "actions", _("must be a list of %(actions)s") % {"actions": ", ".join(StrikeAction.values)}
+    for name, longest in (("message_id", 191), ("excerpt", 200)):
+        if reason := text_error(data, name, shortest=0, longest=longest):
+            yield name, reason
+
+
+class StrikeProjection(Projection):
+    """The moderation log: group.strike_added adds a Strike row, group.strike_undone marks it undone."""
+
+    name = "strikes"
+
+    def validate(self, batch):
+        for event in batch.of_type(EventType.GROUP_STRIKE_ADDED):
+            for field_name, reason in strike_errors(event.data):
+                yield event.index, f"data.{field_name}", reason
+        for event in batch.of_type(EventType.GROUP_STRIKE_UNDONE):
+            if reason := text_error(event.data, "strike", shortest=1, longest=191) or (
+                None if "strike" in event.data else _("is required: the strike event's source id")
+            ):
+                yield event.index, "data.strike", reason
+
+    def apply(self, batch):
+        added = batch.of_type(EventType.GROUP_STRIKE_ADDED)
+        undone = batch.of_type(EventType.GROUP_STRIKE_UNDONE)
+        if added:
+            insert_many(Strike, [
+                {
+                    "workspace": batch.workspace.pk, "group": e.group_id, "member": e.member_id, "source_id": e.source_id,
+                    "rule_id": e.data.get("rule_id"), "rule_name": e.data["rule"], "number": e.data["strike"],
+                    "limit": e.data["limit"], "counts": bool(e.data.get("counts", True)),
+                    "actions": e.data.get("actions", []), "message_id": e.data.get("message_id", ""),
+                    "excerpt": e.data.get("excerpt", ""), "occurred_at": e.occurred_at, "undone_at": None, "undone_by": "",
+                }
+                for e in added if e.group_id and e.member_id
+            ])
+        for event in undone:  # after the inserts: a strike and its undo may arrive in one batch
+            Strike.objects.filter(workspace=batch.workspace, source_id=event.data["strike"], undone_at__isnull=True).update(
+                undone_at=event.occurred_at, undone_by=str(event.data.get("by", ""))[:150]
+            )
+
+    def reset(self, *, workspace):
+        Strike.objects.filter(workspace=workspace).delete()

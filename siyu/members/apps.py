@@ -15,3 +15,4 @@ class MembersConfig(AppConfig):
         projections.register_resolver(member_projections.resolve_actors)
         projections.register(member_projections.MemberStatsProjection())
         projections.register(member_projections.MemberProfileProjection())
+        projections.register(member_projections.MemberBarProjection())

@@ -23,6 +23,9 @@ class Member(models.Model):
     remark = models.CharField(_("remark"), max_length=200, blank=True)
     profile = models.JSONField(_("profile"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # Projection of member.barred / member.unbarred: a barred member cannot enroll in new campaigns.
+    barred_at = models.DateTimeField(_("barred at"), null=True, blank=True, editable=False)
+    barred_reason = models.CharField(_("reason barred"), max_length=200, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("member")

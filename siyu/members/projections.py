@@ -6,7 +6,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from siyu.core.db import fetch_existing, insert_many, upsert
+from siyu.core.db import fetch_existing, insert_many, update_by_field_set, upsert
 from siyu.core.events import EventType
 from siyu.core.models import Workspace
 from siyu.core.projections import LatestFieldsProjection, Projection, text_error
@@ -26,6 +26,18 @@ def member_numbers_allocate(*, workspace, count):
     return range(last - count + 1, last + 1)
 
 
+# Siyu's own events (source "siyu": strikes, bars) are about people on a platform; their references
+# name that platform in "channel", so they resolve to the member the platform's events created.
+OWN_SOURCE = "siyu"
+
+
+def ref_channel(batch, ref):
+    """The channel a reference's id belongs to: the batch's source, or the named one for Siyu's own events."""
+    if batch.source == OWN_SOURCE and isinstance(ref.get("channel"), str) and ref["channel"]:
+        return ref["channel"]
+    return batch.source
+
+
 def resolve_actors(batch):
     """Set member_id on events with an actor, creating the member and identity on first sight.
 
@@ -33,27 +45,32 @@ def resolve_actors(batch):
     costs more than the query itself.
     """
     wanted = {}
+    own, source = batch.source == OWN_SOURCE, batch.source
     for event in batch.events:
         if event.actor and event.member_id is None:
-            wanted.setdefault(event.actor["id"], event.actor)
+            wanted.setdefault((ref_channel(batch, event.actor) if own else source, event.actor["id"]), event.actor)
     if not wanted:
         return
-    known = dict(
-        fetch_existing(
-            Identity._meta.db_table, ["external_id", "member_id"], key="external_id", values=wanted,
-            filters={"workspace_id": batch.workspace.pk, "channel": batch.source},
+    known = {}
+    for channel in {channel for channel, _id in wanted}:
+        ids = {external_id for c, external_id in wanted if c == channel}
+        known.update(
+            ((channel, external_id), member_id)
+            for external_id, member_id in fetch_existing(
+                Identity._meta.db_table, ["external_id", "member_id"], key="external_id", values=ids,
+                filters={"workspace_id": batch.workspace.pk, "channel": channel},
+            )
         )
-    )
-    missing = [ref for external_id, ref in wanted.items() if external_id not in known]
+    missing = [(key, ref) for key, ref in wanted.items() if key not in known]
     if missing:
         known.update(_members_create(batch, missing))
     for event in batch.events:
         if event.actor and event.member_id is None:
-            event.member_id = known[event.actor["id"]]
+            event.member_id = known[(ref_channel(batch, event.actor) if own else source, event.actor["id"])]
 
 
 def _members_create(batch, refs):
-    """Create a member and an identity for each actor reference; return {external id: member id}."""
+    """Create a member and an identity for each ((channel, external id), actor reference); return {key: member id}."""
     workspace_id = batch.workspace.pk
     numbers = member_numbers_allocate(workspace=batch.workspace, count=len(refs))
     now = timezone.now()
@@ -61,8 +78,8 @@ def _members_create(batch, refs):
         Member,
         [
             {"workspace": workspace_id, "number": number, "display_name": (ref.get("name") or ref["id"])[:128],
-             "gender": "", "city": "", "remark": "", "profile": {}, "created_at": now}
-            for number, ref in zip(numbers, refs)
+             "gender": "", "city": "", "remark": "", "profile": {}, "created_at": now, "barred_reason": ""}
+            for number, (_key, ref) in zip(numbers, refs)
         ],
     )
     db = connections[DEFAULT_DB_ALIAS]
@@ -76,12 +93,18 @@ def _members_create(batch, refs):
     insert_many(
         Identity,
         [
-            {"workspace": workspace_id, "member": member_ids[number], "channel": batch.source,
+            {"workspace": workspace_id, "member": member_ids[number], "channel": channel,
              "external_id": ref["id"], "display_name": ref.get("name", ""), "created_at": now}
-            for number, ref in zip(numbers, refs)
+            for number, ((channel, _id), ref) in zip(numbers, refs)
         ],
     )
-    return {ref["id"]: member_ids[number] for number, ref in zip(numbers, refs)}
+    return {key: member_ids[number] for number, (key, _ref) in zip(numbers, refs)}
+
+
+# What Siyu did to a member (strikes, bars, undos) is not the member being seen.
+NOT_SEEN = frozenset({
+    EventType.MEMBER_BARRED, EventType.MEMBER_UNBARRED, EventType.GROUP_STRIKE_ADDED, EventType.GROUP_STRIKE_UNDONE,
+})
 
 
 class MemberStatsProjection(Projection):
@@ -100,7 +123,7 @@ class MemberStatsProjection(Projection):
         message, paid, refunded = EventType.GROUP_MESSAGE, EventType.ORDER_PAID, EventType.ORDER_REFUNDED
         for event in batch.events:
             member_id = event.member_id
-            if member_id is None:
+            if member_id is None or event.type in NOT_SEEN:
                 continue
             at = event.occurred_at
             row = stats.get(member_id)
@@ -155,3 +178,29 @@ class MemberProfileProjection(LatestFieldsProjection):
         for name, shortest, longest in (("display_name", 1, 128), ("city", 0, 64)):
             if reason := text_error(data, name, shortest=shortest, longest=longest):
                 yield name, reason
+
+
+class MemberBarProjection(Projection):
+    """member.barred sets Member.barred_at and barred_reason; member.unbarred clears them."""
+
+    name = "member_bars"
+    TYPES = (EventType.MEMBER_BARRED, EventType.MEMBER_UNBARRED)
+
+    def validate(self, batch):
+        for event in batch.of_type(EventType.MEMBER_BARRED):
+            if reason := text_error(event.data, "reason", shortest=0, longest=200):
+                yield event.index, "data.reason", reason
+
+    def apply(self, batch):
+        latest = {}
+        for event in batch.events:  # in occurrence order: the last bar or unbar of a member wins
+            if event.type in self.TYPES and event.member_id:
+                barred = event.type == EventType.MEMBER_BARRED
+                latest[event.member_id] = {
+                    "barred_at": event.occurred_at if barred else None,
+                    "barred_reason": str(event.data.get("reason", ""))[:200] if barred else "",
+                }
+        update_by_field_set(Member, latest)
+
+    def reset(self, *, workspace):
+        Member.objects.filter(workspace=workspace, barred_at__isnull=False).update(barred_at=None, barred_reason="")
