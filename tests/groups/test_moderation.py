@@ -172,3 +172,19 @@ def test_strike_events_with_bad_data_are_rejected(workspace):
     undo = {**ingest_event, "type": "group.strike_undone", "data": {}}
     with pytest.raises(IngestRejected):
         events_ingest(workspace=workspace, source="siyu", events=[undo])
+
+
+def test_the_timeline_says_what_each_moderation_event_was(ingest, workspace, links_rule, make_staff):
+    from django.utils import translation
+
+    from siyu.console.templatetags.console import event_detail
+
+    ingest([join("spam"), say("spam", "https://ads.example.com/x"), say("spam", "https://ads.example.com/y")])
+    strike = Strike.objects.order_by("number").first()
+    strike_undo(strike=strike, by_user=make_staff(workspace, username="boss"))
+    with translation.override("en"):
+        details = [event_detail(e) for e in Event.objects.filter(source="siyu").order_by("id")]
+    assert details[0] == "广告链接 · strike 1/2 · Message deleted, Strike counted, Warned · “https://ads.example.com/x”"
+    assert details[1].startswith("广告链接 · strike 2/2 · Message deleted, Strike counted, Removed, Barred")
+    assert "广告链接" in details[2]  # barred: the reason
+    assert details[3] == "undone by boss"

@@ -4,9 +4,10 @@ from django.utils.translation import gettext as _
 from siyu.channels.base import KIND_LABELS, UnknownChannel
 from siyu.channels.registry import adapter_get
 from siyu.core.events import EVENT_LABELS, EventType
-from siyu.groups.models import MembershipRole
+from siyu.groups.models import MembershipRole, StrikeAction
 
 ROLE_LABELS = dict(MembershipRole.choices)
+STRIKE_ACTION_LABELS = dict(StrikeAction.choices)
 
 register = template.Library()
 
@@ -32,6 +33,16 @@ def event_detail(event):
         return _("role: %(role)s") % {"role": ROLE_LABELS.get(role, role)}
     if kind == EventType.MEMBER_PROFILE_UPDATED:
         return ", ".join(f"{k}={v}" for k, v in sorted(data.items()))
+    if kind == EventType.GROUP_STRIKE_ADDED:
+        actions = ", ".join(str(STRIKE_ACTION_LABELS.get(a, a)) for a in data.get("actions", []))
+        return _("%(rule)s · strike %(strike)s/%(limit)s · %(actions)s · “%(excerpt)s”") % {
+            "rule": data.get("rule", ""), "strike": data.get("strike", ""), "limit": data.get("limit", ""),
+            "actions": actions, "excerpt": data.get("excerpt", ""),
+        }
+    if kind == EventType.GROUP_STRIKE_UNDONE:
+        return _("undone by %(by)s") % {"by": data.get("by", "")}
+    if kind in (EventType.MEMBER_BARRED, EventType.MEMBER_UNBARRED):
+        return data.get("reason", "")
     if kind in (EventType.OUTBOX_SENT, EventType.OUTBOX_RETRY, EventType.OUTBOX_FAILED):
         return " · ".join(str(x) for x in (data.get("kind"), data.get("target"), data.get("error")) if x)
     return ""
