@@ -13,7 +13,8 @@ A raw event is a dict:
     data         a JSON object with the event's details ("text" for messages, "amount_cents" and
                  "order_id" for orders, "amount_cents" for costs, "campaign" for campaign touches,
                  "code" for exposures and joins, "inviter" (the inviter's id on the same channel)
-                 for joins, "role" for joins/role changes)
+                 for joins, "role" for joins/role changes; "history": true on any event a channel
+                 reports from before its bot was present: stored like any other, not reacted to)
 """
 import logging
 import re

@@ -2,7 +2,8 @@
 
 `bot_react` is connected to core's `events_ingested` signal, which is sent inside the ingest
 transaction, so whatever the bot queues commits with the events or not at all. It acts only on live
-events (a first sync or a demo backfilling history must not welcome last month's newcomers) and never
+events (a first sync or a demo backfilling history must not welcome last month's newcomers), never on
+events a channel marks `data.history` (what happened in a room before the bot was there), and never
 on Siyu's own events. Everything it does goes through the outbox with a deterministic idempotency
 key, and every moderation step is an event in the ledger (source "siyu").
 """
@@ -50,6 +51,7 @@ def bot_react(sender, *, workspace, source, events, **kwargs):
     live = [
         e for e in events
         if (e.type == joined or e.type == message) and e.group_id and e.member_id and e.occurred_at >= cutoff
+        and not e.data.get("history")
     ]
     if not live:
         return

@@ -99,3 +99,12 @@ def test_an_archived_group_gets_no_welcome(ingest, workspace):
     Group.objects.update(status="archived")
     ingest([join("bob")])
     assert outbox() == []
+
+
+def test_joins_from_before_the_bot_was_there_are_recorded_but_not_welcomed(ingest, workspace):
+    from siyu.groups.models import Membership
+    from tests.groups.helpers import join, outbox
+
+    ingest([join("old1", history=True), join("old2", history=True)])
+    assert Membership.objects.count() == 2
+    assert outbox() == []
