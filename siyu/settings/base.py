@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "siyu.groups",
     "siyu.channels",
     "siyu.channels.simulator",
+    "siyu.channels.matrix",
     "siyu.analytics",
     "siyu.console",
 ]

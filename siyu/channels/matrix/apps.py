@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class MatrixConfig(AppConfig):
+    name = "siyu.channels.matrix"
+    label = "matrix"
+    verbose_name = _("Matrix channel")
+
+    def ready(self):
+        from siyu.channels import registry
+
+        from .adapter import MatrixAdapter
+
+        registry.register(MatrixAdapter())
