@@ -2,6 +2,7 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import translation
 
 from siyu.groups.models import BotSettings
 from siyu.groups.rules import (
@@ -32,16 +33,20 @@ def test_quiet_hours_move_a_send_to_their_end_across_midnight(start, end, moment
 
 
 def test_a_bad_regex_is_explained_with_its_position():
-    message = pattern_error("(群规|公告")
-    assert "position 0" in message and "missing )" in message
-    assert "position 3" in pattern_error("abc[")
+    with translation.override("en"):
+        message = pattern_error("(群规|公告")
+        assert "position 0" in message and "missing )" in message
+        assert "position 3" in pattern_error("abc[")
+    with translation.override("zh-hans"):
+        assert "0" in pattern_error("(群规|公告") and "位置" in pattern_error("(群规|公告")
     assert pattern_error(r"^\d+$") is None
 
 
 def test_variables_and_domains_are_checked():
-    assert variables_error("{name} {group} {rule}", ("name", "group")) .startswith("Unknown variable {rule}")
+    with translation.override("en"):
+        assert variables_error("{name} {group} {rule}", ("name", "group")).startswith("Unknown variable {rule}")
+        assert "Line 2" in domains_error("example.com\nhttps://bad.example/x")
     assert variables_error("{name}", ("name",)) is None
-    assert "Line 2" in domains_error("example.com\nhttps://bad.example/x")
     assert domains_error("example.com\n\nsub.example.cn") is None
 
 
