@@ -137,7 +137,7 @@ METRICS = {
     m.key: m
     for m in (
         Metric("join_rate", _("Join rate"), _("joins ÷ exposures of the group's links and codes"), "percent",
-               "003", join_rate, (T.GROUP_JOINED, T.LINK_EXPOSED)),
+               "003", join_rate, (T.GROUP_JOINED, T.LINK_EXPOSED, T.LINK_CLICKED)),
         Metric("leave_rate", _("Leave rate"), _("leaves ÷ members at the start of the period"), "percent",
                "003", leave_rate, (T.GROUP_LEFT,), higher_is_better=False),
         Metric("interaction_rate", _("Interaction rate"),

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import bot_connect, dashboard, group_rules, outbox_pages, views
+from . import bot_connect, dashboard, group_rules, link_pages, outbox_pages, views
 
 app_name = "console"
 urlpatterns = [
@@ -19,4 +19,4 @@ urlpatterns = [
 ]
 
 # The bot's pages: each module lists its own paths (all under w/<slug>/).
-urlpatterns += bot_connect.urlpatterns + group_rules.urlpatterns + outbox_pages.urlpatterns
+urlpatterns += bot_connect.urlpatterns + group_rules.urlpatterns + outbox_pages.urlpatterns + link_pages.urlpatterns

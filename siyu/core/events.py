@@ -28,6 +28,7 @@ class EventType(IntEnum):
 
     # 4xx links and channel codes
     LINK_EXPOSED = 401
+    LINK_CLICKED = 402  # a visit of a short link or channel code, spooled by links.redirect (see links.spool)
 
     # 5xx orders
     ORDER_PAID = 501
@@ -92,6 +93,7 @@ def _labels():
         EventType.GROUP_STRIKE_ADDED: _("Strike"),
         EventType.GROUP_STRIKE_UNDONE: _("Strike undone"),
         EventType.LINK_EXPOSED: _("Exposure"),
+        EventType.LINK_CLICKED: _("Link clicked"),
         EventType.ORDER_PAID: _("Order paid"),
         EventType.ORDER_REFUNDED: _("Order refunded"),
         EventType.COST_RECORDED: _("Cost recorded"),

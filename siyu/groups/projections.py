@@ -157,7 +157,12 @@ class MembershipProjection(Projection):
 
 
 class GroupDailyStatsProjection(Projection):
-    """Per group and local day: joins, leaves, messages and exposures."""
+    """Per group and local day: joins, leaves, messages and exposures.
+
+    Exposures are link.exposed events (reported by a channel) and the non-bot link.clicked events
+    of a link or channel code that carry a group (links.spool): a visit of a group's link or code is
+    one exposure of that group.
+    """
 
     name = "group_daily_stats"
     COUNTERS = {
@@ -171,6 +176,8 @@ class GroupDailyStatsProjection(Projection):
         days = defaultdict(lambda: {"joins": 0, "leaves": 0, "messages": 0, "exposures": 0})
         for event in batch.events:
             counter = self.COUNTERS.get(event.type)
+            if event.type == EventType.LINK_CLICKED and not event.data.get("bot"):
+                counter = "exposures"
             if counter and event.group_id:
                 days[(event.group_id, batch.local_day(event.occurred_at))][counter] += 1
         upsert(

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "siyu.core",
     "siyu.members",
     "siyu.groups",
+    "siyu.links",
     "siyu.channels",
     "siyu.channels.simulator",
     "siyu.channels.matrix",

@@ -1,0 +1,153 @@
+"""Which target of a channel code (活码) is live: the rotation strategies.
+
+    choice = code_target_choose(code=code)        # read-only: which target would the next visit get
+    choice = code_visit_route(code=code)          # the same, and records the send (a visit's path)
+
+A target is *open* when it is active, under its daily cap (TargetDay.sends today plus the sends not
+yet flushed) and under its capacity: for a target with a group, the group's live member count
+(GroupStats.members_now, kept by the membership projection); for one without, the visitors sent so far.
+
+- next_when_full: the first open target in position order;
+- round_robin: the open targets in turn, by the code's cursor;
+- weighted: an open target drawn with probability weight / sum of weights, from a generator seeded by
+  the code's cursor, so a sequence of visits is reproducible.
+
+When no target is open, the code's backup URL (empty: none, and the visitor gets the "full" page).
+"""
+import logging
+import random
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from siyu.groups.models import GroupStats
+
+from .models import ChannelCode, CodeTarget, Strategy, TargetDay
+
+log = logging.getLogger(__name__)
+
+CREATE_GROUP_KIND = "create_group"
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    target: CodeTarget | None  # None: the backup (or nothing)
+    url: str  # where the visitor goes; "" when every target is full and there is no backup
+    all_full: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TargetLoad:
+    """A target's figures as rotation sees them (also what the console shows as fill levels)."""
+
+    target: CodeTarget
+    used: int  # members now (with a group) or visitors sent (without)
+    sends_today: int
+    open: bool
+
+
+def code_targets_load(*, code, today: date | None = None):
+    """Every target of the code in position order with its fill figures. Four queries."""
+    today = today or timezone.localtime(timezone.now(), code.workspace.tz).date()
+    targets = list(code.targets.all())
+    ids = [t.pk for t in targets]
+    today_sends = dict(TargetDay.objects.filter(target_id__in=ids, day=today).values_list("target_id", "sends"))
+    total_sends = dict(
+        TargetDay.objects.filter(target_id__in=ids).values("target_id").annotate(n=Sum("sends")).values_list("target_id", "n")
+    )
+    members = dict(
+        GroupStats.objects.filter(group_id__in=[t.group_id for t in targets if t.group_id]).values_list("group_id", "members_now")
+    )
+    loads = []
+    for target in targets:
+        sends_today = today_sends.get(target.pk, 0) + target.pending_sends
+        used = members.get(target.group_id, 0) if target.group_id else total_sends.get(target.pk, 0) + target.pending_sends
+        is_open = (
+            target.active and used < target.capacity
+            and (target.daily_cap is None or sends_today < target.daily_cap)
+        )
+        loads.append(TargetLoad(target=target, used=used, sends_today=sends_today, open=is_open))
+    return loads
+
+
+def _pick(code, open_targets, cursor):
+    if code.strategy == Strategy.ROUND_ROBIN:
+        return open_targets[cursor % len(open_targets)]
+    if code.strategy == Strategy.WEIGHTED:
+        weighted = [t for t in open_targets if t.weight > 0]
+        if not weighted:
+            return None
+        point = random.Random(cursor).random() * sum(t.weight for t in weighted)
+        for target in weighted:
+            point -= target.weight
+            if point < 0:
+                return target
+        return weighted[-1]
+    return open_targets[0]
+
+
+def code_target_choose(*, code, today=None, cursor=None):
+    """The target the next visit of `code` goes to, without recording anything."""
+    open_targets = [load.target for load in code_targets_load(code=code, today=today) if load.open]
+    target = _pick(code, open_targets, code.cursor if cursor is None else cursor) if open_targets else None
+    if target is None:
+        return Choice(target=None, url=code.backup_url, all_full=True)
+    return Choice(target=target, url=target.url, all_full=False)
+
+
+def code_visit_route(*, code, today=None):
+    """Choose the target of one visit and record it: the code's cursor moves on (round robin,
+    weighted) and the target's unflushed sends go up by one, so caps apply at once.
+
+    Not transactional with the click's spool line (links.redirect writes that first); a crash
+    between the two leaves a send counted that the flush never subtracts, at most one per crash.
+    """
+    cursor = code.cursor
+    if code.strategy != Strategy.NEXT_WHEN_FULL:
+        # A conditional update claims this cursor value; a concurrent visit that lost takes the next one.
+        for _attempt in range(5):
+            if ChannelCode.objects.filter(pk=code.pk, cursor=cursor).update(cursor=cursor + 1):
+                break
+            cursor = ChannelCode.objects.filter(pk=code.pk).values_list("cursor", flat=True).get()
+    choice = code_target_choose(code=code, today=today, cursor=cursor)
+    if choice.target is not None:
+        CodeTarget.objects.filter(pk=choice.target.pk).update(pending_sends=F("pending_sends") + 1)
+    elif code.auto_create_group:
+        code_group_request(code=code)
+    return choice
+
+
+def code_group_request(*, code, now=None):
+    """Ask the channel of the code's last group for a new group, once until a target is added.
+
+    Queued through the outbox as kind "create_group" (target: the last group's external id; payload:
+    name, capacity, code) on channels whose adapter lists that kind; no adapter does yet, so on every
+    current channel this logs and does nothing. Returns the outbox message or None.
+    """
+    from siyu.channels.registry import adapter_get
+    from siyu.core.outbox import outbox_enqueue
+
+    last = code.targets.filter(group__isnull=False).select_related("group").order_by("-position", "-id").first()
+    if last is None:
+        return None
+    try:
+        adapter = adapter_get(last.group.channel)
+    except LookupError:
+        return None
+    if CREATE_GROUP_KIND not in adapter.kinds:
+        log.info("links: channel %s cannot create groups; code %s stays on its backup", last.group.channel, code.pk)
+        return None
+    now = now or timezone.now()
+    with transaction.atomic():
+        if not ChannelCode.objects.filter(pk=code.pk, group_requested_at__isnull=True).update(group_requested_at=now):
+            return None
+        count = code.targets.count()
+        return outbox_enqueue(
+            workspace=code.workspace, channel=last.group.channel, kind=CREATE_GROUP_KIND,
+            target=last.group.external_id,
+            payload={"name": f"{code.name} {count + 1}", "capacity": last.capacity, "code": code.pk},
+            idempotency_key=f"links:code:{code.pk}:group:{count + 1}",
+        )
