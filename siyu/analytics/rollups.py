@@ -135,8 +135,11 @@ def _refresh(workspace, *, today, full, up_to):
         if earliest is not None:
             since = min(since or earliest, earliest)
     first_day = calendar.local_day(sql.tz, since) if since else None
-    if mark.last_day is not None and mark.last_day < today:
-        first_day = min(first_day or today, mark.last_day + timedelta(days=1))  # a new day: extend the rows
+    end = max(today, _last_data_day(sql) or today)  # rows run to today or the last day with group data
+    if mark.last_day is not None and mark.last_day < end:
+        # New days (today moved on, or new events dated after the last row): extend the rows from the
+        # day after the last one, even when the new events start later, or the days between are missing.
+        first_day = min(first_day or end, mark.last_day + timedelta(days=1))
     data_starts = _first_data_day(sql)
     if full or data_starts is None:
         first_day = data_starts
@@ -144,7 +147,7 @@ def _refresh(workspace, *, today, full, up_to):
         first_day = max(first_day, data_starts)  # no rows before the first day with data
     last_day = today
     if first_day is not None:
-        last_day = max(today, _last_data_day(sql) or today)
+        last_day = end
         _recompute(sql, first_day, last_day)
     from .tiers import member_models_update
 

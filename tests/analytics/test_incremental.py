@@ -2,7 +2,7 @@
 import itertools
 from datetime import UTC, date, datetime, timedelta
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from siyu.analytics.models import CampaignTouch, GroupDay, Invite, MemberModel, Sale, SaleGroup, WorkspaceDay
@@ -76,6 +76,22 @@ def snapshot(workspace):
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+# Regressions: a refresh whose new events all fall two or more days after the last row held (rows end
+# on TODAY, or on the last day with group data when that is later) must still fill the days between.
+# Here the first refresh writes rows to 2026-03-12 and the second reads one join on 2026-03-15 local.
+@example(actions=[("join", 0, 0, 1)] + [("leave", 5, 0, 400)] * 7 + [("join", 1, 0, 100)],
+         cuts=[1], refresh_after=[True] * 9, late=set())
+# As hypothesis found it: a cost dated after TODAY and past the last group data, then a join 2 days later.
+@example(
+    actions=[("join", 0, 0, 1)] * 8 + [
+        ("join", 0, 0, 13), ("join", 0, 0, 29), ("join", 0, 0, 63), ("join", 0, 0, 99), ("join", 0, 0, 115),
+        ("join", 0, 0, 232), ("join", 0, 0, 258), ("join", 0, 0, 271), ("join", 0, 0, 364), ("join", 0, 1, 156),
+        ("join", 0, 2, 85), ("join", 2, 0, 1), ("join", 4, 0, 323), ("leave", 0, 0, 33), ("exposure", 0, 0, 8),
+        ("join", 0, 0, 1), ("join", 1, 0, 1), ("join", 2, 2, 1), ("join", 3, 0, 1), ("join", 5, 0, 1),
+        ("message", 0, 0, 1), ("cost", 0, 0, 350), ("touch", 0, 0, 399), ("join", 1, 2, 4),
+    ],
+    cuts=[15], refresh_after=[True, False, False, False, False, False, False, True, True], late=set(),
+)
 @given(actions=steps, cuts=st.lists(st.integers(0, 60), max_size=8), refresh_after=st.lists(st.booleans(), min_size=9, max_size=9),
        late=st.sets(st.integers(0, 59), max_size=6))
 def test_incremental_equals_rebuild(db, actions, cuts, refresh_after, late):
