@@ -7,6 +7,7 @@ puts on the form next to the field they are about.
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from siyu.links.models import Strategy
 from siyu.links.posters import POSITIONS, PosterLayout
@@ -116,7 +117,7 @@ class UtmPreviewForm(forms.Form):
 
 
 class ChannelCodeForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=100)
+    name = forms.CharField(label=pgettext_lazy("a channel code's name", "Name"), max_length=100)
     strategy = forms.ChoiceField(label=_("Strategy"), choices=Strategy.choices, initial=Strategy.NEXT_WHEN_FULL)
     backup_url = forms.CharField(label=_("Backup URL"), required=False, max_length=2000,
                                  help_text=_("Where visitors go when every target is full."))
