@@ -14,7 +14,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from siyu.core.models import Role
 from siyu.groups import selectors as group_selectors
 from siyu.groups import services
 from siyu.groups.bot import welcome_payload
@@ -26,13 +25,12 @@ from .rule_forms import (
 )
 from .templatetags.console import channel_label
 
-CHANGE_ROLES = {Role.OWNER, Role.ADMIN, Role.OPERATOR}
 LOG_PAGE = 100
 SAMPLE_NEWCOMERS = [{"id": "@xiaoming", "name": "小明", "number": 1024}, {"id": "@xiaohong", "name": "小红", "number": 1025}]
 
 
 def _require_change(request):
-    if request.staff_role.role not in CHANGE_ROLES:
+    if not request.staff_role.can_operate:
         raise PermissionDenied(_("Only owners, admins and operators can change the bot's rules."))
 
 
@@ -61,7 +59,7 @@ def _page(request, group, *, settings_form=None, reply_form=None, rule_form=None
     context = {
         "group": group,
         "base": _page_url(request, group),
-        "can_change": request.staff_role.role in CHANGE_ROLES,
+        "can_change": request.staff_role.can_operate,
         "own_settings": own_settings,
         "settings_form": _live_preview(request, group, settings_form or BotSettingsForm(instance=effective)),
         "reply_form": reply_form or KeywordReplyForm(),
@@ -186,7 +184,7 @@ def _item_views(kind):
                 return redirect(_page_url(request, group))
         context = {"group": group, "form": form, "item": item, "item_kind": model._meta.verbose_name,
                    "base": _page_url(request, group),
-                   "can_change": request.staff_role.role in CHANGE_ROLES}
+                   "can_change": request.staff_role.can_operate}
         return render(request, "console/bot_rule_edit.html", context, status=400 if form.errors else 200)
 
     @require_POST

@@ -10,6 +10,7 @@ import asyncio
 import re
 import time
 from functools import partial
+from urllib.parse import parse_qsl
 
 from django.core.exceptions import SynchronousOnlyOperation
 from django.utils.encoding import iri_to_uri
@@ -40,8 +41,6 @@ def _language(accept_language):
 
 
 def _parse_query(raw):
-    from urllib.parse import parse_qsl
-
     return dict(parse_qsl(raw, keep_blank_values=True)) if raw else {}
 
 
