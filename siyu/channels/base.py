@@ -13,6 +13,12 @@ are platform-neutral, and the adapter turns them into platform calls:
     set_announcement  the group's external id {"text": str}
     delete_message    the group's external id {"message_id": the platform's message id (the event's
                                                source_id), "reason": str}
+    create_group      an existing group's      {"name": str, "capacity": int, "kind": group kind, "code": channel
+                      external id (a model)    code id}; only on platforms listing it in `kinds` (Matrix)
+
+`send` returns None or a dict. For `create_group` it must return {"group": {"id": the new group's external
+id, "name", "capacity", "kind"}, "url": the link people join by}: the outbox's "sent" event carries that
+group reference, so the group exists in Siyu in the same transaction, and links adds it to the code.
 
 In `send_text`, each mention's name appears in the text as "@name"; the adapter renders mentions the
 platform's way (Matrix: pills and m.mentions; WeCom: mentioned_list; Telegram: text_mention).
@@ -22,12 +28,14 @@ from dataclasses import dataclass
 from django.utils.translation import gettext_lazy as _
 
 KINDS = ("send_text", "send_private", "remove_member", "set_announcement", "delete_message")
+CREATE_GROUP = "create_group"  # not every platform lets a bot create groups: adapters opt in
 KIND_LABELS = {
     "send_text": _("Message to the group"),
     "send_private": _("Private message"),
     "remove_member": _("Remove from the group"),
     "set_announcement": _("Announcement"),
     "delete_message": _("Delete a message"),
+    CREATE_GROUP: _("Create a group"),
 }
 
 
@@ -63,7 +71,7 @@ class ChannelAdapter:
 
     parse(workspace, payload) turns one inbound platform payload into raw events for ingest.
     send(message) performs one outbox message (kind, target, payload, idempotency_key) or raises
-    AdapterError. Platforms that support it must use the idempotency key so a resend is not a repeat.
+    AdapterError; it may return a dict of what the platform made (see create_group above). Platforms that support it must use the idempotency key so a resend is not a repeat.
     rate_limits(message) names the buckets a send draws from (per bot, per room); the outbox waits for
     a free slot instead of letting the platform refuse.
     `kinds` lists the outbound kinds the platform supports.

@@ -110,10 +110,10 @@ def _send_one(message):
         wait = rate_slots_take(adapter.rate_limits(message=message))
         if wait > 0:
             return None, wait
-        adapter.send(message=message)
+        value = adapter.send(message=message)
     except AdapterError as exc:
         return Result(message, exc, permanent=exc.permanent, retry_after=exc.retry_after), 0
     except Exception as exc:
         log.exception("outbox message %s: unexpected error from the %s adapter", message.pk, message.channel)
         return Result(message, f"{type(exc).__name__}: {exc}"), 0
-    return Result(message), 0
+    return Result(message, value=value), 0

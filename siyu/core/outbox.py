@@ -156,12 +156,17 @@ def outbox_claims_renew(*, messages, now=None):
 
 
 class Result:
-    """What the channel said about one claimed message: nothing (sent), or an error."""
+    """What the channel said about one claimed message: nothing (sent), or an error.
 
-    __slots__ = ("message", "error", "permanent", "retry_after")
+    `value` is what a successful send returned, if it was a dict: a created group's reference
+    ({"group": {...}, "url": ...}) goes into the "sent" event, so the group exists from then on.
+    """
 
-    def __init__(self, message, error=None, *, permanent=False, retry_after=None):
+    __slots__ = ("message", "error", "permanent", "retry_after", "value")
+
+    def __init__(self, message, error=None, *, permanent=False, retry_after=None, value=None):
         self.message, self.error, self.permanent, self.retry_after = message, error, permanent, retry_after
+        self.value = value if isinstance(value, dict) else None
 
 
 def outbox_record_result(*, message, error=None, permanent=False, retry_after=None, now=None):
@@ -197,23 +202,32 @@ def outbox_record_results(results, *, now=None):
             if outcome == "sent":
                 message.status = OutboxStatus.SENT
             event_type = {"sent": EventType.OUTBOX_SENT, "retry": EventType.OUTBOX_RETRY, "failed": EventType.OUTBOX_FAILED}[outcome]
-            events.setdefault(message.workspace_id, []).append(
-                {
-                    "type": event_type.key,
-                    # The claim's end time tells two "slow down" retries of one attempt apart.
-                    "source_id": f"outbox:{message.pk}:{message.attempts}:{outcome}:{message.claimed_until.timestamp():.3f}",
-                    "occurred_at": now,
-                    "data": {
-                        "outbox_id": message.pk, "kind": message.kind, "channel": message.channel,
-                        "target": message.target, "attempt": message.attempts, "error": str(error or "")[:500],
-                    },
-                }
-            )
+            event = {
+                "type": event_type.key,
+                # The claim's end time tells two "slow down" retries of one attempt apart.
+                "source_id": f"outbox:{message.pk}:{message.attempts}:{outcome}:{message.claimed_until.timestamp():.3f}",
+                "occurred_at": now,
+                "data": {
+                    "outbox_id": message.pk, "kind": message.kind, "channel": message.channel,
+                    "target": message.target, "attempt": message.attempts, "error": str(error or "")[:500],
+                },
+            }
+            if outcome == "sent" and result.value:
+                _created_group_attach(event, message, result.value)
+            events.setdefault(message.workspace_id, []).append(event)
         if events:
             workspaces = {w.pk: w for w in Workspace.objects.filter(pk__in=events)}
             for workspace_id, batch in events.items():
                 events_ingest(workspace=workspaces[workspace_id], source=OUTCOME_SOURCE, events=batch)
     return outcomes
+
+
+def _created_group_attach(event, message, value):
+    """A send that created a group: its reference (on the message's channel) and join link go into the event."""
+    group = value.get("group")
+    if isinstance(group, dict) and isinstance(group.get("id"), str) and group["id"]:
+        event["group"] = {**group, "channel": message.channel}
+        event["data"]["url"] = str(value.get("url") or "")[:500]
 
 
 def _mark_sent(messages, now):

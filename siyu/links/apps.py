@@ -9,8 +9,11 @@ class LinksConfig(AppConfig):
 
     def ready(self):
         from siyu.core import projections
+        from siyu.core.signals import events_ingested
 
         from . import projections as link_projections
+        from .rotation import code_groups_created
 
         projections.register_resolver(link_projections.resolve_clicks)
         projections.register(link_projections.LinkCountersProjection())
+        events_ingested.connect(code_groups_created, dispatch_uid="siyu.links.code_groups_created")

@@ -19,17 +19,21 @@ import random
 from dataclasses import dataclass
 from datetime import date
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from siyu.groups.models import GroupStats
+from siyu.channels.base import CREATE_GROUP
+from siyu.core.events import EventType
+from siyu.core.models import OutboxMessage
+from siyu.groups.models import Group, GroupStats
 
 from .models import ChannelCode, CodeTarget, Strategy, TargetDay
 
 log = logging.getLogger(__name__)
 
-CREATE_GROUP_KIND = "create_group"
+CREATE_GROUP_KIND = CREATE_GROUP
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +128,9 @@ def code_group_request(*, code, now=None):
     """Ask the channel of the code's last group for a new group, once until a target is added.
 
     Queued through the outbox as kind "create_group" (target: the last group's external id; payload:
-    name, capacity, code) on channels whose adapter lists that kind; no adapter does yet, so on every
-    current channel this logs and does nothing. Returns the outbox message or None.
+    name, capacity, kind, code) on channels whose adapter lists that kind (Matrix); elsewhere this
+    logs and does nothing. When the channel has made the group, code_groups_created adds it as the
+    code's next target. Returns the outbox message or None.
     """
     from siyu.channels.registry import adapter_get
     from siyu.core.outbox import outbox_enqueue
@@ -148,6 +153,36 @@ def code_group_request(*, code, now=None):
         return outbox_enqueue(
             workspace=code.workspace, channel=last.group.channel, kind=CREATE_GROUP_KIND,
             target=last.group.external_id,
-            payload={"name": f"{code.name} {count + 1}", "capacity": last.capacity, "code": code.pk},
+            payload={
+                "name": f"{code.name} {count + 1}", "capacity": last.capacity, "kind": last.group.kind, "code": code.pk,
+            },
             idempotency_key=f"links:code:{code.pk}:group:{count + 1}",
         )
+
+
+def code_groups_created(sender, *, workspace, source, events, **kwargs):
+    """On the outbox's "sent" event of a create_group message: the new group becomes the code's next target.
+
+    Runs inside the ingest transaction that records the send, so the target exists as soon as the send
+    is recorded; a target for that group already on the code (a replayed event) is not added twice.
+    """
+    from .services import code_target_add
+
+    sent = EventType.OUTBOX_SENT
+    for event in events:
+        if event.type != sent or event.group_id is None or event.data.get("kind") != CREATE_GROUP:
+            continue
+        message = OutboxMessage.objects.filter(pk=event.data.get("outbox_id"), workspace=workspace).first()
+        payload = message.payload if message is not None and isinstance(message.payload, dict) else {}
+        code = ChannelCode.objects.filter(pk=payload.get("code"), workspace=workspace).first()
+        if code is None or code.targets.filter(group_id=event.group_id).exists():
+            continue
+        group = Group.objects.get(pk=event.group_id)
+        capacity = payload.get("capacity")
+        try:
+            code_target_add(
+                code=code, url=event.data.get("url", ""), group=group,
+                capacity=capacity if isinstance(capacity, int) and capacity > 0 else None,
+            )
+        except ValidationError as exc:
+            log.error("links: group %s made for code %s could not be added: %s", group.pk, code.pk, exc)

@@ -5,10 +5,12 @@ import pytest
 
 from siyu.channels import registry
 from siyu.channels.base import ChannelAdapter
-from siyu.core.models import OutboxMessage
+from siyu.channels.services import outbox_drain
+from siyu.core.events import EventType
+from siyu.core.models import Event, OutboxMessage
 from siyu.groups.models import Group
 from siyu.links.models import Strategy, TargetDay
-from siyu.links.rotation import code_target_choose, code_targets_load
+from siyu.links.rotation import code_groups_created, code_target_choose, code_targets_load
 from siyu.links.services import channel_code_create, code_target_add
 from siyu.links.spool import links_spool_flush
 from tests.conftest import ev
@@ -95,8 +97,18 @@ def test_a_full_code_without_backup_answers_503(workspace):
 
 
 class GroupMaker(ChannelAdapter):
+    """A channel that creates groups, answering create_group as base.ChannelAdapter documents."""
+
     name = "simulator"
     kinds = frozenset({"send_text", "create_group"})
+
+    def rate_limits(self, *, message):
+        return ()
+
+    def send(self, *, message):
+        room = "!made-" + message.payload["name"].rsplit(" ", 1)[1] + ":example.org"
+        group = {"id": room, "name": message.payload["name"], "kind": message.payload["kind"], "capacity": 1}
+        return {"group": group, "url": f"https://example.com/join/{room}"}
 
 
 def test_the_next_group_is_requested_once_where_the_channel_can_create_groups(workspace, ingest, monkeypatch):
@@ -117,3 +129,24 @@ def test_inactive_targets_are_skipped(workspace, strategy):
     code = make_code(workspace, strategy=strategy, capacity=100, groups=False, targets=2)
     code.targets.filter(position=0).update(active=False)
     assert {open_visit(code.link).location[-2:] for _ in range(4)} == {"g2"}
+
+
+def test_a_created_group_becomes_the_codes_next_target_once(workspace, ingest, monkeypatch):
+    code = make_code(workspace, targets=1, capacity=1, auto_create_group=True)
+    ingest([ev("group.joined", 1, actor="a", group="g1")])
+    monkeypatch.setitem(registry._adapters, "simulator", GroupMaker())
+    assert open_visit(code.link).location == BACKUP  # full: the visitor gets the backup, a group is asked for
+    assert outbox_drain()["sent"] == 1
+
+    target = code.targets.get(position=1)
+    group = target.group
+    assert (group.channel, group.external_id, group.name, group.kind) == ("simulator", "!made-2:example.org", "海报码 2", "lead")
+    assert (target.url, target.capacity) == ("https://example.com/join/!made-2:example.org", 1)
+    assert open_visit(code.link).location == target.url
+    code.refresh_from_db()
+    assert code.group_requested_at is None  # the next time all are full asks again
+
+    # The sent event again (a replay) adds nothing.
+    sent = Event.objects.get(type=EventType.OUTBOX_SENT)
+    code_groups_created(None, workspace=workspace, source="siyu", events=[sent])
+    assert code.targets.count() == 2

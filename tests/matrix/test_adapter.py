@@ -4,7 +4,13 @@ import pytest
 from siyu.channels.base import AdapterError
 from siyu.channels.matrix.models import MatrixDirectRoom
 from siyu.channels.registry import adapter_get
+from siyu.channels.services import outbox_drain
+from siyu.core.ingest import events_ingest
+from siyu.core.models import OutboxMessage
 from siyu.core.outbox import outbox_enqueue
+from siyu.groups.models import Group
+from siyu.links.services import channel_code_create, code_target_add
+from tests.links.conftest import open_visit
 
 pytestmark = pytest.mark.django_db
 
@@ -134,3 +140,29 @@ def test_rate_limits_come_from_the_account(workspace, matrix_account):
     assert bot_limit.key == f"matrix:{matrix_account.pk}"
     assert room_limit.key == f"matrix:{matrix_account.pk}:!room:localhost"
     assert (room_limit.per_second, room_limit.burst) == (matrix_account.room_per_second, matrix_account.room_burst)
+
+
+def test_create_group_makes_a_public_room_once_and_a_full_code_gets_it_as_its_next_target(synapse, workspace, room):
+    first = Group.objects.create(workspace=workspace, channel="matrix", external_id=room["id"], name="Test group", capacity=1)
+    code = channel_code_create(workspace=workspace, name="数学营", backup_url="https://example.com/full", auto_create_group=True)
+    code_target_add(code=code, group=first, url=f"https://matrix.to/#/{room['id']}", capacity=1)
+    events_ingest(workspace=workspace, source="matrix", events=[{
+        "type": "group.joined", "source_id": "$join-bob", "occurred_at": "2026-01-01T00:00:00Z",
+        "actor": {"id": room["bob"][0]}, "group": {"id": room["id"]},
+    }])
+    assert open_visit(code.link).location == "https://example.com/full"  # full: a new group is asked for
+    assert outbox_drain()["sent"] == 1
+
+    target = code.targets.select_related("group").get(position=1)
+    room_id = target.group.external_id
+    assert (target.group.channel, target.group.name, target.capacity) == ("matrix", "数学营 2", 1)
+    assert target.url.startswith(f"https://matrix.to/#/{room_id}?via=")
+    assert open_visit(code.link).location == target.url
+    carol, carol_token = synapse.register(displayname="Carol")
+    synapse.join(carol_token, room_id)  # public: the link is enough
+    assert synapse.membership(carol_token, room_id, carol) == "join"
+
+    # A second attempt of the same message (the worker died before recording) finds the room it made.
+    message = OutboxMessage.objects.get(kind="create_group")
+    message.attempts = 2
+    assert adapter_get("matrix").send(message=message)["group"]["id"] == room_id

@@ -12,7 +12,7 @@ from django.utils import timezone as dj_timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from siyu.channels.base import AdapterError, ChannelAdapter, RateLimit
+from siyu.channels.base import CREATE_GROUP, KINDS, AdapterError, ChannelAdapter, RateLimit
 
 from .client import MatrixError, txn_id
 from .models import MatrixAccount, MatrixDirectRoom
@@ -24,6 +24,7 @@ MAX_NAME = 128  # ingest's limit for actor and group names
 MAX_TEXT = 4_000  # ingest's limit for data.text
 OWNER_LEVEL, ADMIN_LEVEL = 100, 50
 ANNOUNCEMENT_KEY = "io.siyu.announcement"  # in m.room.pinned_events: the pin Siyu set last
+CREATED_STATE = "io.siyu.created"  # state event in a room Siyu created: {"key": the outbox idempotency key}
 IN_ROOM = ("join", "invite", "knock")
 
 
@@ -39,6 +40,7 @@ def _account(workspace_id):
 class MatrixAdapter(ChannelAdapter):
     name = "matrix"
     label = gettext_lazy("Matrix")
+    kinds = frozenset((*KINDS, CREATE_GROUP))
 
     # -- outbound --------------------------------------------------------------------------------
     def send(self, *, message):
@@ -50,6 +52,7 @@ class MatrixAdapter(ChannelAdapter):
             "remove_member": self._remove_member,
             "set_announcement": self._set_announcement,
             "delete_message": self._delete_message,
+            CREATE_GROUP: self._create_group,
         }.get(message.kind)
         if handler is None:
             raise AdapterError(_("Matrix cannot %(kind)s") % {"kind": message.kind}, permanent=True)
@@ -112,6 +115,25 @@ class MatrixAdapter(ChannelAdapter):
             raise AdapterError(_("delete_message needs the message's event id"), permanent=True)
         return client.redact(message.target, event_id, txn=txn_id(message.idempotency_key), reason=payload.get("reason", ""))
 
+    @staticmethod
+    def _create_group(account, client, message, payload):
+        """A public room named after the code, anyone with the link may join; the bot is its owner.
+
+        createRoom has no transaction id, so the room carries the outbox key in an `io.siyu.created`
+        state event, and a second attempt first looks for a room it already made.
+        """
+        name = _name(payload.get("name", ""), "Siyu")
+        room_id = _created_room_find(client, message.idempotency_key) if message.attempts > 1 else None
+        if room_id is None:
+            room_id = client.room_create({
+                "name": name, "preset": "public_chat", "visibility": "private",
+                "initial_state": [{"type": CREATED_STATE, "state_key": "", "content": {"key": message.idempotency_key}}],
+            })["room_id"]
+        group = {"id": room_id, "name": name}
+        group.update({k: payload[k] for k in ("kind", "capacity") if k in payload})
+        server = account.user_id.partition(":")[2]
+        return {"group": group, "url": f"https://matrix.to/#/{room_id}" + (f"?via={server}" if server else "")}
+
     # -- inbound ---------------------------------------------------------------------------------
     def parse(self, *, workspace, payload):
         """One /sync response → raw ingest events. A malformed event is logged and skipped."""
@@ -158,6 +180,18 @@ def text_content(text, mentions):
     content["formatted_body"] = formatted.replace("\n", "<br>")
     content["m.mentions"] = {"user_ids": list(dict.fromkeys(m["id"] for m in mentioned))}
     return content
+
+
+def _created_room_find(client, key):
+    """The room an earlier attempt of this outbox message created, or None."""
+    for room_id in client.joined_rooms():
+        try:
+            state = client.state_get(room_id, CREATED_STATE)
+        except MatrixError:
+            continue
+        if isinstance(state, dict) and state.get("key") == key:
+            return room_id
+    return None
 
 
 def direct_room_ensure(*, account, client, user_id):

@@ -222,6 +222,9 @@ class MatrixClient:
     def room_create(self, body):
         return self.request("POST", f"{API}/createRoom", json_body=body)
 
+    def joined_rooms(self):
+        return [r for r in self.request("GET", f"{API}/joined_rooms").get("joined_rooms", []) if isinstance(r, str)]
+
     def messages(self, room_id, *, start, end=None, direction="b", limit=100, filter=None):
         params = {"from": start, "dir": direction, "limit": str(limit)}
         if end:
