@@ -72,8 +72,9 @@ def fill(members):
         for start in range(1, members + 1, 50_000):
             numbers = range(start, min(start + 50_000, members + 1))
             cursor.executemany(
-                "INSERT INTO members_member (workspace_id, number, display_name, gender, city, remark, profile, created_at)"
-                " VALUES (%s, %s, %s, '', '', '', '{}', %s)",
+                "INSERT INTO members_member (workspace_id, number, display_name, gender, city, remark, profile, created_at,"
+                " barred_reason, phone, phone_digest, email, wechat)"
+                " VALUES (%s, %s, %s, '', '', '', '{}', %s, '', '', '', '', '')",
                 [(workspace.pk, n, f"{surnames[n % 10]}同学{n}", now) for n in numbers],
             )
         cursor.execute("SELECT id, number FROM members_member WHERE workspace_id = %s", [workspace.pk])

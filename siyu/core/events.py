@@ -16,6 +16,11 @@ class EventType(IntEnum):
     MEMBER_PROFILE_UPDATED = 201
     MEMBER_BARRED = 202  # barred workspace-wide (cannot enroll in new campaigns); data.reason, data.rule
     MEMBER_UNBARRED = 203
+    MEMBER_TAGGED = 204  # data.tag (id), data.via (manual/import/rule/questionnaire/merge), data.rule, data.by
+    MEMBER_UNTAGGED = 205  # data.tag, data.via, data.rule, data.by
+    MEMBER_SEGMENT_ENTERED = 206  # data.segment (id): a saved segment's live list gained the member
+    MEMBER_SEGMENT_LEFT = 207  # data.segment
+    MEMBER_OWNER_CHANGED = 208  # data.owner (user id or null), data.previous, data.handover (id or null)
 
     # 3xx groups
     GROUP_UPDATED = 301
@@ -53,6 +58,11 @@ NEEDS_ACTOR = {
     EventType.MEMBER_PROFILE_UPDATED,
     EventType.MEMBER_BARRED,
     EventType.MEMBER_UNBARRED,
+    EventType.MEMBER_TAGGED,
+    EventType.MEMBER_UNTAGGED,
+    EventType.MEMBER_SEGMENT_ENTERED,
+    EventType.MEMBER_SEGMENT_LEFT,
+    EventType.MEMBER_OWNER_CHANGED,
     EventType.GROUP_STRIKE_ADDED,
     EventType.GROUP_STRIKE_UNDONE,
     EventType.GROUP_JOINED,
@@ -85,6 +95,11 @@ def _labels():
         EventType.MEMBER_PROFILE_UPDATED: _("Profile updated"),
         EventType.MEMBER_BARRED: _("Barred"),
         EventType.MEMBER_UNBARRED: _("Bar lifted"),
+        EventType.MEMBER_TAGGED: _("Tagged"),
+        EventType.MEMBER_UNTAGGED: _("Tag removed"),
+        EventType.MEMBER_SEGMENT_ENTERED: _("Entered a segment"),
+        EventType.MEMBER_SEGMENT_LEFT: _("Left a segment"),
+        EventType.MEMBER_OWNER_CHANGED: _("Owner changed"),
         EventType.GROUP_UPDATED: _("Group updated"),
         EventType.GROUP_JOINED: _("Joined"),
         EventType.GROUP_LEFT: _("Left"),

@@ -116,6 +116,28 @@ class Event(models.Model):
         return f"{self.get_type_display()} {self.source}:{self.source_id}"
 
 
+class AuditEntry(models.Model):
+    """Who did what sensitive or sweeping thing, when: handovers, merges, imports, exports, erasures,
+    revealing a contact. Appended, never changed; `data` says what exactly (counts, ids, filters)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("by")
+    )
+    action = models.CharField(_("action"), max_length=32)
+    subject = models.CharField(_("subject"), max_length=191, blank=True)  # e.g. "member:12", "import:3"
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
+        indexes = [models.Index(fields=["workspace", "at"], name="audit_workspace_at")]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.subject}"
+
+
 class OutboxStatus(models.TextChoices):
     PENDING = "pending", _("Queued")
     CLAIMED = "claimed", _("Sending")

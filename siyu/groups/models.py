@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -33,6 +34,11 @@ class Group(models.Model):
     kind = models.CharField(_("kind"), max_length=16, choices=GroupKind.choices, default=GroupKind.LEAD)
     capacity = models.PositiveIntegerField(_("capacity"), default=500)
     status = models.CharField(_("status"), max_length=16, choices=GroupStatus.choices, default=GroupStatus.ACTIVE)
+    # The staff member in charge of the group (its 群管理 duties); moved by a handover.
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="groups_in_charge",
+        verbose_name=_("staff in charge"),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

@@ -1,7 +1,12 @@
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from siyu.core.fields import EncryptedTextField
 from siyu.core.models import Workspace
+
+USER = settings.AUTH_USER_MODEL
 
 
 class Gender(models.TextChoices):
@@ -26,11 +31,30 @@ class Member(models.Model):
     # Projection of member.barred / member.unbarred: a barred member cannot enroll in new campaigns.
     barred_at = models.DateTimeField(_("barred at"), null=True, blank=True, editable=False)
     barred_reason = models.CharField(_("reason barred"), max_length=200, blank=True, editable=False)
+    # Contact fields: encrypted at rest, shown masked to roles without the right to see them
+    # (members.privacy). `phone_digest` is a keyed hash of the normalised phone, for finding by phone.
+    phone = EncryptedTextField(_("phone"), blank=True)
+    phone_digest = models.CharField(max_length=64, blank=True, editable=False)
+    email = EncryptedTextField(_("e-mail"), blank=True)
+    wechat = EncryptedTextField(_("WeChat ID"), blank=True)
+    # The staff member who owns the relationship (跟进人); changed by member.owner_changed events.
+    owner = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_members", verbose_name=_("owner")
+    )
+    # Merged into another member (members.merge): hidden from lists, kept so the merge can be undone.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_members", editable=False
+    )
+    erased_at = models.DateTimeField(_("erased at"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("member")
         verbose_name_plural = _("members")
         constraints = [models.UniqueConstraint(fields=["workspace", "number"], name="member_unique_number")]
+        indexes = [
+            models.Index(fields=["workspace", "phone_digest"], name="member_phone", condition=~Q(phone_digest="")),
+            models.Index(fields=["owner"], name="member_owner", condition=Q(owner__isnull=False)),
+        ]
 
     def __str__(self):
         return f"#{self.number} {self.display_name}"
@@ -86,3 +110,289 @@ class MemberDailyActivity(models.Model):
     class Meta:
         # Day first: a batch's rows land together (few pages to write) and "the last N days" is one range.
         constraints = [models.UniqueConstraint(fields=["day", "group", "member"], name="memberday_unique")]
+
+
+# -- tags (标签) -----------------------------------------------------------------------------------
+class TagChoice(models.TextChoices):
+    SINGLE = "single", _("One tag of the group at a time")
+    MULTI = "multi", _("Any number of tags of the group")
+
+
+class TagGroup(models.Model):
+    """A family of tags, e.g. 风格偏好 (multi) or 消费能力 (single: tagging one removes the others)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="tag_groups", db_index=False)
+    name = models.CharField(_("name"), max_length=64)
+    choice = models.CharField(_("choice"), max_length=8, choices=TagChoice.choices, default=TagChoice.MULTI)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("tag group")
+        verbose_name_plural = _("tag groups")
+        ordering = ["position", "id"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="taggroup_unique_name")]
+
+    def __str__(self):
+        return self.name
+
+
+class Tag(models.Model):
+    """A label. Deleting keeps the row (`deleted_at`): history and segments that named it stay explainable."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="tags", db_index=False)
+    group = models.ForeignKey(TagGroup, null=True, blank=True, on_delete=models.PROTECT, related_name="tags",
+                              verbose_name=_("tag group"))
+    name = models.CharField(_("name"), max_length=64)
+    color = models.CharField(_("colour"), max_length=7, default="#475467")
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["group__position", "group_id", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "group", "name"], condition=Q(deleted_at__isnull=True), name="tag_unique_live_name"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.group.name}:{self.name}" if self.group_id else self.name
+
+
+class TagVia(models.TextChoices):
+    MANUAL = "manual", _("By hand")
+    IMPORT = "import", _("Import")
+    RULE = "rule", _("Tag rule")
+    QUESTIONNAIRE = "questionnaire", _("Questionnaire answer")
+    MERGE = "merge", _("Merge")
+
+
+class MemberTag(models.Model):
+    """Projection of member.tagged / member.untagged: the tags a member has now, and who or what gave them.
+    The ledger keeps the history (a tag removed and given again is two events, nothing lost)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="member_tags", db_index=False)
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="member_tags", db_index=False)
+    via = models.CharField(max_length=16, choices=TagVia.choices, default=TagVia.MANUAL)
+    rule = models.ForeignKey("TagRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
+    by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
+    added_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["member", "tag"], name="membertag_unique")]
+        indexes = [models.Index(fields=["tag", "member"], name="membertag_by_tag")]
+
+
+class TagRule(models.Model):
+    """Members matching `filter` (a segment filter tree, see members.segments) get `tag`; with
+    `untag_when_unmatched`, members who stop matching lose it again (only if this rule gave it)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="tag_rules", db_index=False)
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="rules", verbose_name=_("tag"))
+    name = models.CharField(_("name"), max_length=100)
+    filter = models.JSONField(_("condition"), default=dict)
+    untag_when_unmatched = models.BooleanField(_("remove the tag when the condition no longer holds"), default=True)
+    active = models.BooleanField(_("active"), default=True)
+    error = models.CharField(max_length=300, blank=True, editable=False)  # why it is not applied (a deleted tag…)
+    built_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("tag rule")
+        verbose_name_plural = _("tag rules")
+
+    def __str__(self):
+        return self.name
+
+
+# -- segments (分群) -------------------------------------------------------------------------------
+class Segment(models.Model):
+    """A saved filter with a live member list (SegmentMember), kept current by ingest."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="segments", db_index=False)
+    name = models.CharField(_("name"), max_length=100)
+    description = models.CharField(_("description"), max_length=300, blank=True)
+    filter = models.JSONField(_("filter"), default=dict)
+    size = models.PositiveIntegerField(_("members"), default=0, editable=False)
+    built_at = models.DateTimeField(_("last full build"), null=True, blank=True, editable=False)
+    build_ms = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    error = models.CharField(max_length=300, blank=True, editable=False)  # why the list is not kept (a deleted tag…)
+    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    archived_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], condition=Q(archived_at__isnull=True), name="segment_unique_live_name"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class SegmentMember(models.Model):
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="+", db_index=False)
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+", db_index=False)
+    since = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["segment", "member"], name="segmentmember_unique")]
+        indexes = [models.Index(fields=["member"], name="segmentmember_member")]
+
+
+class SegmentSize(models.Model):
+    """A segment's size at the end of each day it changed (and at each full build): its size history."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="sizes", db_index=False)
+    day = models.DateField()
+    size = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["segment", "day"], name="segmentsize_unique")]
+
+
+# -- notes and service records (备注, 服务记录) --------------------------------------------------------
+class NoteKind(models.TextChoices):
+    NOTE = "note", _("Note")
+    CALL = "call", _("Call")
+    PRIVATE_CHAT = "private_chat", _("Private chat")
+    VISIT = "visit", _("Visit")
+    AFTER_SALES = "after_sales", _("After-sales")
+    FOLLOW_UP = "follow_up", _("Lead follow-up")
+
+
+class Note(models.Model):
+    """What a staff member did with or learned about a member; shown on the member's timeline."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="notes", db_index=False)
+    author = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("by"))
+    kind = models.CharField(_("kind"), max_length=16, choices=NoteKind.choices, default=NoteKind.NOTE)
+    text = models.TextField(_("text"), max_length=4000)
+    occurred_at = models.DateTimeField(_("when"))
+    lead = models.ForeignKey("Lead", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_ups")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("note")
+        verbose_name_plural = _("notes")
+        indexes = [models.Index(fields=["member", "occurred_at"], name="note_member_time")]
+
+
+# -- staff handover (离职继承) ----------------------------------------------------------------------
+class Handover(models.Model):
+    """One audited move of members (all or a filtered set) and group duties from one staff member to another."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    from_user = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("from"))
+    to_user = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("to"))
+    by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("by"))
+    filter = models.JSONField(default=dict, blank=True)  # {} = all their members
+    members = models.PositiveIntegerField(default=0)
+    groups = models.PositiveIntegerField(default=0)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("handover")
+        verbose_name_plural = _("handovers")
+
+
+# -- merge -----------------------------------------------------------------------------------------
+class MemberMerge(models.Model):
+    """`merged` was folded into `kept`. `moved` records every row that changed, so undo restores them exactly."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    kept = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    merged = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+    moved = models.JSONField(default=dict)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = _("merge")
+        verbose_name_plural = _("merges")
+
+
+# -- lead lists (线索) -------------------------------------------------------------------------------
+class Assignment(models.TextChoices):
+    ROUND_ROBIN = "round_robin", _("Round robin")
+    BY_LOAD = "by_load", _("Fewest open leads first")
+
+
+class LeadList(models.Model):
+    """A segment's members scored (members.leads: weighted sum of behaviours and fields), sorted, handed to sales."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="lead_lists", db_index=False)
+    name = models.CharField(_("name"), max_length=100)
+    segment = models.ForeignKey(Segment, on_delete=models.PROTECT, related_name="lead_lists", verbose_name=_("segment"))
+    weights = models.JSONField(_("score weights"), default=dict)
+    assignment = models.CharField(_("assignment"), max_length=16, choices=Assignment.choices, default=Assignment.ROUND_ROBIN)
+    staff = models.ManyToManyField(USER, related_name="+", verbose_name=_("sales staff"))
+    limit = models.PositiveIntegerField(_("top N members"), null=True, blank=True)
+    built_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("lead list")
+        verbose_name_plural = _("lead lists")
+
+
+class LeadStatus(models.TextChoices):
+    NEW = "new", _("New")
+    CONTACTED = "contacted", _("Contacted")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+
+
+class Lead(models.Model):
+    lead_list = models.ForeignKey(LeadList, on_delete=models.CASCADE, related_name="leads")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField(_("score"))
+    reasons = models.JSONField(default=list)  # [[label, value, weight, points], ...]
+    assigned_to = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
+    status = models.CharField(_("status"), max_length=16, choices=LeadStatus.choices, default=LeadStatus.NEW)
+    assigned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["lead_list", "member"], name="lead_unique_member")]
+        indexes = [models.Index(fields=["assigned_to", "status"], name="lead_assignee")]
+
+
+# -- import (导入) ----------------------------------------------------------------------------------
+class ImportStatus(models.TextChoices):
+    UPLOADED = "uploaded", _("Uploaded")
+    CHECKED = "checked", _("Checked")
+    RUNNING = "running", _("Importing")
+    DONE = "done", _("Imported")
+    FAILED = "failed", _("Failed")
+
+
+class MemberImport(models.Model):
+    """One uploaded file of members: mapping, dry-run report, all-or-nothing commit (members.imports)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    filename = models.CharField(max_length=255)
+    path = models.CharField(max_length=500)  # the stored upload under SIYU_VAR_DIR
+    encoding = models.CharField(max_length=32, blank=True)
+    mapping = models.JSONField(default=dict, blank=True)  # {column header: field}
+    status = models.CharField(max_length=16, choices=ImportStatus.choices, default=ImportStatus.UPLOADED)
+    rows = models.PositiveIntegerField(default=0)
+    done_rows = models.PositiveIntegerField(default=0)  # progress
+    bad_rows = models.PositiveIntegerField(default=0)
+    report = models.JSONField(default=list, blank=True)  # [{"line": n, "column": c, "reason": r}, ...] (first 1,000)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)

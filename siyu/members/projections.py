@@ -31,11 +31,37 @@ def member_numbers_allocate(*, workspace, count):
 OWN_SOURCE = "siyu"
 
 
+# Siyu's own events about a member who may have no identity on any channel (an imported member, a tag
+# given in the console) name the member itself: {"id": str(member.pk), "channel": MEMBER_REF}.
+MEMBER_REF = "siyu.member"
+
+
+def member_actor(member):
+    """The actor reference Siyu's own events use for a member."""
+    return {"id": str(member.pk), "name": member.display_name[:128], "channel": MEMBER_REF}
+
+
 def ref_channel(batch, ref):
     """The channel a reference's id belongs to: the batch's source, or the named one for Siyu's own events."""
     if batch.source == OWN_SOURCE and isinstance(ref.get("channel"), str) and ref["channel"]:
         return ref["channel"]
     return batch.source
+
+
+def _direct_members(batch, wanted):
+    """Resolve MEMBER_REF references (own events only); an id that is not a member of the workspace is an error."""
+    direct = {key for key in wanted if key[0] == MEMBER_REF}
+    if not direct:
+        return {}
+    ids = {int(external_id) for _c, external_id in direct if external_id.isdigit()}
+    found = set(Member.objects.filter(workspace=batch.workspace, pk__in=ids).values_list("pk", flat=True))
+    missing = [external_id for _c, external_id in direct if not external_id.isdigit() or int(external_id) not in found]
+    if missing:
+        from siyu.core.ingest import IngestError, IngestRejected
+
+        index = next(e.index for e in batch.events if e.actor and e.actor.get("id") in missing)
+        raise IngestRejected([IngestError(index, "actor.id", _("no member %(id)s in this workspace") % {"id": missing[0]})])
+    return {(MEMBER_REF, external_id): int(external_id) for _c, external_id in direct}
 
 
 def resolve_actors(batch):
@@ -51,8 +77,8 @@ def resolve_actors(batch):
             wanted.setdefault((ref_channel(batch, event.actor) if own else source, event.actor["id"]), event.actor)
     if not wanted:
         return
-    known = {}
-    for channel in {channel for channel, _id in wanted}:
+    known = _direct_members(batch, wanted) if own else {}
+    for channel in {channel for channel, _id in wanted} - {MEMBER_REF}:
         ids = {external_id for c, external_id in wanted if c == channel}
         known.update(
             ((channel, external_id), member_id)
@@ -78,7 +104,8 @@ def _members_create(batch, refs):
         Member,
         [
             {"workspace": workspace_id, "number": number, "display_name": (ref.get("name") or ref["id"])[:128],
-             "gender": "", "city": "", "remark": "", "profile": {}, "created_at": now, "barred_reason": ""}
+             "gender": "", "city": "", "remark": "", "profile": {}, "created_at": now, "barred_reason": "",
+             "phone": "", "phone_digest": "", "email": "", "wechat": ""}
             for number, (_key, ref) in zip(numbers, refs)
         ],
     )
@@ -104,6 +131,8 @@ def _members_create(batch, refs):
 # What Siyu did to a member (strikes, bars, undos) is not the member being seen.
 NOT_SEEN = frozenset({
     EventType.MEMBER_BARRED, EventType.MEMBER_UNBARRED, EventType.GROUP_STRIKE_ADDED, EventType.GROUP_STRIKE_UNDONE,
+    EventType.MEMBER_TAGGED, EventType.MEMBER_UNTAGGED, EventType.MEMBER_SEGMENT_ENTERED, EventType.MEMBER_SEGMENT_LEFT,
+    EventType.MEMBER_OWNER_CHANGED,
 })
 
 

@@ -1,0 +1,58 @@
+"""Model fields shared by apps."""
+import hashlib
+import hmac
+import logging
+from functools import lru_cache
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+from django.db import models
+
+from .secrets import SecretUnreadable, secret_decrypt, secret_encrypt
+
+log = logging.getLogger(__name__)
+
+UNREADABLE = "\ufffd"  # what an EncryptedTextField reads as when no current key opens the stored value
+
+
+class EncryptedTextField(models.TextField):
+    """Text stored encrypted (Fernet, key from SECRET_KEY; see core.secrets), read back as plain text.
+
+    The database holds only ciphertext, so a copy of it does not leak phone numbers. Ciphertext is not
+    comparable: look values up by a digest column (`contact_digest`) instead. A value encrypted under a
+    key that is gone reads as UNREADABLE (logged), so a page still renders; saving it again keeps it so.
+    """
+
+    def from_db_value(self, value, expression, connection):
+        if not value:
+            return ""
+        try:
+            return secret_decrypt(value)
+        except SecretUnreadable:
+            log.warning("%s: a stored value cannot be decrypted with the current secret key", self)
+            return UNREADABLE
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        if not value or value == UNREADABLE:
+            return value or ""
+        return secret_encrypt(value)
+
+
+@lru_cache(maxsize=8)
+def _digest_key(secret_key):
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"siyu.core.fields", info=b"contact digest v1").derive(
+        secret_key.encode()
+    )
+
+
+def contact_digest(value: str) -> str:
+    """A keyed hash of a normalised contact value (phone, e-mail), for equality lookups; "" for "".
+
+    Keyed with the current SECRET_KEY: after rotating the key, digests made under the old one no longer
+    match, so lookups by phone miss until the contacts are saved again.
+    """
+    if not value:
+        return ""
+    return hmac.new(_digest_key(settings.SECRET_KEY), value.encode(), hashlib.sha256).hexdigest()
