@@ -16,6 +16,7 @@ from siyu.groups.models import Group
 from siyu.members import selectors as member_selectors
 from siyu.members.models import Member
 
+from . import member_people, member_privacy, segment_pages
 from .access import group_or_404, staff_roles, workspace_today, workspace_view
 from .forms import EventFilterForm, GroupFilterForm, MemberFilterForm, TimelineForm
 
@@ -100,10 +101,14 @@ def member_detail(request, number):
     form = TimelineForm(request.GET or None)
     before = form.cleaned_data["before"] if form.is_valid() else None
     events, next_before = member_selectors.member_timeline(member=member, before_id=before)
+    events = member_people.timeline_with_notes(member=member, events=events, before_id=before, more=next_before is not None)
     context = {"member": member, "events": events, "next_before": next_before}
     if request.htmx and before:
         return render(request, "console/_timeline_rows.html", context)
     context["identities"] = list(member.identities.order_by("channel", "created_at"))
+    context.update(segment_pages.member_tags_context(request, member))
+    context.update(member_people.member_context(request=request, member=member))
+    context.update(member_privacy.member_privacy_context(request, member))
     context["stays"] = group_selectors.member_stays(member=member)
     model = analytics_selectors.member_model_get(member=member)
     if model is not None:

@@ -9,6 +9,7 @@ class MembersConfig(AppConfig):
 
     def ready(self):
         from siyu.core import projections
+        from siyu.core.signals import events_ingested
 
         from . import projections as member_projections
 
@@ -16,3 +17,11 @@ class MembersConfig(AppConfig):
         projections.register(member_projections.MemberStatsProjection())
         projections.register(member_projections.MemberProfileProjection())
         projections.register(member_projections.MemberBarProjection())
+        projections.register(member_projections.MemberTagProjection())
+
+        from .live import members_react
+
+        events_ingested.connect(members_react, dispatch_uid="siyu.members.members_react")
+        from .handover import MemberOwnerProjection
+
+        projections.register(MemberOwnerProjection())

@@ -112,6 +112,24 @@ class MemberDailyActivity(models.Model):
         constraints = [models.UniqueConstraint(fields=["day", "group", "member"], name="memberday_unique")]
 
 
+
+class MemberDay(models.Model):
+    """Projection: a member's activity on one day (workspace time zone), all groups together: what
+    segments' time windows ("≥ 3 messages in the last 7 days", "spend ≥ 100 in 90 days") sum over."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    messages = models.PositiveIntegerField(default=0)
+    orders = models.PositiveIntegerField(default=0)
+    spend_cents = models.BigIntegerField(default=0)  # paid minus refunded that day
+    clicks = models.PositiveIntegerField(default=0)  # link and channel code visits (people, not bots)
+
+    class Meta:
+        # Day first: "the last N days" is one index range (see MemberDailyActivity).
+        constraints = [models.UniqueConstraint(fields=["day", "member"], name="memberday_totals_unique")]
+        indexes = [models.Index(fields=["member", "day"], name="memberday_member")]
+
 # -- tags (标签) -----------------------------------------------------------------------------------
 class TagChoice(models.TextChoices):
     SINGLE = "single", _("One tag of the group at a time")

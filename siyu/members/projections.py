@@ -6,12 +6,12 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from siyu.core.db import fetch_existing, insert_many, update_by_field_set, upsert
+from siyu.core.db import chunked, fetch_existing, insert_many, update_by_field_set, upsert
 from siyu.core.events import EventType
 from siyu.core.models import Workspace
 from siyu.core.projections import LatestFieldsProjection, Projection, text_error
 
-from .models import Gender, Identity, Member, MemberDailyActivity, MemberStats
+from .models import Gender, Identity, Member, MemberDailyActivity, MemberDay, MemberStats
 
 
 def member_numbers_allocate(*, workspace, count):
@@ -147,9 +147,11 @@ class MemberStatsProjection(Projection):
         # merges with what is stored by min/max.
         stats = {}
         daily = defaultdict(int)
+        totals = {}
         workspace_id = batch.workspace.pk
         local_day = batch.local_day
         message, paid, refunded = EventType.GROUP_MESSAGE, EventType.ORDER_PAID, EventType.ORDER_REFUNDED
+        clicked = EventType.LINK_CLICKED
         for event in batch.events:
             member_id = event.member_id
             if member_id is None or event.type in NOT_SEEN:
@@ -164,16 +166,31 @@ class MemberStatsProjection(Projection):
             else:
                 row["last_seen_at"] = at
             kind = event.type
+            if kind not in (message, paid, refunded, clicked):
+                continue
+            day = local_day(at)
+            total = totals.get((member_id, day))
+            if total is None:
+                total = totals[(member_id, day)] = {
+                    "workspace": workspace_id, "member": member_id, "day": day,
+                    "messages": 0, "orders": 0, "spend_cents": 0, "clicks": 0,
+                }
             if kind == message:
                 row["messages"] += 1
                 row["last_message_at"] = at
+                total["messages"] += 1
                 if event.group_id is not None:
-                    daily[(member_id, event.group_id, local_day(at))] += 1
+                    daily[(member_id, event.group_id, day)] += 1
             elif kind == paid:
                 row["orders"] += 1
                 row["spend_cents"] += event.data["amount_cents"]
+                total["orders"] += 1
+                total["spend_cents"] += event.data["amount_cents"]
             elif kind == refunded:
                 row["spend_cents"] -= event.data["amount_cents"]
+                total["spend_cents"] -= event.data["amount_cents"]
+            elif not event.data.get("bot"):
+                total["clicks"] += 1
         upsert(
             MemberStats, list(stats.values()), key=["member"],
             add=["messages", "orders", "spend_cents"], least=["first_seen_at"],
@@ -187,10 +204,12 @@ class MemberStatsProjection(Projection):
             ],
             key=["day", "group", "member"], add=["messages"],
         )
+        upsert(MemberDay, list(totals.values()), key=["day", "member"], add=["messages", "orders", "spend_cents", "clicks"])
 
     def reset(self, *, workspace):
         MemberStats.objects.filter(workspace=workspace).delete()
         MemberDailyActivity.objects.filter(workspace=workspace).delete()
+        MemberDay.objects.filter(workspace=workspace).delete()
 
 
 class MemberProfileProjection(LatestFieldsProjection):
@@ -233,3 +252,72 @@ class MemberBarProjection(Projection):
 
     def reset(self, *, workspace):
         Member.objects.filter(workspace=workspace, barred_at__isnull=False).update(barred_at=None, barred_reason="")
+
+
+class MemberTagProjection(Projection):
+    """member.tagged / member.untagged → MemberTag (a member's tags now; the last event per tag wins)."""
+
+    name = "member_tags"
+    TYPES = (EventType.MEMBER_TAGGED, EventType.MEMBER_UNTAGGED)
+
+    def validate(self, batch):
+        from .models import Tag, TagVia
+
+        wanted = {}
+        for event in batch.events:
+            if event.type in self.TYPES:
+                tag = event.data.get("tag")
+                if not isinstance(tag, int) or isinstance(tag, bool):
+                    yield event.index, "data.tag", _("must be a tag id")
+                    continue
+                if event.data.get("via", TagVia.MANUAL) not in TagVia.values:
+                    yield event.index, "data.via", _("must be one of: %(values)s") % {"values": ", ".join(TagVia.values)}
+                wanted.setdefault(tag, event.index)
+        if wanted:
+            known = set(Tag.objects.filter(workspace=batch.workspace, pk__in=wanted).values_list("pk", flat=True))
+            for tag, index in wanted.items():
+                if tag not in known:
+                    yield index, "data.tag", _("no tag %(id)s in this workspace") % {"id": tag}
+
+    def apply(self, batch):
+        from django.contrib.auth import get_user_model
+
+        from .models import MemberTag, TagRule, TagVia
+
+        final = {}
+        for event in batch.events:  # in occurrence order: the last event per (member, tag) wins
+            if event.type in self.TYPES and event.member_id:
+                key = (event.member_id, event.data["tag"])
+                final[key] = event if event.type == EventType.MEMBER_TAGGED else None
+        if not final:
+            return
+        rules = {e.data.get("rule") for e in final.values() if e is not None and isinstance(e.data.get("rule"), int)}
+        users = {e.data.get("by") for e in final.values() if e is not None and isinstance(e.data.get("by"), int)}
+        rules = set(TagRule.objects.filter(pk__in=rules).values_list("pk", flat=True)) if rules else set()
+        users = set(get_user_model().objects.filter(pk__in=users).values_list("pk", flat=True)) if users else set()
+        by_member = defaultdict(set)
+        for member_id, tag_id in final:
+            by_member[member_id].add(tag_id)
+        for chunk in chunked(sorted(by_member), 900):
+            stale = [
+                pk for pk, member_id, tag_id in MemberTag.objects.filter(member_id__in=chunk).values_list("pk", "member_id", "tag_id")
+                if tag_id in by_member[member_id]
+            ]
+            for pks in chunked(stale, 900):
+                MemberTag.objects.filter(pk__in=pks).delete()
+        insert_many(
+            MemberTag,
+            [
+                {"workspace": batch.workspace.pk, "member": member_id, "tag": tag_id,
+                 "via": event.data.get("via", TagVia.MANUAL),
+                 "rule": event.data.get("rule") if event.data.get("rule") in rules else None,
+                 "by": event.data.get("by") if event.data.get("by") in users else None,
+                 "added_at": event.occurred_at}
+                for (member_id, tag_id), event in final.items() if event is not None
+            ],
+        )
+
+    def reset(self, *, workspace):
+        from .models import MemberTag
+
+        MemberTag.objects.filter(workspace=workspace).delete()

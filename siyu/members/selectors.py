@@ -14,7 +14,7 @@ def member_list(*, workspace, query="", condition=None, before=None, limit=50):
     else a substring of the name or remark; `condition` is a further filter expression from
     another app (e.g. groups.selectors.in_group_now). Returns (members, next_before or None).
     """
-    members = Member.objects.filter(workspace=workspace).select_related("stats")
+    members = Member.objects.filter(workspace=workspace, merged_into__isnull=True).select_related("stats")
     query = (query or "").strip()
     if query.lstrip("#").isdigit():
         members = members.filter(number=int(query.lstrip("#")))

@@ -80,3 +80,14 @@ def test_demo_keeps_an_existing_workspaces_history(db):
     demo_create(groups=4, members=60, days=6)  # as if run again another day
     assert Event.objects.filter(workspace=workspace).count() == stored
     assert workspace.staff.count() == 4
+    # Members in depth: tag groups, tags on members, a live tag rule and segments with lists.
+    from siyu.members.models import MemberTag, Segment, TagRule
+
+    assert workspace.tag_groups.count() == 3 and MemberTag.objects.filter(workspace=workspace).exists()
+    assert TagRule.objects.filter(workspace=workspace).count() == 1
+    assert Segment.objects.filter(workspace=workspace, built_at__isnull=False).count() == 3
+    from siyu.members.models import Lead, Member, Note
+
+    assert Member.objects.filter(workspace=workspace, owner__username="sales").exists()
+    assert Note.objects.filter(workspace=workspace).count() == 12
+    assert not Lead.objects.filter(lead_list__workspace=workspace).exclude(assigned_to__username="sales").exists()

@@ -213,7 +213,9 @@ def test_a_group_shows_its_members_with_roles_and_a_member_shows_identities_stay
     timeline = page.locator("#timeline")
     entries = timeline.locator("li:not(.more)")
     older = timeline.get_by_role("link", name=zh("Older events"))
-    expect(page.locator("main h2")).to_have_text([zh("Identities"), zh("Groups, past and present"), zh("Timeline")])
+    expect(page.locator("main h2")).to_have_text(
+        [zh("Contact details"), zh("Tags"), zh("Identities"), zh("Groups, past and present"), zh("Timeline")]
+    )
     assert all(chinese(t) for t in page.locator("main h2").all_inner_texts())
     # A page of events and "Older events", which appends the next page in place (htmx).
     expect(entries).to_have_count(PAGE)

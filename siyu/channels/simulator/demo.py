@@ -30,6 +30,9 @@ def demo_create(*, groups=40, members=5_000, days=90, seed=2026, progress=None):
     if new_workspace:
         plan = simulation_plan(workspace=workspace, groups=groups, members=members, days=days, seed=seed)
         simulation_run(workspace=workspace, plan=plan, progress=progress)
+        from siyu.members.demo import members_demo
+
+        members_demo(workspace=workspace, staff=users, seed=seed)
     if new_camp:
         plan = simulation_plan(workspace=camp, groups=6, members=max(50, members // 20), days=30, seed=seed + 1)
         simulation_run(workspace=camp, plan=plan)

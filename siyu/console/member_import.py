@@ -1,0 +1,201 @@
+"""Console: the member import wizard (upload → mapping → dry-run report → commit → progress → result) and
+member exports (all members or a segment, CSV or XLSX).
+
+Owners, admins and operators only. Files up to INLINE_BYTES are checked and imported within the request;
+larger ones run on the Huey queue (members.tasks) and the progress page polls the import's progress file
+(see members.imports) through htmx.
+"""
+import os
+import tempfile
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils.translation import gettext as _
+
+from siyu.members import exports, imports
+from siyu.members.models import ImportStatus, Member, MemberImport, Segment, SegmentMember
+from siyu.members.privacy import can_see_contacts
+
+from .access import workspace_view
+
+INLINE_BYTES = 1_000_000  # about 10,000 rows: larger files go to the queue
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+
+
+def _require_import(request):
+    if not request.staff_role.can_operate:
+        raise PermissionDenied(_("Only owners, admins and operators can import and export members."))
+
+
+def _import_or_404(request, import_id):
+    try:
+        return MemberImport.objects.select_related("workspace").get(workspace=request.workspace, pk=import_id)
+    except MemberImport.DoesNotExist:
+        raise Http404("No such import.") from None
+
+
+def _segments(workspace):
+    return list(Segment.objects.filter(workspace=workspace, archived_at__isnull=True).order_by("name"))
+
+
+@workspace_view
+def import_start(request):
+    """Upload a file (POST) or see recent imports and the export form."""
+    _require_import(request)
+    error = ""
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            error = _("Choose a .csv or .xlsx file.")
+        elif upload.size > MAX_UPLOAD_BYTES:
+            error = _("The file is larger than %(mb)s MB: import it with the command line.") % {"mb": MAX_UPLOAD_BYTES // 2**20}
+        else:
+            try:
+                imp = imports.import_upload(workspace=request.workspace, by=request.user, filename=upload.name,
+                                            chunks=upload.chunks())
+            except imports.ImportProblem as problem:
+                error = str(problem)
+            else:
+                return redirect("console:member_import", request.workspace.slug, imp.pk)
+    recent = MemberImport.objects.filter(workspace=request.workspace).order_by("-created_at")[:10]
+    return render(request, "console/member_import.html", {
+        "error": error, "recent": recent, "segments": _segments(request.workspace),
+        "can_see_contacts": can_see_contacts(request.staff_role), "formats": exports.FORMATS,
+    })
+
+
+def _field_choices(mapping):
+    choices = [("", _("— ignore —"))] + [(name, str(label)) for name, label in imports.FIELDS.items()]
+    for name in sorted({n for n in mapping.values() if n.startswith(imports.IDENTITY_PREFIX)}):
+        choices.append((name, imports.field_label(name)))
+    return choices
+
+
+def _run(imp, *, commit):
+    """Run inline for small files; queue larger ones (the page then shows progress)."""
+    if os.path.getsize(imp.path) <= INLINE_BYTES:
+        imports.import_run(member_import=imp, commit=commit)
+        return
+    from siyu.members.tasks import member_import_run
+
+    MemberImport.objects.filter(pk=imp.pk).update(status=ImportStatus.RUNNING)
+    member_import_run(imp.pk, commit)
+
+
+@workspace_view
+def import_detail(request, import_id):
+    """One import: its mapping step, its dry-run report, its progress or its result, by status."""
+    _require_import(request)
+    imp = _import_or_404(request, import_id)
+    options = imports.import_options(imp)
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        try:
+            if action in ("check", "reread") and imp.status in (ImportStatus.UPLOADED, ImportStatus.CHECKED, ImportStatus.FAILED):
+                headers = imports.import_preview(path=imp.path, encoding=imp.encoding)["headers"]
+                mapping = {h: request.POST.get(f"map-{n}", "") for n, h in enumerate(headers)}
+                encoding = request.POST.get("encoding")
+                imports.import_configure(
+                    member_import=imp, mapping=mapping, encoding=encoding if encoding is not None and encoding != imp.encoding else None,
+                    create_tags=bool(request.POST.get("create_tags")), skip_bad=bool(request.POST.get("skip_bad")),
+                )
+                if action == "reread" and encoding:
+                    imp.mapping = imports.import_preview(path=imp.path, encoding=imp.encoding)["proposed"] | {
+                        h: v for h, v in imp.mapping.items() if v}
+                    imp.save(update_fields=["mapping"])
+                if action == "check":
+                    _run(imp, commit=False)
+            elif action == "remap" and imp.status in (ImportStatus.CHECKED, ImportStatus.FAILED):
+                imports.import_configure(member_import=imp)
+            elif action == "commit":
+                if not imports.import_can_commit(imp):
+                    raise ValidationError(_("Check the file first; it can be imported once no row is bad (or bad rows are skipped)."))
+                _run(imp, commit=True)
+        except imports.ImportProblem as problem:
+            imp.error = str(problem)[:500]
+            imp.save(update_fields=["error"])
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        return redirect("console:member_import", request.workspace.slug, imp.pk)
+    context = {"imp": imp, "options": options, "summary": options.get("summary", {}),
+               "encoding_label": imports.encoding_label(imp.encoding) if imp.encoding else "",
+               "detected_label": imports.encoding_label(options["detected"]) if options.get("detected") else "",
+               "encodings": [(k, str(v)) for k, v in imports.ENCODINGS.items()], "is_csv": bool(options.get("detected"))}
+    if imp.status == ImportStatus.UPLOADED:
+        try:
+            preview = imports.import_preview(path=imp.path, encoding=imp.encoding)
+        except imports.ImportProblem as problem:
+            preview = {"headers": [], "rows": [], "proposed": {}}
+            context["problem"] = str(problem)
+        choices = _field_choices(imp.mapping)
+        context["columns"] = [(n, h, imp.mapping.get(h, ""), [r[n] for r in preview["rows"]])
+                              for n, h in enumerate(preview["headers"])]
+        context["choices"] = choices
+        context["preview"] = preview
+    if imp.status == ImportStatus.RUNNING:
+        context["done"], context["total"] = imports.import_progress(imp)
+    context["can_commit"] = imports.import_can_commit(imp)
+    return render(request, "console/member_import_detail.html", context)
+
+
+@workspace_view
+def import_progress(request, import_id):
+    """The progress fragment polled by htmx; once the run ended, the page reloads to show the outcome."""
+    _require_import(request)
+    imp = _import_or_404(request, import_id)
+    if imp.status != ImportStatus.RUNNING:
+        response = HttpResponse("")
+        response["HX-Refresh"] = "true"
+        return response
+    done, total = imports.import_progress(imp)
+    return render(request, "console/member_import_progress.html", {"imp": imp, "done": done, "total": total})
+
+
+@workspace_view
+def members_export(request):
+    """Download every member, or a segment's (?segment=ID), as ?format=csv|xlsx; ?with_contacts=1 for
+    owners and admins only. Audited."""
+    _require_import(request)
+    workspace = request.workspace
+    fmt = request.GET.get("format", "csv")
+    if fmt not in exports.FORMATS:
+        raise Http404("No such format.")
+    segment = None
+    if request.GET.get("segment"):
+        segment = Segment.objects.filter(workspace=workspace, pk=request.GET["segment"]).first() if request.GET["segment"].isdigit() else None
+        if segment is None:
+            raise Http404("No such segment.")
+    with_contacts = request.GET.get("with_contacts") == "1"
+    if with_contacts and not can_see_contacts(request.staff_role):
+        raise PermissionDenied(_("Only owners and admins can export contacts unmasked."))
+    filename = f"{workspace.slug}-{'segment-%s' % segment.pk if segment else 'members'}.{fmt}"
+    if fmt == "xlsx":
+        out = tempfile.TemporaryFile()
+        exports.members_export(workspace=workspace, out=out, fmt=fmt, segment=segment, with_contacts=with_contacts,
+                               by=request.user)
+        out.seek(0)
+        return FileResponse(out, as_attachment=True, filename=filename,
+                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    count = (SegmentMember.objects.filter(segment=segment).count() if segment else
+             Member.objects.filter(workspace=workspace, merged_into__isnull=True, erased_at__isnull=True).count())
+    exports.export_audit(workspace=workspace, by=request.user, segment=segment, fmt=fmt, with_contacts=with_contacts,
+                         count=count)
+    rows = exports.export_rows(workspace=workspace, segment=segment, with_contacts=with_contacts)
+    response = StreamingHttpResponse(
+        (piece.encode() for piece in exports.csv_stream(headers=exports.export_headers(), rows=rows)),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+
+urlpatterns = [
+    path("w/<slug:slug>/members/import/", import_start, name="member_import_start"),
+    path("w/<slug:slug>/members/import/<int:import_id>/", import_detail, name="member_import"),
+    path("w/<slug:slug>/members/import/<int:import_id>/progress/", import_progress, name="member_import_progress"),
+    path("w/<slug:slug>/members/export/", members_export, name="members_export"),
+]

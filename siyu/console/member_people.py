@@ -1,0 +1,340 @@
+"""Console pages for the people side of members: notes and remarks, owners and handover, lead lists.
+
+Notes and remarks: everyone but viewers. Changing an owner: owners, admins, operators. Handover: owners
+and admins. Lead lists: operators and above create and rebuild them, viewers look; sales see their own
+leads only (/leads/mine/), change their status and log follow-ups. Views parse, call the services of
+siyu.members (notes, handover, leads) and render; the services' ValidationErrors are shown as they are.
+"""
+import json
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from siyu.core.models import Role
+from siyu.members import handover as handover_services
+from siyu.members import leads as lead_services
+from siyu.members import notes as note_services
+from siyu.members.models import Assignment, Lead, LeadList, LeadStatus, Member, Note, NoteKind, Segment, Tag
+
+from .access import workspace_view
+
+
+def _errors(error):
+    """A ValidationError as one line per message."""
+    if hasattr(error, "message_dict"):
+        return [m for ms in error.message_dict.values() for m in ms]
+    return list(error.messages)
+
+
+def _member_or_404(request, number):
+    try:
+        return Member.objects.get(workspace=request.workspace, number=number)
+    except Member.DoesNotExist:
+        raise Http404("No such member.") from None
+
+
+def _staff_users(workspace):
+    return list(get_user_model().objects.filter(workspace_roles__workspace=workspace).order_by("username"))
+
+
+def _user_in_workspace(workspace, user_id):
+    if not str(user_id or "").isdigit():
+        return None
+    return get_user_model().objects.filter(pk=int(user_id), workspace_roles__workspace=workspace).first()
+
+
+# -- member page: notes, remark, owner ---------------------------------------------------------------
+def timeline_with_notes(*, member, events, before_id, more):
+    """One page of the member's timeline with their notes interleaved by time (see notes_for_timeline)."""
+    return note_services.notes_for_timeline(member=member, events=events, before_id=before_id, more=more)
+
+
+def member_context(*, request, member):
+    """What the member page's note, remark and owner parts need (added by views.member_detail)."""
+    role = request.staff_role
+    return {
+        "note_kinds": NoteKind.choices,
+        "can_note": role.role != Role.VIEWER,
+        "can_set_owner": role.can_operate,
+        "owner_choices": _staff_users(request.workspace) if role.can_operate else [],
+        "my_user_id": request.user.pk,
+    }
+
+
+@workspace_view
+@require_POST
+def member_note_add(request, number):
+    member = _member_or_404(request, number)
+    try:
+        note_services.note_add(member=member, author=request.user, kind=request.POST.get("kind", ""),
+                               text=request.POST.get("text", ""))
+        messages.success(request, _("Note added."))
+    except ValidationError as error:
+        for message in _errors(error):
+            messages.error(request, message)
+    return redirect("console:member", slug=request.workspace.slug, number=member.number)
+
+
+@workspace_view
+@require_POST
+def member_note_delete(request, note_id):
+    note = Note.objects.filter(workspace=request.workspace, pk=note_id).select_related("member").first()
+    if note is None:
+        raise Http404("No such note.")
+    note_services.note_delete(note=note, by=request.user)
+    messages.success(request, _("Note deleted."))
+    return redirect("console:member", slug=request.workspace.slug, number=note.member.number)
+
+
+@workspace_view
+@require_POST
+def member_remark(request, number):
+    member = _member_or_404(request, number)
+    try:
+        note_services.remark_set(member=member, remark=request.POST.get("remark", ""), by=request.user)
+        messages.success(request, _("Remark saved."))
+    except ValidationError as error:
+        for message in _errors(error):
+            messages.error(request, message)
+    return redirect("console:member", slug=request.workspace.slug, number=member.number)
+
+
+@workspace_view
+@require_POST
+def member_owner(request, number):
+    if not request.staff_role.can_operate:
+        raise PermissionDenied(_("Only owners, admins and operators can change a member's owner."))
+    member = _member_or_404(request, number)
+    owner = _user_in_workspace(request.workspace, request.POST.get("owner"))
+    if owner is None and request.POST.get("owner"):
+        messages.error(request, _("Choose a staff member of this workspace."))
+    else:
+        try:
+            handover_services.member_owner_set(members=[member], owner=owner, by=request.user)
+            messages.success(request, _("Owner changed."))
+        except ValidationError as error:
+            for message in _errors(error):
+                messages.error(request, message)
+    return redirect("console:member", slug=request.workspace.slug, number=member.number)
+
+
+# -- handover -----------------------------------------------------------------------------------------
+class HandoverForm(forms.Form):
+    from_user = forms.TypedChoiceField(label=gettext_lazy("Handed over by"), coerce=int)
+    to_user = forms.TypedChoiceField(label=gettext_lazy("Taken over by"), coerce=int)
+    segment = forms.TypedChoiceField(label=gettext_lazy("Only members in segment"), coerce=int, required=False,
+                                     empty_value=None)
+    tag = forms.TypedChoiceField(label=gettext_lazy("Only members with tag"), coerce=int, required=False,
+                                 empty_value=None)
+    include_groups = forms.BooleanField(label=gettext_lazy("Also hand over the groups in their charge"),
+                                        required=False, initial=True)
+
+    def __init__(self, *args, workspace, **kwargs):
+        super().__init__(*args, **kwargs)
+        users = [(u.pk, u.get_username()) for u in _staff_users(workspace)]
+        self.fields["from_user"].choices = users
+        self.fields["to_user"].choices = users
+        self.fields["segment"].choices = [("", "—")] + [
+            (s.pk, s.name) for s in Segment.objects.filter(workspace=workspace, archived_at__isnull=True).order_by("name")]
+        self.fields["tag"].choices = [("", "—")] + [
+            (t.pk, str(t)) for t in Tag.objects.filter(workspace=workspace, deleted_at__isnull=True).select_related("group")]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("segment") and data.get("tag"):
+            raise ValidationError(_("Restrict by a segment or by a tag, not both."))
+        return data
+
+    def handover_filter(self):
+        data = self.cleaned_data
+        if data.get("segment"):
+            return {"segment": data["segment"]}
+        if data.get("tag"):
+            return {"tag": data["tag"]}
+        return {}
+
+
+@workspace_view
+def handover(request):
+    if not request.staff_role.is_admin:
+        raise PermissionDenied(_("Only owners and admins can hand members over."))
+    workspace = request.workspace
+    form = HandoverForm(request.POST or None, workspace=workspace, initial={"include_groups": True})
+    preview = None
+    if request.method == "POST" and form.is_valid():
+        users = get_user_model().objects.in_bulk([form.cleaned_data["from_user"], form.cleaned_data["to_user"]])
+        args = {"workspace": workspace, "from_user": users[form.cleaned_data["from_user"]],
+                "to_user": users[form.cleaned_data["to_user"]], "filter": form.handover_filter(),
+                "include_groups": form.cleaned_data["include_groups"]}
+        try:
+            if "confirm" in request.POST:
+                done = handover_services.handover_run(by=request.user, **args)
+                messages.success(request, _("Handed over %(members)s members and %(groups)s groups.")
+                                 % {"members": done.members, "groups": done.groups})
+                return redirect("console:handover", slug=workspace.slug)
+            preview = handover_services.handover_preview(**args)
+        except ValidationError as error:
+            for message in _errors(error):
+                form.add_error(None, message)
+    context = {"form": form, "preview": preview, "history": handover_services.handover_list(workspace=workspace)}
+    return render(request, "console/handover.html", context)
+
+
+# -- lead lists ---------------------------------------------------------------------------------------
+class LeadListForm(forms.Form):
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=100)
+    segment = forms.TypedChoiceField(label=gettext_lazy("Segment"), coerce=int)
+    weights = forms.CharField(
+        label=gettext_lazy("Score weights"), widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=gettext_lazy('JSON, e.g. {"messages_30d": 1, "spend_yuan": 0.1, "tag:5": 20, '
+                               '"days_since_last_seen": -0.5}'),
+    )
+    staff = forms.TypedMultipleChoiceField(label=gettext_lazy("Sales staff"), coerce=int, required=False)
+    assignment = forms.ChoiceField(label=gettext_lazy("Assignment"), choices=Assignment.choices)
+    limit = forms.IntegerField(label=gettext_lazy("Top N members"), min_value=1, required=False,
+                               help_text=gettext_lazy("Empty: everyone in the segment."))
+
+    def __init__(self, *args, workspace, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["segment"].choices = [(s.pk, s.name) for s in lead_services.segment_choices(workspace=workspace)]
+        self.fields["staff"].choices = [(u.pk, u.get_username()) for u in _staff_users(workspace)]
+
+    def clean_weights(self):
+        try:
+            weights = json.loads(self.cleaned_data["weights"])
+        except ValueError:
+            raise ValidationError(_("The weights are not valid JSON.")) from None
+        if not isinstance(weights, dict):
+            raise ValidationError(_("The weights are a JSON object: {\"input\": weight, …}."))
+        return weights
+
+
+def _require_lead_pages(request, change=False):
+    role = request.staff_role
+    if role.role == Role.SALES:
+        raise PermissionDenied(_("Sales staff see their own leads under “My leads”."))
+    if change and not role.can_operate:
+        raise PermissionDenied(_("Only owners, admins and operators can change lead lists."))
+
+
+def _leadlist_or_404(request, list_id):
+    try:
+        return LeadList.objects.select_related("segment").get(workspace=request.workspace, pk=list_id)
+    except LeadList.DoesNotExist:
+        raise Http404("No such lead list.") from None
+
+
+@workspace_view
+def leads(request):
+    _require_lead_pages(request, change=request.method == "POST")
+    workspace = request.workspace
+    form = LeadListForm(request.POST or None, workspace=workspace,
+                        initial={"weights": '{"messages_30d": 1, "spend_yuan": 0.1}'})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            lead_list = lead_services.leadlist_create(
+                workspace=workspace, name=data["name"],
+                segment=Segment.objects.filter(workspace=workspace, pk=data["segment"]).first(),
+                weights=data["weights"], staff=get_user_model().objects.filter(pk__in=data["staff"]),
+                assignment=data["assignment"], limit=data["limit"], by=request.user,
+            )
+            return redirect("console:leadlist", slug=workspace.slug, list_id=lead_list.pk)
+        except ValidationError as error:
+            for field, problems in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, problems)
+    lists = LeadList.objects.filter(workspace=workspace).select_related("segment").order_by("-created_at")
+    context = {"form": form, "lists": lists, "inputs": lead_services.SCORE_INPUTS.items()}
+    return render(request, "console/leads.html", context)
+
+
+@workspace_view
+def leadlist_detail(request, list_id):
+    _require_lead_pages(request)
+    lead_list = _leadlist_or_404(request, list_id)
+    leads_shown = lead_services.leadlist_leads(lead_list=lead_list)
+    context = {
+        "lead_list": lead_list, "leads": _with_reason_rows(leads_shown),
+        "staff": lead_list.staff.order_by("username"), "statuses": LeadStatus.choices,
+        "weights": [(lead_services.input_label(k), w) for k, w in lead_list.weights.items()],
+    }
+    return render(request, "console/leads_detail.html", context)
+
+
+@workspace_view
+@require_POST
+def leadlist_build(request, list_id):
+    _require_lead_pages(request, change=True)
+    lead_list = _leadlist_or_404(request, list_id)
+    try:
+        result = lead_services.leadlist_build(lead_list=lead_list)
+        messages.success(request, _("Rebuilt: %(leads)s leads, %(added)s new, %(removed)s removed, %(assigned)s assigned.")
+                         % result)
+    except ValidationError as error:
+        for message in _errors(error):
+            messages.error(request, message)
+    return redirect("console:leadlist", slug=request.workspace.slug, list_id=lead_list.pk)
+
+
+def _with_reason_rows(leads_shown):
+    """Give each lead `reason_rows`, its reasons with the input's label in the reader's language."""
+    keys = {reason[0] for lead in leads_shown for reason in lead.reasons}
+    labels = {key: lead_services.input_label(key) for key in keys}
+    for lead in leads_shown:
+        lead.reason_rows = [(labels[key], value, weight, points) for key, value, weight, points in lead.reasons]
+    return leads_shown
+
+
+@workspace_view
+def leads_mine(request):
+    show_all = request.GET.get("all") == "1"
+    mine = lead_services.my_leads(workspace=request.workspace, user=request.user,
+                                  statuses=None if show_all else lead_services.OPEN)
+    context = {"leads": _with_reason_rows(mine), "statuses": LeadStatus.choices, "show_all": show_all}
+    return render(request, "console/leads_mine.html", context)
+
+
+@workspace_view
+@require_POST
+def lead_follow_up(request, lead_id):
+    lead = Lead.objects.filter(lead_list__workspace=request.workspace, pk=lead_id).select_related("member", "lead_list").first()
+    # Sales find only their own leads; others may log on any lead of the workspace.
+    if lead is None or (not request.staff_role.can_operate and lead.assigned_to_id != request.user.pk):
+        raise Http404("No such lead.")
+    text, status = request.POST.get("text", "").strip(), request.POST.get("status") or None
+    try:
+        if text:
+            note_services.lead_follow_up(lead=lead, author=request.user, text=text, status=status)
+        elif status:
+            lead_services.lead_status_set(lead=lead, status=status, by=request.user)
+        messages.success(request, _("Saved."))
+    except ValidationError as error:
+        for message in _errors(error):
+            messages.error(request, message)
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("console:leads_mine", args=[request.workspace.slug])
+    return redirect(back)
+
+
+urlpatterns = [
+    path("w/<slug:slug>/members/<int:number>/notes/", member_note_add, name="member_note_add"),
+    path("w/<slug:slug>/notes/<int:note_id>/delete/", member_note_delete, name="member_note_delete"),
+    path("w/<slug:slug>/members/<int:number>/remark/", member_remark, name="member_remark"),
+    path("w/<slug:slug>/members/<int:number>/owner/", member_owner, name="member_owner"),
+    path("w/<slug:slug>/handover/", handover, name="handover"),
+    path("w/<slug:slug>/leads/", leads, name="leads"),
+    path("w/<slug:slug>/leads/mine/", leads_mine, name="leads_mine"),
+    path("w/<slug:slug>/leads/<int:list_id>/", leadlist_detail, name="leadlist"),
+    path("w/<slug:slug>/leads/<int:list_id>/build/", leadlist_build, name="leadlist_build"),
+    path("w/<slug:slug>/leads/lead/<int:lead_id>/follow-up/", lead_follow_up, name="lead_follow_up"),
+]

@@ -1,0 +1,315 @@
+"""Live segments and tag rules: kept current by ingest, rebuilt in full on demand and on a schedule.
+
+    segment = segment_create(workspace=w, name="高意向", filter={...}, by=user)   # builds the list
+    segment_build(segment=segment)        # full recount: the difference enters/leaves, with events
+    live_update(workspace=w, member_ids={...})   # what ingest calls (members_react) for a batch
+
+A segment's list is SegmentMember rows. On every ingest batch, `members_react` (on events_ingested,
+inside the ingest transaction) re-evaluates each live segment and tag rule of the workspace for the
+members the batch touched, with the same SQL as a full build restricted to those ids, and writes the
+difference: segment lists change and member.segment_entered / member.segment_left events are appended
+in the same transaction; tag rules give or take their tag (member.tagged / untagged, via "rule"),
+which in turn re-evaluates segments naming that tag (depth-limited).
+
+Conditions that change with the clock (time windows, last seen) or with analytics (tiers) cannot be
+caught by events alone: segments and rules using them are also recounted by `live_recount_due`
+(hourly, members.tasks) and by `siyu segments recount`.
+"""
+import logging
+import threading
+import time
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from siyu.core.db import chunked, insert_many
+from siyu.core.events import EventType
+from siyu.core.ingest import events_ingest
+
+from .models import MemberTag, Segment, SegmentMember, SegmentSize, TagRule, TagVia
+from .projections import MEMBER_REF, OWN_SOURCE
+from .segments import FilterError, filter_compile, filter_member_ids
+
+log = logging.getLogger(__name__)
+
+MAX_CASCADE = 4  # tag rule → segment → … re-evaluations within one ingest
+# Events that are themselves results of this module: they never trigger a re-evaluation.
+OWN_RESULTS = frozenset({EventType.MEMBER_SEGMENT_ENTERED, EventType.MEMBER_SEGMENT_LEFT})
+
+
+# -- segments ------------------------------------------------------------------------------------
+def _name_check(workspace, name, exclude=None):
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": [_("Give the segment a name.")]})
+    if len(name) > 100:
+        raise ValidationError({"name": [_("At most %(max)s characters.") % {"max": 100}]})
+    clash = Segment.objects.filter(workspace=workspace, name=name, archived_at__isnull=True)
+    if exclude is not None:
+        clash = clash.exclude(pk=exclude.pk)
+    if clash.exists():
+        raise ValidationError({"name": [_("There is already a segment named %(name)s.") % {"name": name}]})
+    return name
+
+
+def _filter_check(workspace, filter):
+    try:
+        filter_compile(workspace=workspace, filter=filter)
+    except FilterError as exc:
+        raise ValidationError({"filter": [str(exc)]})
+
+
+def segment_create(*, workspace, name, filter, description="", by=None):
+    """Save a segment and build its list (no entered events for the first build: nobody *changed*)."""
+    name = _name_check(workspace, name)
+    _filter_check(workspace, filter)
+    with transaction.atomic():
+        segment = Segment.objects.create(
+            workspace=workspace, name=name, filter=filter, description=(description or "")[:300], created_by=by,
+        )
+        segment_build(segment=segment)
+    return segment
+
+
+def segment_update(*, segment, name=None, filter=None, description=None):
+    """Change a segment; a new filter rebuilds the list (members entering or leaving get events)."""
+    if name is not None:
+        segment.name = _name_check(segment.workspace, name, exclude=segment)
+    if description is not None:
+        segment.description = description[:300]
+    rebuild = filter is not None and filter != segment.filter
+    if filter is not None:
+        _filter_check(segment.workspace, filter)
+        segment.filter = filter
+    with transaction.atomic():
+        segment.error = ""
+        segment.save()
+        if rebuild:
+            segment_build(segment=segment)
+    return segment
+
+
+def segment_archive(*, segment):
+    """Stop keeping the list (it is deleted); the ledger keeps the entered/left history."""
+    with transaction.atomic():
+        SegmentMember.objects.filter(segment=segment).delete()
+        Segment.objects.filter(pk=segment.pk).update(archived_at=timezone.now(), size=0)
+
+
+def segment_build(*, segment, now=None):
+    """Full recount: evaluate the filter over every member and write the difference to the list.
+
+    Returns (entered, left). A segment whose filter no longer compiles (a deleted tag) keeps its last
+    list and gets `error` set, shown on its page, instead of silently changing.
+    """
+    now = now or timezone.now()
+    started = time.perf_counter()
+    workspace = segment.workspace
+    try:
+        wanted = filter_member_ids(workspace=workspace, filter=segment.filter, now=now)
+    except FilterError as exc:
+        Segment.objects.filter(pk=segment.pk).update(error=str(exc)[:300])
+        segment.error = str(exc)[:300]
+        return 0, 0
+    with transaction.atomic():
+        current = set(SegmentMember.objects.filter(segment=segment).values_list("member_id", flat=True))
+        entered, left = wanted - current, current - wanted
+        _list_write(segment, entered, left, now, events=segment.built_at is not None)
+        segment.size = len(wanted)
+        segment.built_at = now
+        segment.build_ms = int((time.perf_counter() - started) * 1000)
+        segment.error = ""
+        Segment.objects.filter(pk=segment.pk).update(size=segment.size, built_at=now, build_ms=segment.build_ms, error="")
+        _size_record(segment, now)
+    return len(entered), len(left)
+
+
+def _list_write(segment, entered, left, now, *, events=True):
+    for chunk in chunked(sorted(left), 900):
+        SegmentMember.objects.filter(segment=segment, member_id__in=chunk).delete()
+    insert_many(SegmentMember, [{"segment": segment.pk, "member": m, "since": now} for m in sorted(entered)])
+    if events and (entered or left):
+        now = min(now, timezone.now())  # a recount evaluated "as of" a later time still happens now
+        key = uuid.uuid4().hex
+        raw = [
+            _member_event(kind, member_id, now, {"segment": segment.pk}, f"seg:{segment.pk}:{key}:{n}")
+            for n, (kind, member_id) in enumerate(
+                [(EventType.MEMBER_SEGMENT_ENTERED, m) for m in sorted(entered)]
+                + [(EventType.MEMBER_SEGMENT_LEFT, m) for m in sorted(left)]
+            )
+        ]
+        for chunk in chunked(raw, 5_000):
+            events_ingest(workspace=segment.workspace, source=OWN_SOURCE, events=chunk)
+
+
+def _member_event(kind, member_id, at, data, source_id):
+    return {
+        "type": kind.key, "source_id": source_id, "occurred_at": at,
+        "actor": {"id": str(member_id), "channel": MEMBER_REF}, "data": data,
+    }
+
+
+def _size_record(segment, now):
+    """The segment's size at the end of today so far (one row per day: its size history)."""
+    day = timezone.localtime(now, segment.workspace.tz).date()
+    size = Segment.objects.filter(pk=segment.pk).values_list("size", flat=True).get()
+    SegmentSize.objects.update_or_create(segment=segment, day=day, defaults={"size": size})
+
+
+# -- tag rules -----------------------------------------------------------------------------------
+def tag_rule_create(*, workspace, tag, name, filter, untag_when_unmatched=True, by=None):
+    if tag.workspace_id != workspace.pk or tag.deleted_at is not None:
+        raise ValidationError({"tag": [_("Choose a tag of this workspace that is not deleted.")]})
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ValidationError({"name": [_("Give the rule a name of at most 100 characters.")]})
+    _filter_check(workspace, filter)
+    with transaction.atomic():
+        rule = TagRule.objects.create(
+            workspace=workspace, tag=tag, name=name, filter=filter, untag_when_unmatched=untag_when_unmatched, created_by=by,
+        )
+        tag_rule_build(rule=rule)
+    return rule
+
+
+def tag_rule_update(*, rule, name=None, filter=None, untag_when_unmatched=None, active=None):
+    if name is not None:
+        rule.name = name.strip()[:100]
+    if filter is not None:
+        _filter_check(rule.workspace, filter)
+        rule.filter = filter
+    if untag_when_unmatched is not None:
+        rule.untag_when_unmatched = untag_when_unmatched
+    if active is not None:
+        rule.active = active
+    with transaction.atomic():
+        rule.error = ""
+        rule.save()
+        if rule.active:
+            tag_rule_build(rule=rule)
+    return rule
+
+
+def tag_rule_build(*, rule, now=None):
+    """Evaluate the rule over every member: give the tag to those matching who lack it, and (if the rule
+    says so) take it from those it gave it to who no longer match. Returns (given, taken)."""
+    now = now or timezone.now()
+    try:
+        wanted = filter_member_ids(workspace=rule.workspace, filter=rule.filter, now=now)
+    except FilterError as exc:
+        TagRule.objects.filter(pk=rule.pk).update(error=str(exc)[:300])
+        rule.error = str(exc)[:300]
+        return 0, 0
+    given, taken = _rule_apply(rule, wanted, None, now)
+    TagRule.objects.filter(pk=rule.pk).update(built_at=now, error="")
+    return given, taken
+
+
+def _rule_apply(rule, matching, among, now):
+    from .tags import tags_apply, tags_remove
+
+    holders = MemberTag.objects.filter(tag_id=rule.tag_id)
+    if among is not None:
+        holders = holders.filter(member_id__in=among)
+    has = {}
+    for member_id, rule_id, via in holders.values_list("member_id", "rule_id", "via"):
+        has[member_id] = (rule_id, via)
+    give = [(m, rule.tag_id) for m in sorted(matching) if m not in has]
+    take = []
+    if rule.untag_when_unmatched:
+        scope = has if among is None else {m: v for m, v in has.items() if m in among}
+        take = [(m, rule.tag_id) for m, (rule_id, via) in sorted(scope.items())
+                if m not in matching and via == TagVia.RULE and rule_id == rule.pk]
+    at = min(now, timezone.now())  # a recount evaluated "as of" a later time still happens now
+    given = tags_apply(workspace=rule.workspace, pairs=give, via=TagVia.RULE, rule=rule, at=at) if give else 0
+    taken = tags_remove(workspace=rule.workspace, pairs=take, via=TagVia.RULE, rule=rule, at=at) if take else 0
+    return given, taken
+
+
+# -- live updates --------------------------------------------------------------------------------
+_cascade = threading.local()
+
+
+def members_react(sender, *, workspace, source, events, **kwargs):
+    """events_ingested: re-evaluate the workspace's live segments and tag rules for the members touched."""
+    member_ids = {e.member_id for e in events if e.member_id and e.type not in OWN_RESULTS}
+    depth = getattr(_cascade, "depth", 0)
+    if not member_ids:
+        return
+    if depth >= MAX_CASCADE:
+        log.warning("members: tag rules and segments still changing after %s rounds; stopped (a rule cycle?)", depth)
+        return
+    _cascade.depth = depth + 1
+    try:
+        live_update(workspace=workspace, member_ids=member_ids)
+    finally:
+        _cascade.depth = depth
+
+
+def live_update(*, workspace, member_ids, now=None):
+    """Bring every live tag rule and segment up to date for `member_ids` (rules first: segments may name their tags)."""
+    now = now or timezone.now()
+    among = sorted(member_ids)
+    for rule in TagRule.objects.filter(workspace=workspace, active=True, error=""):
+        try:
+            matching = filter_member_ids(workspace=workspace, filter=rule.filter, now=now, among=among)
+        except FilterError as exc:
+            TagRule.objects.filter(pk=rule.pk).update(error=str(exc)[:300])
+            continue
+        _rule_apply(rule, matching, set(among), now)
+    for segment in Segment.objects.filter(workspace=workspace, archived_at__isnull=True, error="", built_at__isnull=False):
+        try:
+            matching = filter_member_ids(workspace=workspace, filter=segment.filter, now=now, among=among)
+        except FilterError as exc:
+            Segment.objects.filter(pk=segment.pk).update(error=str(exc)[:300])
+            continue
+        current = set()
+        for chunk in chunked(among, 900):
+            current.update(SegmentMember.objects.filter(segment=segment, member_id__in=chunk).values_list("member_id", flat=True))
+        entered, left = matching - current, current - matching
+        if entered or left:
+            _list_write(segment, entered, left, now)
+            Segment.objects.filter(pk=segment.pk).update(size=F("size") + len(entered) - len(left))
+            _size_record(segment, now)
+
+
+def live_sets_check(*, workspace):
+    """After a tag is deleted: segments and rules whose filter no longer compiles get their error set."""
+    for model in (Segment, TagRule):
+        for item in model.objects.filter(workspace=workspace):
+            if getattr(item, "archived_at", None) is not None:
+                continue
+            try:
+                filter_compile(workspace=workspace, filter=item.filter)
+            except FilterError as exc:
+                model.objects.filter(pk=item.pk).update(error=str(exc)[:300])
+
+
+def live_recount_due(*, workspace=None, now=None):
+    """Recount segments and rules whose conditions depend on the clock or on analytics. Returns how many."""
+    now = now or timezone.now()
+    done = 0
+    rules = TagRule.objects.filter(active=True, error="")
+    segments = Segment.objects.filter(archived_at__isnull=True, error="")
+    if workspace is not None:
+        rules, segments = rules.filter(workspace=workspace), segments.filter(workspace=workspace)
+    for rule in rules.select_related("workspace"):
+        if _time_dependent(rule):
+            tag_rule_build(rule=rule, now=now)
+            done += 1
+    for segment in segments.select_related("workspace"):
+        if _time_dependent(segment):
+            segment_build(segment=segment, now=now)
+            done += 1
+    return done
+
+
+def _time_dependent(item):
+    try:
+        return filter_compile(workspace=item.workspace, filter=item.filter).time_dependent
+    except FilterError:
+        return False

@@ -1,0 +1,117 @@
+"""`siyu members import|export`: members in and out of a workspace as CSV or XLSX files."""
+import sys
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from siyu.core.models import Workspace
+from siyu.core.progress import progress_bar
+from siyu.members.exports import FORMATS, members_export
+from siyu.members.imports import (
+    ENCODINGS, ImportProblem, encoding_label, field_label, import_configure, import_create, import_options,
+    import_preview, import_run, mapping_parse, rows_count,
+)
+from siyu.members.models import Segment
+
+FIELD_HELP = "display_name, phone, email, wechat, gender, city, remark, tags, owner, number, identities, identity:<channel>"
+
+
+class Command(BaseCommand):
+    help = "Import members from a CSV/XLSX file (dry run first, all or nothing) and export members or a segment."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        imp = sub.add_parser("import", help="import members from a CSV or XLSX file (all or nothing)")
+        imp.add_argument("file", help="a .csv (UTF-8, UTF-8 with BOM or GBK) or .xlsx file with a header row")
+        imp.add_argument("--workspace", required=True, help="workspace slug")
+        imp.add_argument("--map", action="append", default=[], metavar="COLUMN=FIELD",
+                         help=f"map a column to a field (repeatable), e.g. --map 手机=phone; fields: {FIELD_HELP}; "
+                              "FIELD '-' ignores the column. Unmapped columns keep the proposed mapping.")
+        imp.add_argument("--encoding", choices=sorted(ENCODINGS), help="CSV encoding (detected when not given)")
+        imp.add_argument("--dry-run", action="store_true", help="check every row and report; write nothing")
+        imp.add_argument("--create-tags", action="store_true", help="create tags the file names that do not exist")
+        imp.add_argument("--skip-bad", action="store_true", help="import the good rows even if some rows are bad")
+        imp.add_argument("--user", help="staff username recorded as the importer (audit, tags)")
+        exp = sub.add_parser("export", help="export members (all, or a segment's live list) as CSV or XLSX")
+        exp.add_argument("--workspace", required=True, help="workspace slug")
+        which = exp.add_mutually_exclusive_group(required=True)
+        which.add_argument("--segment", type=int, help="segment id")
+        which.add_argument("--all", action="store_true", help="every member")
+        exp.add_argument("--format", choices=FORMATS, default="csv")
+        exp.add_argument("--output", help="file to write (default: standard output for csv, members.xlsx for xlsx)")
+        exp.add_argument("--with-contacts", action="store_true", help="phone, e-mail and WeChat ID unmasked (audited)")
+        exp.add_argument("--user", help="staff username recorded as the exporter (audit)")
+
+    def handle(self, *args, action, **o):
+        try:
+            workspace = Workspace.objects.get(slug=o["workspace"])
+        except Workspace.DoesNotExist:
+            raise CommandError(f"No workspace {o['workspace']!r}.") from None
+        user = None
+        if o.get("user"):
+            user = get_user_model().objects.filter(username=o["user"]).first()
+            if user is None:
+                raise CommandError(f"No user {o['user']!r}.")
+        o.pop("user", None)
+        getattr(self, f"handle_{action}")(**{**o, "workspace": workspace, "user": user})
+
+    def handle_import(self, *, workspace, user, file, encoding, dry_run, create_tags, skip_bad, verbosity, **o):
+        if not Path(file).is_file():
+            raise CommandError(f"No file {file}.")
+        try:
+            imp = import_create(workspace=workspace, by=user, path=file, encoding=encoding or "")
+            if imp.error:
+                raise CommandError(imp.error)
+            preview = import_preview(path=imp.path, encoding=imp.encoding)
+            mapping = {**imp.mapping, **mapping_parse(o["map"], headers=preview["headers"])}
+            import_configure(member_import=imp, mapping=mapping, create_tags=create_tags, skip_bad=skip_bad)
+        except (ImportProblem, ValidationError) as exc:
+            raise CommandError(" ".join(getattr(exc, "messages", [str(exc)]))) from None
+        detected = import_options(imp).get("detected")
+        if detected:
+            how = "given" if encoding else "detected"
+            self.stdout.write(f"Encoding: {encoding_label(imp.encoding)} ({how})")
+        for header in preview["headers"]:
+            name = mapping.get(header, "")
+            self.stdout.write(f"  {header} → {field_label(name) if name else '(ignored)'}")
+        total = rows_count(path=imp.path, encoding=imp.encoding)
+        imp.rows = total
+        with progress_bar("check" if dry_run else "import", total, enabled=verbosity > 0) as advance:
+            result = import_run(member_import=imp, commit=not dry_run, progress=lambda done, _t: advance(done))
+        for entry in result.report:
+            self.stdout.write(f"line {entry['line']}, {entry['column'] or '-'}: {entry['reason']}")
+        if result.bad_rows > len(result.report):
+            self.stdout.write(f"… and {result.bad_rows - len(result.report)} more bad rows")
+        for entry in result.updates[:20]:
+            self.stdout.write(f"line {entry['line']}: {entry['reason']}")
+        if result.new_tags:
+            self.stdout.write(("Tags created: " if result.committed else "Tags to create: ") + ", ".join(result.new_tags))
+        counts = f"{result.rows} rows, {result.bad_rows} bad, {result.created} new members, {result.updated} updated"
+        if result.error:
+            raise CommandError(f"{result.error} ({counts})")
+        if dry_run and result.bad_rows and not skip_bad:
+            raise CommandError(f"Dry run (nothing written): {counts}. Fix the bad rows, or use --skip-bad.")
+        if dry_run:
+            self.stdout.write(self.style.SUCCESS(f"Dry run (nothing written): {counts}."))
+        else:
+            self.stdout.write(self.style.SUCCESS(f"Imported (import {imp.pk}): {counts}, {result.tags_given} tags given."))
+
+    def handle_export(self, *, workspace, user, segment, format, output, with_contacts, verbosity, **o):
+        chosen = None
+        if segment is not None:
+            chosen = Segment.objects.filter(workspace=workspace, pk=segment).first()
+            if chosen is None:
+                raise CommandError(f"No segment {segment} in {workspace.slug}.")
+        if format == "xlsx" and not output:
+            output = "members.xlsx"
+        if output:
+            with open(output, "wb") as out, progress_bar("export", None, enabled=verbosity > 0 and output != "-") as advance:
+                count = members_export(workspace=workspace, out=out, fmt=format, segment=chosen,
+                                       with_contacts=with_contacts, by=user, progress=advance)
+            self.stderr.write(f"{count} members written to {output}" + (" (with contacts; audited)" if with_contacts else ""))
+        else:
+            members_export(workspace=workspace, out=sys.stdout.buffer, fmt=format, segment=chosen,
+                           with_contacts=with_contacts, by=user)
+            sys.stdout.flush()

@@ -1,0 +1,212 @@
+"""Tags (标签): tag groups, tags, and giving or taking them from members.
+
+    tag_group_create(workspace=w, name="消费能力", choice=TagChoice.SINGLE)
+    tag = tag_create(workspace=w, name="高", group=group)
+    tags_apply(workspace=w, pairs=[(member_id, tag.pk)], via=TagVia.MANUAL, by=user)
+    tags_remove(workspace=w, pairs=[(member_id, tag.pk)], via=TagVia.MANUAL, by=user)
+
+Giving and taking are ledger events (member.tagged / member.untagged, source "siyu"); MemberTag is their
+projection, so the ledger holds the history and a rebuild gives the same tags. In a single-choice
+group, giving one tag takes the member's other tags of that group (one more event each).
+"""
+import uuid
+from collections import defaultdict
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from siyu.core.db import chunked
+from siyu.core.events import EventType
+from siyu.core.ingest import events_ingest
+
+from .models import MemberTag, Tag, TagChoice, TagGroup, TagVia
+from .projections import MEMBER_REF, OWN_SOURCE
+
+MAX_NAME = 64
+COLOR_DEFAULT = "#475467"
+
+
+def _refuse(field, message):
+    raise ValidationError({field: [message]})
+
+
+def _name_clean(name, field="name"):
+    name = (name or "").strip()
+    if not name:
+        _refuse(field, _("Give it a name."))
+    if len(name) > MAX_NAME:
+        _refuse(field, _("At most %(max)s characters.") % {"max": MAX_NAME})
+    if ":" in name:
+        _refuse(field, _("A name cannot contain “:” (it separates a group from a tag, as in 消费能力:高)."))
+    return name
+
+
+def tag_group_create(*, workspace, name, choice=TagChoice.MULTI):
+    name = _name_clean(name)
+    if choice not in TagChoice.values:
+        _refuse("choice", _("Choose single or multi."))
+    if TagGroup.objects.filter(workspace=workspace, name=name).exists():
+        _refuse("name", _("There is already a tag group named %(name)s.") % {"name": name})
+    last = TagGroup.objects.filter(workspace=workspace).order_by("-position").values_list("position", flat=True).first()
+    return TagGroup.objects.create(workspace=workspace, name=name, choice=choice, position=(last or 0) + 1)
+
+
+def tag_group_update(*, group, name=None, choice=None):
+    if name is not None:
+        name = _name_clean(name)
+        if TagGroup.objects.filter(workspace_id=group.workspace_id, name=name).exclude(pk=group.pk).exists():
+            _refuse("name", _("There is already a tag group named %(name)s.") % {"name": name})
+        group.name = name
+    if choice is not None:
+        if choice not in TagChoice.values:
+            _refuse("choice", _("Choose single or multi."))
+        group.choice = choice
+    group.save()
+    return group
+
+
+def tag_create(*, workspace, name, group=None, color=COLOR_DEFAULT, description=""):
+    name = _name_clean(name)
+    if group is not None and group.workspace_id != workspace.pk:
+        _refuse("group", _("The tag group belongs to another workspace."))
+    if not (isinstance(color, str) and len(color) == 7 and color.startswith("#")
+            and all(c in "0123456789abcdefABCDEF" for c in color[1:])):
+        _refuse("color", _("A colour is written #rrggbb, e.g. #475467."))
+    if len(description or "") > 200:
+        _refuse("description", _("At most %(max)s characters.") % {"max": 200})
+    if Tag.objects.filter(workspace=workspace, group=group, name=name, deleted_at__isnull=True).exists():
+        _refuse("name", _("There is already a tag named %(name)s in this group.") % {"name": name})
+    return Tag.objects.create(workspace=workspace, group=group, name=name, color=color, description=description or "")
+
+
+def tag_update(*, tag, name=None, color=None, description=None):
+    if name is not None:
+        name = _name_clean(name)
+        clash = Tag.objects.filter(workspace_id=tag.workspace_id, group_id=tag.group_id, name=name, deleted_at__isnull=True)
+        if clash.exclude(pk=tag.pk).exists():
+            _refuse("name", _("There is already a tag named %(name)s in this group.") % {"name": name})
+        tag.name = name
+    if color is not None:
+        tag.color = color
+    if description is not None:
+        tag.description = description[:200]
+    tag.save()
+    return tag
+
+
+def tag_delete(*, tag, by=None, now=None):
+    """Take the tag from every member (events, via "manual") and mark it deleted. Segments and tag rules
+    naming it then show an error instead of silently matching nobody (members.segments)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        holders = list(MemberTag.objects.filter(tag=tag).values_list("member_id", flat=True))
+        tags_remove(workspace=tag.workspace, pairs=[(m, tag.pk) for m in holders], via=TagVia.MANUAL, by=by, at=now)
+        Tag.objects.filter(pk=tag.pk).update(deleted_at=now)
+        tag.deleted_at = now
+    from .live import live_sets_check
+
+    live_sets_check(workspace=tag.workspace)
+    return len(holders)
+
+
+def tag_resolve(*, workspace, text):
+    """The live tag named by `text`: "group:tag" or a tag name unique in the workspace; None if there is none.
+
+    Raises ValidationError when a bare name is ambiguous (the same name in two groups).
+    """
+    text = (text or "").strip()
+    group_name, sep, tag_name = text.rpartition(":") if ":" in text else ("", "", text)
+    tags = Tag.objects.filter(workspace=workspace, name=tag_name.strip(), deleted_at__isnull=True)
+    if sep:
+        tags = tags.filter(group__name=group_name.strip())
+    found = list(tags.select_related("group")[:2])
+    if len(found) > 1:
+        raise ValidationError(
+            _("“%(name)s” is a tag in more than one group: write it as group:tag, e.g. %(example)s.")
+            % {"name": tag_name, "example": f"{found[0].group.name if found[0].group else ''}:{tag_name}"}
+        )
+    return found[0] if found else None
+
+
+def _events(kind, pairs, via, by, rule, at, key):
+    by_id = getattr(by, "pk", by)
+    rule_id = getattr(rule, "pk", rule)
+    for n, (member_id, tag_id) in enumerate(pairs):
+        yield {
+            "type": kind.key,
+            "source_id": f"{kind.key}:{key}:{n}",
+            "occurred_at": at,
+            "actor": {"id": str(member_id), "channel": MEMBER_REF},
+            "data": {"tag": tag_id, "via": via, "rule": rule_id, "by": by_id},
+        }
+
+
+def _ingest(workspace, events):
+    for chunk in chunked(list(events), 5_000):
+        events_ingest(workspace=workspace, source=OWN_SOURCE, events=chunk)
+
+
+def tags_apply(*, workspace, pairs, via, by=None, rule=None, at=None, key=None):
+    """Give tags: `pairs` of (member id, tag id). Pairs a member already has are skipped; in a single-choice
+    group the member's other tags of the group are taken. One transaction; returns how many were given.
+
+    `key` makes the call idempotent (the events' source ids derive from it); by default a fresh one.
+    """
+    if via not in TagVia.values:
+        raise ValueError(f"unknown via {via!r}")
+    at = at or timezone.now()
+    key = key or uuid.uuid4().hex
+    pairs = list(dict.fromkeys((int(m), int(t)) for m, t in pairs))
+    if not pairs:
+        return 0
+    tags = {t.pk: t for t in Tag.objects.filter(workspace=workspace, pk__in={t for _m, t in pairs}).select_related("group")}
+    for _m, tag_id in pairs:
+        tag = tags.get(tag_id)
+        if tag is None:
+            raise ValidationError(_("No tag %(id)s in this workspace.") % {"id": tag_id})
+        if tag.deleted_at is not None:
+            raise ValidationError(_("The tag %(tag)s was deleted.") % {"tag": tag})
+    members = {m for m, _t in pairs}
+    held = defaultdict(set)
+    for chunk in chunked(sorted(members), 900):
+        for member_id, tag_id in MemberTag.objects.filter(member_id__in=chunk).values_list("member_id", "tag_id"):
+            held[member_id].add(tag_id)
+    single = {
+        g: set(Tag.objects.filter(group_id=g).values_list("pk", flat=True))
+        for g in {t.group_id for t in tags.values() if t.group_id and t.group.choice == TagChoice.SINGLE}
+    }
+    give, take = [], []
+    for member_id, tag_id in pairs:
+        if tag_id in held[member_id]:
+            continue
+        group_id = tags[tag_id].group_id
+        if group_id in single:
+            for other in sorted((held[member_id] & single[group_id]) - {tag_id}):
+                take.append((member_id, other))
+                held[member_id].discard(other)
+        give.append((member_id, tag_id))
+        held[member_id].add(tag_id)
+    with transaction.atomic():
+        _ingest(workspace, [
+            *_events(EventType.MEMBER_UNTAGGED, take, via, by, rule, at, f"{key}:swap"),
+            *_events(EventType.MEMBER_TAGGED, give, via, by, rule, at, key),
+        ])
+    return len(give)
+
+
+def tags_remove(*, workspace, pairs, via, by=None, rule=None, at=None, key=None):
+    """Take tags: `pairs` of (member id, tag id); pairs a member does not have are skipped. Returns how many."""
+    at = at or timezone.now()
+    key = key or uuid.uuid4().hex
+    pairs = list(dict.fromkeys((int(m), int(t)) for m, t in pairs))
+    held = set()
+    for chunk in chunked(pairs, 400):
+        members = {m for m, _t in chunk}
+        held.update(MemberTag.objects.filter(member_id__in=members, tag_id__in={t for _m, t in chunk}).values_list("member_id", "tag_id"))
+    take = [pair for pair in pairs if pair in held]
+    if take:
+        with transaction.atomic():
+            _ingest(workspace, _events(EventType.MEMBER_UNTAGGED, take, via, by, rule, at, key))
+    return len(take)
