@@ -94,7 +94,7 @@ def _holds_at_zero(op, value):
     return {"gte": 0 >= value, "gt": 0 > value, "lte": 0 <= value, "lt": 0 < value, "eq": value == 0}[op]
 
 
-def _count_leaf(workspace, node, where, now):
+def _count_leaf(workspace, node, where, now, restrict):
     name = node.get("count")
     if name not in COUNTS:
         raise FilterError(_("%(where)s: count must be one of %(names)s") % {"where": where, "names": ", ".join(COUNTS)})
@@ -105,10 +105,10 @@ def _count_leaf(workspace, node, where, now):
     value = _number(node.get("value"), where) * factor
     days = _days(node, where)
     if days is None and name != "clicks":
-        source = MemberStats.objects.filter(workspace=workspace)
+        source = restrict(MemberStats.objects.filter(workspace=workspace))
         total = column
     else:
-        source = MemberDay.objects.filter(workspace=workspace)
+        source = restrict(MemberDay.objects.filter(workspace=workspace))
         if days is not None:
             source = source.filter(day__gte=_window_start(workspace, days, now))
         source = source.values("member_id").annotate(total=Sum(column))
@@ -142,7 +142,7 @@ def _field_leaf(node, where):
     return ~condition if op == "ne" else condition
 
 
-def _leaf(workspace, node, where, now, tags):
+def _leaf(workspace, node, where, now, tags, restrict):
     from siyu.analytics.models import CampaignTouch, MemberModel, Sale
     from siyu.core.events import EventType
     from siyu.core.models import Event
@@ -155,23 +155,24 @@ def _leaf(workspace, node, where, now, tags):
             raise FilterError(_("%(where)s: tag %(id)s does not exist") % {"where": where, "id": tag_id})
         if tag.deleted_at is not None:
             raise FilterError(_("%(where)s: the tag “%(tag)s” was deleted; edit the filter") % {"where": where, "tag": tag})
-        return Q(pk__in=MemberTag.objects.filter(tag_id=tag_id).values("member_id")), False
+        return Q(pk__in=restrict(MemberTag.objects.filter(tag_id=tag_id)).values("member_id")), False
     if "count" in node:
-        return _count_leaf(workspace, node, where, now), True
+        return _count_leaf(workspace, node, where, now, restrict), True
     if "field" in node:
         return _field_leaf(node, where), False
     if "group" in node:
         group = node["group"]
         if isinstance(group, bool) or not isinstance(group, int):
             raise FilterError(_("%(where)s: group must be a group id") % {"where": where})
-        return Q(pk__in=Membership.objects.filter(group_id=group, left_at__isnull=True).values("member_id")), False
+        return Q(pk__in=restrict(Membership.objects.filter(group_id=group, left_at__isnull=True)).values("member_id")), False
     if "group_kind" in node:
-        return Q(pk__in=Membership.objects.filter(
-            group__workspace=workspace, group__kind=node["group_kind"], left_at__isnull=True).values("member_id")), False
+        return Q(pk__in=restrict(Membership.objects.filter(
+            group__workspace=workspace, group__kind=node["group_kind"], left_at__isnull=True)).values("member_id")), False
     if "model" in node:
         if node["model"] not in MODEL_FIELDS:
             raise FilterError(_("%(where)s: model must be one of %(names)s") % {"where": where, "names": ", ".join(MODEL_FIELDS)})
-        return Q(pk__in=MemberModel.objects.filter(workspace=workspace, **{node["model"]: node.get("value")}).values("member_id")), True
+        rows = MemberModel.objects.filter(workspace=workspace, **{node["model"]: node.get("value")})
+        return Q(pk__in=restrict(rows).values("member_id")), True
     if "seen" in node:
         days = _days(node, where, required=True)
         since = now - timedelta(days=days)
@@ -181,22 +182,29 @@ def _leaf(workspace, node, where, now, tags):
             return Q(stats__last_seen_at__lt=since) | Q(stats__isnull=True), True
         raise FilterError(_("%(where)s: seen must be “within” or “before”") % {"where": where})
     if "bought" in node:
-        return Q(pk__in=Sale.objects.filter(
+        return Q(pk__in=restrict(Sale.objects.filter(
             workspace=workspace, product=str(node["bought"]), member__isnull=False,
-            refunded_cents__lt=F("amount_cents")).values("member_id")), False
+            refunded_cents__lt=F("amount_cents"))).values("member_id")), False
     if "campaign" in node:
-        return Q(pk__in=CampaignTouch.objects.filter(member__workspace=workspace, campaign=str(node["campaign"])).values("member_id")), False
+        rows = CampaignTouch.objects.filter(member__workspace=workspace, campaign=str(node["campaign"]))
+        return Q(pk__in=restrict(rows).values("member_id")), False
     if "clicked" in node:
-        return Q(pk__in=Event.objects.filter(
+        return Q(pk__in=restrict(Event.objects.filter(
             workspace=workspace, type=EventType.LINK_CLICKED, member__isnull=False, data__link=node["clicked"]
-        ).values("member_id")), False
+        )).values("member_id")), False
     if "owner" in node:
         return (Q(owner__isnull=True) if node["owner"] is None else Q(owner_id=node["owner"])), False
     raise FilterError(_("%(where)s: not a condition Siyu knows (%(keys)s)") % {"where": where, "keys": ", ".join(sorted(node)) or "{}"})
 
 
-def filter_compile(*, workspace, filter, now=None):
-    """The filter as a Q on Member, or FilterError naming the first problem (with its path, e.g. all.2.tag)."""
+def filter_compile(*, workspace, filter, now=None, among=None):
+    """The filter as a Q on Member, or FilterError naming the first problem (with its path, e.g. all.2.tag).
+
+    With `among` (member ids), every subquery is restricted to those members too, so a live update
+    reads their rows only, not the whole window (the answer for them is the same: membership of one
+    member in a subquery does not depend on the other members' rows).
+    """
+    restrict = (lambda rows: rows.filter(member_id__in=among)) if among is not None else (lambda rows: rows)
     if not isinstance(filter, dict):
         raise FilterError(_("A filter must be an object"))
     now = now or timezone.now()
@@ -230,7 +238,7 @@ def filter_compile(*, workspace, filter, now=None):
         leaves[0] += 1
         if leaves[0] > MAX_LEAVES:
             raise FilterError(_("A filter may have at most %(max)s conditions") % {"max": MAX_LEAVES})
-        condition, timed = _leaf(workspace, node, where, now, tags)
+        condition, timed = _leaf(workspace, node, where, now, tags, restrict)
         time_dependent[0] |= timed
         return condition
 
@@ -259,24 +267,28 @@ def filter_error(*, workspace, filter):
     return ""
 
 
-def members_matching(*, workspace, filter, now=None):
-    """A queryset of the (live: not merged, not erased) members matching the filter."""
-    compiled = filter_compile(workspace=workspace, filter=filter, now=now)
-    return Member.objects.filter(workspace=workspace, merged_into__isnull=True, erased_at__isnull=True).filter(compiled.condition)
+def members_matching(*, workspace, filter, now=None, among=None):
+    """A queryset of the (live: not merged, not erased) members matching the filter (of `among`, if given)."""
+    compiled = filter_compile(workspace=workspace, filter=filter, now=now, among=among)
+    members = Member.objects.filter(workspace=workspace, merged_into__isnull=True, erased_at__isnull=True)
+    if among is not None:
+        members = members.filter(pk__in=among)
+    return members.filter(compiled.condition)
+
+
+AMONG_CHUNK = 400  # ids per statement: each subquery repeats them, and SQLite binds at most 32,766 values
 
 
 def filter_member_ids(*, workspace, filter, now=None, among=None):
     """The ids of the members matching the filter now (only those in `among`, if given)."""
-    members = members_matching(workspace=workspace, filter=filter, now=now)
-    if among is not None:
-        among = list(among)
-        if not among:
-            return set()
-        found = set()
-        for start in range(0, len(among), 900):
-            found.update(members.filter(pk__in=among[start : start + 900]).values_list("pk", flat=True))
-        return found
-    return set(members.values_list("pk", flat=True))
+    if among is None:
+        return set(members_matching(workspace=workspace, filter=filter, now=now).values_list("pk", flat=True))
+    among = sorted(set(among))
+    found = set()
+    for start in range(0, len(among), AMONG_CHUNK):
+        chunk = among[start : start + AMONG_CHUNK]
+        found.update(members_matching(workspace=workspace, filter=filter, now=now, among=chunk).values_list("pk", flat=True))
+    return found
 
 
 def filter_preview(*, workspace, filter, limit=50, now=None):
