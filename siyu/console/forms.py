@@ -10,12 +10,16 @@ class MemberFilterForm(forms.Form):
     kind = forms.ChoiceField(label=_("Group kind"), required=False, choices=[("", _("Any kind")), *GroupKind.choices])
     # A slice of the dashboard's tier charts: "activity_tier:core", "pyramid:pool", …
     segment = forms.ChoiceField(label=_("Tier or type"), required=False)
+    tag = forms.TypedChoiceField(label=_("Tag"), required=False, coerce=int, empty_value=None)
+    saved = forms.TypedChoiceField(label=_("Segment"), required=False, coerce=int, empty_value=None)
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
-    def __init__(self, *args, groups=(), segments=(), **kwargs):
+    def __init__(self, *args, groups=(), segments=(), tags=(), saved=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["group"].choices = [("", _("Any group")), *groups]
         self.fields["segment"].choices = [("", _("Any tier or type")), *segments]
+        self.fields["tag"].choices = [("", _("Any tag")), *tags]
+        self.fields["saved"].choices = [("", _("Any segment")), *saved]
 
 
 class GroupFilterForm(forms.Form):

@@ -68,6 +68,8 @@ def members(request):
     form = MemberFilterForm(
         request.GET or None, groups=group_selectors.group_choices(workspace=request.workspace),
         segments=analytics_selectors.segment_choices(),
+        tags=member_selectors.tag_choices(workspace=request.workspace),
+        saved=member_selectors.segment_choices(workspace=request.workspace),
     )
     page, next_before, condition = [], None, None
     if form.is_valid() or not request.GET:
@@ -78,6 +80,9 @@ def members(request):
             field, value = filters["segment"].split(":")
             segment = analytics_selectors.member_model_condition(field=field, value=value)
             condition = segment if condition is None else condition & segment
+        for extra in (member_selectors.has_tag(tag_id=filters.get("tag")), member_selectors.in_segment(segment_id=filters.get("saved"))):
+            if extra is not None:
+                condition = extra if condition is None else condition & extra
         page, next_before = member_selectors.member_list(
             workspace=request.workspace, query=filters.get("q", ""), condition=condition, before=filters.get("before")
         )

@@ -3,7 +3,7 @@ from django.db.models import Q
 from siyu.core.models import Event
 from siyu.core.selectors import keyset_page
 
-from .models import Member
+from .models import Member, MemberTag, Segment, SegmentMember, Tag
 
 
 def member_list(*, workspace, query="", condition=None, before=None, limit=50):
@@ -43,3 +43,23 @@ def member_timeline(*, member, before_id=None, limit=50):
     more = len(page) > limit
     page = page[:limit]
     return page, (page[-1].pk if more and page else None)
+
+
+def tag_choices(*, workspace):
+    """(id, "group:tag") of the workspace's live tags, for filter selects."""
+    return [(t.pk, str(t)) for t in Tag.objects.filter(workspace=workspace, deleted_at__isnull=True).select_related("group")]
+
+
+def segment_choices(*, workspace):
+    """(id, name) of the workspace's saved segments."""
+    return list(Segment.objects.filter(workspace=workspace, archived_at__isnull=True).order_by("name").values_list("pk", "name"))
+
+
+def has_tag(*, tag_id):
+    """A Member condition: has this tag now (None when no tag is given)."""
+    return None if tag_id is None else Q(pk__in=MemberTag.objects.filter(tag_id=tag_id).values("member_id"))
+
+
+def in_segment(*, segment_id):
+    """A Member condition: on this saved segment's live list (None when no segment is given)."""
+    return None if segment_id is None else Q(pk__in=SegmentMember.objects.filter(segment_id=segment_id).values("member_id"))

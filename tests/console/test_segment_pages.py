@@ -112,3 +112,18 @@ def test_viewers_and_sales_look_but_do_not_change(client, make_staff, people, ro
     assert client.post(reverse("console:member_tags", args=[ws.slug, people["bob"].number]),
                        {"tag": people["vip"].pk}).status_code == 403
     assert client.post(reverse("console:tags", args=[ws.slug]), {"action": "group", "name": "x"}).status_code == 403
+
+
+def test_the_members_list_filters_by_tag_and_by_saved_segment(client, make_staff, people):
+    from siyu.members.live import segment_create
+
+    ws = people["workspace"]
+    talkers = segment_create(workspace=ws, name="talkers", filter={"count": "messages", "op": "gte", "value": 2})
+    client.force_login(make_staff(ws, role=Role.VIEWER))
+    url = reverse("console:members", args=[ws.slug])
+    by_tag = client.get(url, {"tag": people["vip"].pk}).content.decode()
+    assert f"/members/{people['ann'].number}/" in by_tag and f"/members/{people['bob'].number}/" not in by_tag
+    everyone = client.get(url, {"saved": ""}).content.decode()
+    assert f"/members/{people['bob'].number}/" in everyone
+    by_segment = client.get(url, {"saved": talkers.pk}).content.decode()
+    assert f"/members/{people['ann'].number}/" in by_segment and f"/members/{people['bob'].number}/" not in by_segment
