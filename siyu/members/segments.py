@@ -109,6 +109,11 @@ def _count_leaf(workspace, node, where, now, restrict):
         total = column
     else:
         source = restrict(MemberDay.objects.filter(workspace=workspace))
+        if restrict.everybody:
+            # Days where the measure is 0 change no sum and no member's side of the comparison (a member
+            # with no row is handled as 0 above); leaving them out lets the database read the
+            # measure's own covering index over the window. A live update reads by member instead.
+            source = source.exclude(**{column: 0})
         if days is not None:
             source = source.filter(day__gte=_window_start(workspace, days, now))
         source = source.values("member_id").annotate(total=Sum(column))
@@ -197,6 +202,17 @@ def _leaf(workspace, node, where, now, tags, restrict):
     raise FilterError(_("%(where)s: not a condition Siyu knows (%(keys)s)") % {"where": where, "keys": ", ".join(sorted(node)) or "{}"})
 
 
+class _Restrict:
+    """Applied to every subquery: all members (`everybody`), or only the ids in `among`."""
+
+    def __init__(self, among):
+        self.among = among
+        self.everybody = among is None
+
+    def __call__(self, rows):
+        return rows if self.everybody else rows.filter(member_id__in=self.among)
+
+
 def filter_compile(*, workspace, filter, now=None, among=None):
     """The filter as a Q on Member, or FilterError naming the first problem (with its path, e.g. all.2.tag).
 
@@ -204,7 +220,7 @@ def filter_compile(*, workspace, filter, now=None, among=None):
     reads their rows only, not the whole window (the answer for them is the same: membership of one
     member in a subquery does not depend on the other members' rows).
     """
-    restrict = (lambda rows: rows.filter(member_id__in=among)) if among is not None else (lambda rows: rows)
+    restrict = _Restrict(among)
     if not isinstance(filter, dict):
         raise FilterError(_("A filter must be an object"))
     now = now or timezone.now()
