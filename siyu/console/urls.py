@@ -14,6 +14,7 @@ urlpatterns = [
     path("w/<slug:slug>/groups/", views.groups, name="groups"),
     path("w/<slug:slug>/groups/<int:group_id>/figures/", dashboard.group_analytics, name="group_analytics"),
     path("w/<slug:slug>/groups/<int:group_id>/", views.group_detail, name="group"),
+    path("w/<slug:slug>/groups/<int:group_id>/staff/", views.group_staff, name="group_staff"),
     path("w/<slug:slug>/members/", views.members, name="members"),
     path("w/<slug:slug>/members/<int:number>/", views.member_detail, name="member"),
 ]

@@ -1,16 +1,21 @@
 from datetime import timedelta
 
 from django.contrib.auth import views as auth_views
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from siyu.analytics import selectors as analytics_selectors
 from siyu.analytics.calendar import day_start
 from siyu.analytics.tiers import member_model_reasons, model_settings_get
 from siyu.core import selectors as core_selectors
 from siyu.core.events import TYPE_BY_KEY
-from siyu.core.models import Role
+from siyu.core.models import Role, StaffRole
+from siyu.groups import services as group_services
 from siyu.groups import selectors as group_selectors
 from siyu.groups.models import Group
 from siyu.members import selectors as member_selectors
@@ -59,8 +64,27 @@ def group_detail(request, group_id):
         "counts": group_selectors.group_counts(group=group),
         "daily": group_selectors.group_daily(group=group, since=workspace_today(request) - timedelta(days=13)),
         "events": group_selectors.group_recent_events(group=group),
+        "staff_choices": StaffRole.objects.filter(workspace=request.workspace).select_related("user").order_by("user__username"),
+        "can_change_staff": request.staff_role.can_operate,
     }
     return render(request, "console/group_detail.html", context)
+
+
+@workspace_view
+@require_POST
+def group_staff(request, group_id):
+    """Put a staff member in charge of the group (operators and up)."""
+    if not request.staff_role.can_operate:
+        raise PermissionDenied(_("Only owners, admins and operators can change who is in charge of a group."))
+    group = group_or_404(request, group_id)
+    chosen = request.POST.get("staff") or None
+    role = StaffRole.objects.filter(workspace=request.workspace, user_id=chosen).select_related("user").first() if chosen else None
+    if chosen and role is None:
+        messages.error(request, _("Choose a staff member of this workspace."))
+    else:
+        group_services.group_staff_set(group=group, staff=role.user if role else None, by=request.user)
+        messages.success(request, _("Saved."))
+    return redirect("console:group", request.workspace.slug, group.pk)
 
 
 @workspace_view

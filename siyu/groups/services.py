@@ -4,8 +4,10 @@ Views, tasks and commands call these; each is one use case and one transaction.
 """
 from datetime import datetime, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from siyu.core.db import UTC
 from siyu.core.events import EventType
@@ -254,3 +256,25 @@ def announcement_post_now(*, announcement, now=None):
 def announcement_stop(*, announcement):
     """Stop a scheduled announcement (it stays in the list, inactive)."""
     return bool(Announcement.objects.filter(pk=announcement.pk, active=True).update(active=False))
+
+
+def group_staff_set(*, group, staff, by=None):
+    """Put a staff member (with a role in the group's workspace) in charge of the group, or nobody (None).
+
+    Audited; a handover (members.handover) moves these duties from a leaving colleague in one step.
+    """
+    from siyu.core.models import AuditEntry, StaffRole
+
+    if staff is not None and not StaffRole.objects.filter(workspace_id=group.workspace_id, user=staff).exists():
+        raise ValidationError({"staff": [_("%(user)s has no role in this workspace.") % {"user": staff.get_username()}]})
+    previous = group.staff_id
+    if previous == (staff.pk if staff else None):
+        return group
+    with transaction.atomic():
+        Group.objects.filter(pk=group.pk).update(staff=staff)
+        group.staff = staff
+        AuditEntry.objects.create(
+            workspace_id=group.workspace_id, user=by, action="group_staff", subject=f"group:{group.pk}",
+            data={"previous": previous, "staff": staff.pk if staff else None},
+        )
+    return group

@@ -55,7 +55,12 @@ def _people(workspace, staff, segment, tags, rng):
     from .leads import leadlist_build, leadlist_create
     from .notes import note_add
 
+    from siyu.groups.models import Group
+    from siyu.groups.services import group_staff_set
+
     owners = [staff[name] for name in ("operator", "sales") if name in staff]
+    for n, group in enumerate(Group.objects.filter(workspace=workspace).order_by("pk")):
+        group_staff_set(group=group, staff=owners[n % len(owners)], by=staff.get("demo"))
     members = list(Member.objects.filter(workspace=workspace).order_by("number"))
     for n, owner in enumerate(owners):
         member_owner_set(members=members[n::len(owners) * 2], owner=owner, by=staff.get("demo"))
