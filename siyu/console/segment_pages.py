@@ -409,8 +409,11 @@ def member_tags_context(request, member):
     have = {mt.tag_id for mt in held}
     addable = [t for t in Tag.objects.filter(workspace=request.workspace, deleted_at__isnull=True).select_related("group")
                if t.pk not in have]
+    in_segments = Segment.objects.filter(
+        pk__in=SegmentMember.objects.filter(member=member).values("segment_id"), archived_at__isnull=True,
+    ).order_by("name")
     return {"member": member, "member_tags": held, "addable_tags": addable, "can_change_tags": request.staff_role.can_operate,
-            "workspace": request.workspace}
+            "workspace": request.workspace, "member_segments": list(in_segments)}
 
 
 urlpatterns = [

@@ -42,7 +42,37 @@ def member_timeline(*, member, before_id=None, limit=50):
     page = list(events[: limit + 1])
     more = len(page) > limit
     page = page[:limit]
+    timeline_subjects(page)
     return page, (page[-1].pk if more and page else None)
+
+
+def timeline_subjects(events):
+    """Set `subject` on Siyu's own member events: the tag, segment or owner they name (three queries at most)."""
+    from django.contrib.auth import get_user_model
+
+    from siyu.core.events import EventType
+
+    wanted = {
+        EventType.MEMBER_TAGGED: ("tag", Tag), EventType.MEMBER_UNTAGGED: ("tag", Tag),
+        EventType.MEMBER_SEGMENT_ENTERED: ("segment", Segment), EventType.MEMBER_SEGMENT_LEFT: ("segment", Segment),
+        EventType.MEMBER_OWNER_CHANGED: ("owner", get_user_model()),
+    }
+    ids = {}
+    for event in events:
+        key, model = wanted.get(event.type, (None, None))
+        if key and isinstance((event.data or {}).get(key), int):
+            ids.setdefault(model, set()).add(event.data[key])
+    names = {}
+    for model, pks in ids.items():
+        rows = model.objects.filter(pk__in=pks)
+        if model is Tag:
+            rows = rows.select_related("group")
+        names[model] = {row.pk: (row.get_username() if hasattr(row, "get_username") else str(row)) for row in rows}
+    for event in events:
+        key, model = wanted.get(event.type, (None, None))
+        if key:
+            value = (event.data or {}).get(key)
+            event.subject = names.get(model, {}).get(value, "" if value is None else f"#{value}")
 
 
 def tag_choices(*, workspace):

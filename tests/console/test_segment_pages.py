@@ -45,6 +45,8 @@ def test_the_builder_saves_rows_as_a_filter_and_the_segment_page_shows_the_list(
     assert response.status_code == 302 and response["Location"].endswith(f"/segments/{segment.pk}/")
     assert segment.filter == {"all": [{"tag": people["vip"].pk}, {"count": "messages", "op": "gte", "value": 3, "days": 7}]}
     assert set(SegmentMember.objects.filter(segment=segment).values_list("member_id", flat=True)) == {people["ann"].pk}
+    member_page = client.get(reverse("console:member", args=[ws.slug, people["ann"].number])).content.decode()
+    assert f'/segments/{segment.pk}/">高意向</a>' in member_page
     page = client.get(reverse("console:segment", args=[ws.slug, segment.pk])).content.decode()
     assert 'data-testid="segment-size">1<' in page and "ann" in page and "bob" not in page.split("<h2>")[-1]
     # Editing shows the rows again.

@@ -5,9 +5,11 @@ from siyu.channels.base import KIND_LABELS, UnknownChannel
 from siyu.channels.registry import adapter_get
 from siyu.core.events import EVENT_LABELS, EventType
 from siyu.groups.models import MembershipRole, StrikeAction
+from siyu.members.models import TagVia
 
 ROLE_LABELS = dict(MembershipRole.choices)
 STRIKE_ACTION_LABELS = dict(StrikeAction.choices)
+TAG_VIA_LABELS = dict(TagVia.choices)
 
 register = template.Library()
 
@@ -43,6 +45,13 @@ def event_detail(event):
         return _("undone by %(by)s") % {"by": data.get("by", "")}
     if kind in (EventType.MEMBER_BARRED, EventType.MEMBER_UNBARRED):
         return data.get("reason", "")
+    if kind in (EventType.MEMBER_TAGGED, EventType.MEMBER_UNTAGGED):
+        via = TAG_VIA_LABELS.get(data.get("via"), data.get("via", ""))
+        return f"{getattr(event, 'subject', '') or data.get('tag', '')} · {via}"
+    if kind in (EventType.MEMBER_SEGMENT_ENTERED, EventType.MEMBER_SEGMENT_LEFT):
+        return getattr(event, "subject", "") or data.get("segment", "")
+    if kind == EventType.MEMBER_OWNER_CHANGED:
+        return getattr(event, "subject", "") or _("nobody")
     if kind in (EventType.OUTBOX_SENT, EventType.OUTBOX_RETRY, EventType.OUTBOX_FAILED):
         return " · ".join(str(x) for x in (data.get("kind"), data.get("target"), data.get("error")) if x)
     return ""
