@@ -267,7 +267,8 @@ def _preview(request, condition):
     except FilterError as exc:
         return {"preview_error": str(exc)}
     return {"preview_count": count, "preview_members": first,
-            "preview_words": filter_describe(workspace=request.workspace, filter=condition)}
+            "preview_words": filter_describe(workspace=request.workspace, filter=condition),
+            "preview_json": json.dumps(condition, ensure_ascii=False, indent=2)}
 
 
 @workspace_view

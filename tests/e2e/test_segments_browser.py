@@ -58,3 +58,22 @@ def test_the_builder_counts_live_and_saves(page, community):
     page.get_by_role("button", name=zh("Save the segment")).click()
     expect(page.get_by_test_id("segment-size")).to_have_text("1")
     expect(page.locator("main")).to_contain_text("小明")
+
+
+def test_switching_to_json_keeps_the_rows_filter(page, community):
+    import json
+
+    from playwright.sync_api import expect
+
+    page.goto("/login/")
+    log_in(page)
+    page.goto("/w/maths/segments/new/")
+    count = page.get_by_test_id("preview-count")
+    page.select_option("select[name=c-0-kind]", "count")
+    page.fill("input[name=c-0-value]", "4")
+    expect(count).to_have_text("2")  # 小明 (5) and 小刚 (4)
+    page.get_by_role("button", name=zh("Edit as JSON (nested AND/OR/NOT)")).click()
+    editor = page.locator("textarea[name=json]")
+    assert json.loads(editor.input_value()) == {"all": [{"count": "messages", "op": "gte", "value": 4}]}
+    editor.fill(json.dumps({"any": [{"count": "messages", "op": "gte", "value": 5}, {"not": {"count": "messages", "op": "gte", "value": 2}}]}))
+    expect(count).to_have_text("2")  # 小明 (5) and 小红 (1)

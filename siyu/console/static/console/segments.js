@@ -38,6 +38,9 @@
     changed();
   });
   document.getElementById("to-json").addEventListener("click", function () {
+    // The preview holds the filter the rows make now (the server built it): start the editor from it.
+    var current = document.getElementById("preview-json");
+    if (current) form.querySelector("textarea[name=json]").value = current.value;
     document.getElementById("mode").value = "json";
     document.getElementById("rows-editor").hidden = true;
     document.getElementById("json-editor").hidden = false;
