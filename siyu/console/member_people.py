@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from siyu.core.models import Role
+from siyu.core.models import Role, StaffRole
 from siyu.members import handover as handover_services
 from siyu.members import leads as lead_services
 from siyu.members import notes as note_services
@@ -265,6 +265,7 @@ def leadlist_detail(request, list_id):
     context = {
         "lead_list": lead_list, "leads": _with_reason_rows(leads_shown),
         "staff": lead_list.staff.order_by("username"), "statuses": LeadStatus.choices,
+        "assignable": StaffRole.objects.filter(workspace=request.workspace).select_related("user").order_by("user__username"),
         "weights": [(lead_services.input_label(k), w) for k, w in lead_list.weights.items()],
     }
     return render(request, "console/leads_detail.html", context)
@@ -283,6 +284,25 @@ def leadlist_build(request, list_id):
         for message in _errors(error):
             messages.error(request, message)
     return redirect("console:leadlist", slug=request.workspace.slug, list_id=lead_list.pk)
+
+
+@workspace_view
+@require_POST
+def lead_reassign(request, lead_id):
+    """Give one lead to another staff member (operators and up), from the lead list's page."""
+    _require_lead_pages(request, change=True)
+    lead = Lead.objects.filter(lead_list__workspace=request.workspace, pk=lead_id).select_related("lead_list").first()
+    if lead is None:
+        raise Http404("No such lead.")
+    chosen = request.POST.get("assigned_to") or None
+    to_user = get_user_model().objects.filter(pk=chosen).first() if chosen else None
+    try:
+        lead_services.lead_assign(lead=lead, to_user=to_user, by=request.user)
+        messages.success(request, _("Lead reassigned."))
+    except ValidationError as error:
+        for message in _errors(error):
+            messages.error(request, message)
+    return redirect("console:leadlist", slug=request.workspace.slug, list_id=lead.lead_list_id)
 
 
 def _with_reason_rows(leads_shown):
@@ -337,4 +357,5 @@ urlpatterns = [
     path("w/<slug:slug>/leads/<int:list_id>/", leadlist_detail, name="leadlist"),
     path("w/<slug:slug>/leads/<int:list_id>/build/", leadlist_build, name="leadlist_build"),
     path("w/<slug:slug>/leads/lead/<int:lead_id>/follow-up/", lead_follow_up, name="lead_follow_up"),
+    path("w/<slug:slug>/leads/lead/<int:lead_id>/assign/", lead_reassign, name="lead_reassign"),
 ]

@@ -173,6 +173,15 @@ def test_lead_list_pages(client, workspace, data, make_staff):
         client.post(reverse("console:leadlist_build", args=[workspace.slug, lead_list.pk]))
         page = client.get(reverse("console:leadlist", args=[workspace.slug, lead_list.pk])).content.decode()
     assert "Cat" in page and "score\">50<" in page and lead_list.leads.count() == 3
+    # One lead handed to another colleague from the list's page; sales may not.
+    colleague = make_staff(workspace, Role.SALES)
+    lead = lead_list.leads.first()
+    url = reverse("console:lead_reassign", args=[workspace.slug, lead.pk])
+    assert client.post(url, {"assigned_to": colleague.pk}).status_code == 302
+    assert Lead.objects.get(pk=lead.pk).assigned_to == colleague
+    client.force_login(sales)
+    assert client.post(url, {"assigned_to": sales.pk}).status_code == 403
+    assert Lead.objects.get(pk=lead.pk).assigned_to == colleague
 
 
 def test_leads_commands(workspace, data, capsys):
