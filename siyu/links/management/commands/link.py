@@ -6,11 +6,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from siyu.core.models import Workspace
 from siyu.groups.models import Group
 from siyu.links.models import Link
 from siyu.links.selectors import link_short_url, links_list
 from siyu.links.services import UTM_FIELDS, link_create, link_disable
+from siyu.core.commands import validation_text, workspace_or_fail
 
 
 class Command(BaseCommand):
@@ -40,9 +40,7 @@ class Command(BaseCommand):
         disable.add_argument("--enable", action="store_true", help="enable it again instead")
 
     def handle(self, *args, action, **o):
-        ws = Workspace.objects.filter(slug=o["workspace"]).first()
-        if ws is None:
-            raise CommandError(f"Unknown workspace {o['workspace']!r}.")
+        ws = workspace_or_fail(o["workspace"])
         getattr(self, f"handle_{action}")(ws, **o)
 
     @staticmethod
@@ -74,7 +72,7 @@ class Command(BaseCommand):
                 fallback_url=o["fallback"],
             )
         except ValidationError as exc:
-            raise CommandError(_errors(exc)) from None
+            raise CommandError(validation_text(exc)) from None
         self.stdout.write(link_short_url(link=link, base_url=self._base_url()))
 
     def handle_list(self, ws, **o):
@@ -92,12 +90,6 @@ class Command(BaseCommand):
         for link in links:
             link_disable(link=link, disabled=not enable)
         self.stdout.write(f"{slug} {'enabled' if enable else 'disabled'}")
-
-
-def _errors(exc):
-    if hasattr(exc, "message_dict"):
-        return "; ".join(f"{field}: {' '.join(errors)}" for field, errors in exc.message_dict.items())
-    return " ".join(exc.messages)
 
 
 def _validity(link):

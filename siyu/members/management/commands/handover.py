@@ -2,8 +2,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from siyu.core.models import Workspace
 from siyu.members.handover import handover_preview, handover_run
+from siyu.core.commands import validation_text, workspace_or_fail
 
 
 class Command(BaseCommand):
@@ -20,9 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="say what would move, change nothing")
 
     def handle(self, *args, workspace, from_user, to_user, segment, tag, no_groups, dry_run, **options):
-        workspace = Workspace.objects.filter(slug=workspace).first()
-        if workspace is None:
-            raise CommandError("no such workspace")
+        workspace = workspace_or_fail(workspace)
         users = {u.get_username(): u for u in get_user_model().objects.filter(username__in=[from_user, to_user])}
         for name in (from_user, to_user):
             if name not in users:
@@ -40,6 +38,6 @@ class Command(BaseCommand):
                 return
             done = handover_run(by=None, **args)
         except ValidationError as error:
-            raise CommandError("; ".join(error.messages)) from None
+            raise CommandError(validation_text(error)) from None
         self.stdout.write(f"handover {done.pk}: moved {done.members} members and {done.groups} groups "
                           f"from {from_user} to {to_user}")

@@ -6,7 +6,6 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from siyu.core.models import Workspace
 from siyu.core.progress import progress_bar
 from siyu.members.exports import FORMATS, members_export
 from siyu.members.imports import (
@@ -14,6 +13,7 @@ from siyu.members.imports import (
     import_preview, import_run, mapping_parse, rows_count,
 )
 from siyu.members.models import Segment
+from siyu.core.commands import workspace_or_fail
 
 FIELD_HELP = "display_name, phone, email, wechat, gender, city, remark, tags, owner, number, identities, identity:<channel>"
 
@@ -45,10 +45,7 @@ class Command(BaseCommand):
         exp.add_argument("--user", help="staff username recorded as the exporter (audit)")
 
     def handle(self, *args, action, **o):
-        try:
-            workspace = Workspace.objects.get(slug=o["workspace"])
-        except Workspace.DoesNotExist:
-            raise CommandError(f"No workspace {o['workspace']!r}.") from None
+        workspace = workspace_or_fail(o["workspace"])
         user = None
         if o.get("user"):
             user = get_user_model().objects.filter(username=o["user"]).first()

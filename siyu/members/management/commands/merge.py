@@ -1,9 +1,9 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from siyu.core.models import Workspace
 from siyu.members.merge import member_merge, member_merge_undo, merge_candidates
 from siyu.members.models import Member, MemberMerge
+from siyu.core.commands import validation_text, workspace_or_fail
 
 
 class Command(BaseCommand):
@@ -26,14 +26,12 @@ class Command(BaseCommand):
         undo.add_argument("--workspace", required=True, help="workspace slug")
 
     def handle(self, *args, action, **options):
-        workspace = Workspace.objects.filter(slug=options["workspace"]).first()
-        if workspace is None:
-            raise CommandError(f"Unknown workspace {options['workspace']!r}.")
+        workspace = workspace_or_fail(options["workspace"])
         try:
             options.pop("workspace")
             getattr(self, f"handle_{action}")(workspace, **options)
         except ValidationError as error:
-            raise CommandError(" ".join(error.messages)) from None
+            raise CommandError(validation_text(error)) from None
 
     def handle_candidates(self, workspace, **options):
         pairs = merge_candidates(workspace=workspace)

@@ -4,9 +4,9 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from siyu.core.models import Workspace
 from siyu.members.models import Member
 from siyu.members.privacy import member_data_export, member_erase
+from siyu.core.commands import validation_text, workspace_or_fail
 
 
 class Command(BaseCommand):
@@ -29,16 +29,14 @@ class Command(BaseCommand):
         erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
     def handle(self, *args, action, number, **options):
-        workspace = Workspace.objects.filter(slug=options["workspace"]).first()
-        if workspace is None:
-            raise CommandError(f"Unknown workspace {options['workspace']!r}.")
+        workspace = workspace_or_fail(options["workspace"])
         member = Member.objects.filter(workspace=workspace, number=number).first()
         if member is None:
             raise CommandError(f"No member #{number} in {workspace.slug}.")
         try:
             getattr(self, f"handle_{action}")(member, **options)
         except ValidationError as error:
-            raise CommandError(" ".join(error.messages)) from None
+            raise CommandError(validation_text(error)) from None
 
     def handle_export(self, member, *, output=None, **options):
         body = member_data_export(member=member)

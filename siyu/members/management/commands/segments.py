@@ -5,12 +5,10 @@ import time
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from siyu.core.models import Workspace
 from siyu.members.live import live_recount_due, segment_build, segment_create
 from siyu.members.models import Segment
 from siyu.members.segments import FilterError, filter_describe, filter_preview
-
-from .tags import _messages
+from siyu.core.commands import validation_text, workspace_or_fail
 
 
 class Command(BaseCommand):
@@ -38,13 +36,11 @@ class Command(BaseCommand):
         due.add_argument("--workspace", required=True)
 
     def handle(self, *args, action, **o):
-        ws = Workspace.objects.filter(slug=o["workspace"]).first()
-        if ws is None:
-            raise CommandError(f"Unknown workspace {o['workspace']!r}.")
+        ws = workspace_or_fail(o["workspace"])
         try:
             getattr(self, f"handle_{action}")(ws, **o)
         except ValidationError as exc:
-            raise CommandError(_messages(exc))
+            raise CommandError(validation_text(exc))
 
     @staticmethod
     def _filter(text):

@@ -4,16 +4,10 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from siyu.core.models import Workspace
 from siyu.members.live import tag_rule_build, tag_rule_create
 from siyu.members.models import Member, MemberTag, Tag, TagChoice, TagGroup, TagRule, TagVia
 from siyu.members.tags import tag_create, tag_delete, tag_group_create, tag_resolve, tags_apply, tags_remove
-
-
-def _messages(exc):
-    if hasattr(exc, "message_dict"):
-        return "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
-    return " ".join(exc.messages)
+from siyu.core.commands import validation_text, workspace_or_fail
 
 
 class Command(BaseCommand):
@@ -53,13 +47,11 @@ class Command(BaseCommand):
         rebuild.add_argument("--workspace", required=True)
 
     def handle(self, *args, action, **o):
-        ws = Workspace.objects.filter(slug=o["workspace"]).first()
-        if ws is None:
-            raise CommandError(f"Unknown workspace {o['workspace']!r}.")
+        ws = workspace_or_fail(o["workspace"])
         try:
             getattr(self, f"handle_{action}")(ws, **o)
         except ValidationError as exc:
-            raise CommandError(_messages(exc))
+            raise CommandError(validation_text(exc))
 
     def _tag(self, ws, text):
         tag = tag_resolve(workspace=ws, text=text)
