@@ -6,11 +6,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from siyu.core.commands import validation_text, workspace_or_fail
 from siyu.groups.models import Group
 from siyu.links.models import Link
 from siyu.links.selectors import link_short_url, links_list
 from siyu.links.services import UTM_FIELDS, link_create, link_disable
-from siyu.core.commands import validation_text, workspace_or_fail
 
 
 class Command(BaseCommand):

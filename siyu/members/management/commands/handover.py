@@ -2,8 +2,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from siyu.members.handover import handover_preview, handover_run
 from siyu.core.commands import validation_text, workspace_or_fail
+from siyu.members.handover import handover_preview, handover_run
 
 
 class Command(BaseCommand):

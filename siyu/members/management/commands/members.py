@@ -6,14 +6,23 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from siyu.core.commands import workspace_or_fail
 from siyu.core.progress import progress_bar
 from siyu.members.exports import FORMATS, members_export
 from siyu.members.imports import (
-    ENCODINGS, ImportProblem, encoding_label, field_label, import_configure, import_create, import_options,
-    import_preview, import_run, mapping_parse, rows_count,
+    ENCODINGS,
+    ImportProblem,
+    encoding_label,
+    field_label,
+    import_configure,
+    import_create,
+    import_options,
+    import_preview,
+    import_run,
+    mapping_parse,
+    rows_count,
 )
 from siyu.members.models import Segment
-from siyu.core.commands import workspace_or_fail
 
 FIELD_HELP = "display_name, phone, email, wechat, gender, city, remark, tags, owner, number, identities, identity:<channel>"
 

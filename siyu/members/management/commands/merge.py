@@ -1,9 +1,9 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from siyu.core.commands import validation_text, workspace_or_fail
 from siyu.members.merge import member_merge, member_merge_undo, merge_candidates
 from siyu.members.models import Member, MemberMerge
-from siyu.core.commands import validation_text, workspace_or_fail
 
 
 class Command(BaseCommand):

@@ -4,9 +4,9 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from siyu.core.commands import validation_text, workspace_or_fail
 from siyu.members.models import Member
 from siyu.members.privacy import member_data_export, member_erase
-from siyu.core.commands import validation_text, workspace_or_fail
 
 
 class Command(BaseCommand):

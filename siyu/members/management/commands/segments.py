@@ -5,10 +5,10 @@ import time
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from siyu.core.commands import validation_text, workspace_or_fail
 from siyu.members.live import live_recount_due, segment_build, segment_create
 from siyu.members.models import Segment
 from siyu.members.segments import FilterError, filter_describe, filter_preview
-from siyu.core.commands import validation_text, workspace_or_fail
 
 
 class Command(BaseCommand):
