@@ -626,7 +626,7 @@ def tags_check(member_ids, tag_id):
 # -- 3. updates -------------------------------------------------------------------------------------
 
 def window_start(today, days):
-    return today - timedelta(days=days - 1)  # members.segments._window_start: today included
+    return today - timedelta(days=days - 1)  # members.filters._window_start: today included
 
 
 def update_candidates(workspace, tag_id, now, updates, enter_share, seed):
@@ -719,7 +719,7 @@ def diagnose(workspace, filter, now):
     """EXPLAIN QUERY PLAN of the compiled filter and the time of each leaf alone (not timed in the results)."""
     from django.db import connection
 
-    from siyu.members.segments import filter_member_ids, members_matching
+    from siyu.members.filters import filter_member_ids, members_matching
 
     members = members_matching(workspace=workspace, filter=filter, now=now).values_list("pk", flat=True)
     sql, params = members.query.sql_with_params()
@@ -839,9 +839,9 @@ def main(argv=None):
         from siyu.core.events import EventType
         from siyu.core.models import Event, Workspace
         from siyu.members import projections as member_projections
-        from siyu.members.live import segment_create
+        from siyu.members.segments import segment_create
         from siyu.members.models import Member, MemberTag, SegmentMember, Tag
-        from siyu.members.segments import filter_member_ids
+        from siyu.members.filters import filter_member_ids
         from siyu.members.tags import tag_create
         from siyu.core.services import workspace_create
 

@@ -333,7 +333,7 @@ def lead_follow_up(request, lead_id):
     text, status = request.POST.get("text", "").strip(), request.POST.get("status") or None
     try:
         if text:
-            note_services.lead_follow_up(lead=lead, author=request.user, text=text, status=status)
+            lead_services.lead_follow_up(lead=lead, author=request.user, text=text, status=status)
         elif status:
             lead_services.lead_status_set(lead=lead, status=status, by=request.user)
         messages.success(request, _("Saved."))

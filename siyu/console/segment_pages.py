@@ -3,7 +3,7 @@ count, a segment's page (size, last full build, size history, members), and tags
 
 Everyone with a role may look; changing needs the owner, admin or operator role. The builder edits a
 filter as rows (one condition each, optionally negated, joined by "all" or "any"); a filter nested
-deeper than that is edited as JSON. Views parse and call siyu.members.tags / live / segments.
+deeper than that is edited as JSON. Views parse and call siyu.members.tags / tag_rules / segments.
 """
 import json
 
@@ -20,9 +20,10 @@ from django.views.decorators.http import require_POST
 from siyu.analytics.models import ActivityTier, Loyalty, Pyramid, ValueTier
 from siyu.core.models import StaffRole
 from siyu.groups.models import Group, GroupKind
-from siyu.members import live
+from siyu.members import segments as segment_services
+from siyu.members import tag_rules as tag_rule_services
 from siyu.members.models import Member, MemberTag, Segment, SegmentMember, SegmentSize, Tag, TagChoice, TagGroup, TagRule, TagVia
-from siyu.members.segments import COUNT_LABELS, FIELDS, OP_LABELS, FilterError, filter_describe, filter_error, filter_preview
+from siyu.members.filters import COUNT_LABELS, FIELDS, OP_LABELS, FilterError, filter_describe, filter_error, filter_preview
 from siyu.members.tags import tag_create, tag_delete, tag_group_create, tags_apply, tags_remove
 
 from .access import workspace_view
@@ -241,16 +242,16 @@ def segment_edit(request, segment_id=None):
                     tag = Tag.objects.filter(workspace=request.workspace, pk=_int(values["tag"]), deleted_at__isnull=True).first()
                     if tag is None:
                         raise ValidationError({"tag": [_("Choose the tag the rule gives.")]})
-                    rule = live.tag_rule_create(workspace=request.workspace, tag=tag, name=values["name"], filter=condition,
+                    rule = tag_rule_services.tag_rule_create(workspace=request.workspace, tag=tag, name=values["name"], filter=condition,
                                                 untag_when_unmatched=not values["keep"], by=request.user)
                     messages.success(request, _("Tag rule saved: %(n)s members have the tag now.") % {
                         "n": MemberTag.objects.filter(tag=rule.tag).count()})
                     return redirect("console:tags", request.workspace.slug)
                 if segment is None:
-                    segment = live.segment_create(workspace=request.workspace, name=values["name"], filter=condition,
+                    segment = segment_services.segment_create(workspace=request.workspace, name=values["name"], filter=condition,
                                                   description=values["description"], by=request.user)
                 else:
-                    live.segment_update(segment=segment, name=values["name"], filter=condition, description=values["description"])
+                    segment_services.segment_update(segment=segment, name=values["name"], filter=condition, description=values["description"])
                 return redirect("console:segment", request.workspace.slug, segment.pk)
             except ValidationError as exc:
                 errors = exc.message_dict if hasattr(exc, "error_dict") else {"filter": exc.messages}
@@ -305,7 +306,7 @@ def segment_detail(request, segment_id):
 def segment_recount(request, segment_id):
     _require_change(request)
     segment = _segment_or_404(request, segment_id)
-    entered, left = live.segment_build(segment=segment)
+    entered, left = segment_services.segment_build(segment=segment)
     if segment.error:
         messages.error(request, segment.error)
     else:
@@ -322,7 +323,7 @@ def segment_archive(request, segment_id):
     if segment.lead_lists.exists():
         messages.error(request, _("Lead lists use this segment; delete them first."))
         return redirect("console:segment", request.workspace.slug, segment.pk)
-    live.segment_archive(segment=segment)
+    segment_services.segment_archive(segment=segment)
     messages.success(request, _("Segment %(name)s deleted.") % {"name": segment.name})
     return redirect("console:segments", request.workspace.slug)
 
@@ -380,7 +381,7 @@ def _tags_post(request):
             rule.delete()
             messages.success(request, _("Tag rule deleted; the tags it gave stay until removed."))
         else:
-            live.tag_rule_update(rule=rule, active=action == "rule_resume")
+            tag_rule_services.tag_rule_update(rule=rule, active=action == "rule_resume")
     else:
         raise ValidationError(_("Unknown action."))
 

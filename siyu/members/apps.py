@@ -19,7 +19,7 @@ class MembersConfig(AppConfig):
         projections.register(member_projections.MemberBarProjection())
         projections.register(member_projections.MemberTagProjection())
 
-        from .live import members_react
+        from .segments import members_react
 
         events_ingested.connect(members_react, dispatch_uid="siyu.members.members_react")
         from .handover import MemberOwnerProjection

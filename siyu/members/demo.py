@@ -3,7 +3,8 @@ import random
 
 from django.db import transaction
 
-from .live import segment_create, tag_rule_create
+from .segments import segment_create
+from .tag_rules import tag_rule_create
 from .models import Member, TagChoice, TagVia
 from .tags import tag_create, tag_group_create, tags_apply
 

@@ -27,8 +27,9 @@ from siyu.core.models import Event, StaffRole
 
 from .models import (
     Assignment, Lead, LeadList, LeadStatus, Member, MemberDailyActivity, MemberStats, MemberTag, Segment,
-    SegmentMember, Tag,
+    NoteKind, SegmentMember, Tag,
 )
+from .notes import note_add
 
 SCORE_INPUTS = {
     "messages_7d": gettext_lazy("Messages in the last 7 days"),
@@ -302,6 +303,16 @@ def lead_status_set(*, lead, status, by):
     Lead.objects.filter(pk=lead.pk).update(status=status)
     lead.status = status
     return lead
+
+
+def lead_follow_up(*, lead, author, text, status=None, occurred_at=None):
+    """Log a follow-up on a lead (a note of kind follow_up linked to it) and optionally set its status, together."""
+    with transaction.atomic():
+        note = note_add(member=lead.member, author=author, kind=NoteKind.FOLLOW_UP, text=text,
+                        occurred_at=occurred_at, lead=lead)
+        if status and status != lead.status:
+            lead_status_set(lead=lead, status=status, by=author)
+    return note
 
 
 def lead_assign(*, lead, to_user, by):

@@ -217,7 +217,7 @@ class MemberTag(models.Model):
 
 
 class TagRule(models.Model):
-    """Members matching `filter` (a segment filter tree, see members.segments) get `tag`; with
+    """Members matching `filter` (a segment filter tree, see members.filters) get `tag`; with
     `untag_when_unmatched`, members who stop matching lose it again (only if this rule gave it)."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="tag_rules", db_index=False)

@@ -83,18 +83,6 @@ def remark_set(*, member, remark, by):
     return member
 
 
-def lead_follow_up(*, lead, author, text, status=None, occurred_at=None):
-    """Log a follow-up on a lead (a note of kind follow_up linked to it) and optionally set its status, together."""
-    from .leads import lead_status_set
-
-    with transaction.atomic():
-        note = note_add(member=lead.member, author=author, kind=NoteKind.FOLLOW_UP, text=text,
-                        occurred_at=occurred_at, lead=lead)
-        if status and status != lead.status:
-            lead_status_set(lead=lead, status=status, by=author)
-    return note
-
-
 def notes_for_timeline(*, member, events, before_id=None, more=False, limit=200):
     """Merge the member's notes into one page of timeline events (newest first, by time).
 

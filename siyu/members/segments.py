@@ -1,352 +1,227 @@
-"""Segments (分群) and tag rules: a filter tree over members, evaluated in the database, kept live.
+"""Segments (分群) with live lists: kept current by ingest, rebuilt in full on demand and on a schedule.
 
-A filter is JSON:
+    segment = segment_create(workspace=w, name="高意向", filter={...}, by=user)   # builds the list
+    segment_build(segment=segment)        # full recount: the difference enters/leaves, with events
+    live_update(workspace=w, member_ids={...})   # what ingest calls (members_react) for a batch
 
-    {"all": [node, ...]}     every node holds            {"any": [node, ...]}   at least one holds
-    {"not": node}            the node does not hold       {} or {"all": []}       every member
+A segment's filter is the filter language of members.filters. Its list is SegmentMember rows. On every
+ingest batch, `members_react` (on events_ingested, inside the ingest transaction) re-evaluates each live
+tag rule (members.tag_rules) and segment of the workspace for the members the batch touched, with the
+same SQL as a full build restricted to those ids, and writes the difference: segment lists change and
+member.segment_entered / member.segment_left events are appended in the same transaction; tag rules give
+or take their tag (member.tagged / untagged, via "rule"), which in turn re-evaluates segments naming
+that tag (depth-limited).
 
-Leaves (see LEAVES for the full list, and docs/members.md):
-
-    {"tag": 12}                                   has tag 12
-    {"field": "city", "op": "eq", "value": "杭州"}  a profile field (display_name, gender, city, remark,
-                                                  or "profile.<key>"); op eq, ne, contains, empty, filled
-    {"group": 3} / {"group_kind": "perks"}         in that group (or a group of that kind) now
-    {"model": "activity_tier", "value": "silent"}  a tier or type from analytics (MemberModel)
-    {"count": "messages", "days": 7, "op": "gte", "value": 3}
-                                                  messages, orders, spend (yuan), clicks in the last N
-                                                  days (today included; no "days": all time)
-    {"seen": "within", "days": 30} / {"seen": "before", "days": 30}   last seen
-    {"bought": "camp"}                            bought that product (not refunded in full)
-    {"campaign": "X3"}                            reached by that campaign
-    {"clicked": 7}                                visited link (or channel code link) 7
-    {"owner": 5} / {"owner": null}                owned by that staff member (or by nobody)
-
-Each leaf becomes a subquery of member ids; the tree becomes `Member.id IN (…)` conditions joined with
-AND/OR/NOT, so one SQL statement answers the whole filter, and the same statement restricted to a
-few member ids answers "does this event change anything" (live updates, members.live).
+Conditions that change with the clock (time windows, last seen) or with analytics (tiers) cannot be
+caught by events alone: segments and rules using them are also recounted by `live_recount_due`
+(hourly, members.tasks) and by `siyu segments recount`.
 """
-from dataclasses import dataclass
-from datetime import timedelta
+import logging
+import threading
+import time
+import uuid
 
-from django.db.models import F, Q, Sum
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
-from .models import Member, MemberDay, MemberStats, MemberTag, SegmentMember, Tag
+from siyu.core.db import chunked, insert_many
+from siyu.core.events import EventType
+from siyu.core.ingest import events_ingest
 
-MAX_DEPTH = 8
-MAX_LEAVES = 50
-OPS = {"gte": "__gte", "gt": "__gt", "lte": "__lte", "lt": "__lt", "eq": ""}
-OP_LABELS = {"gte": "≥", "gt": ">", "lte": "≤", "lt": "<", "eq": "="}
-COUNTS = {  # leaf name → MemberDay / MemberStats column, and the factor from what operators type
-    "messages": ("messages", 1),
-    "orders": ("orders", 1),
-    "spend": ("spend_cents", 100),  # typed in yuan, stored in cents
-    "clicks": ("clicks", 1),
-}
-COUNT_LABELS = {
-    "messages": gettext_lazy("messages"),
-    "orders": gettext_lazy("orders"),
-    "spend": gettext_lazy("spend (yuan)"),
-    "clicks": gettext_lazy("link visits"),
-}
-FIELDS = ("display_name", "gender", "city", "remark")
-FIELD_OPS = ("eq", "ne", "contains", "empty", "filled")
-MODEL_FIELDS = ("activity_tier", "value_tier", "loyalty", "pyramid")
-# Leaves whose answer changes with the clock or with analytics, not only with a member's events:
-# segments using them are also recounted on a schedule (members.tasks).
-TIME_LEAVES = ("count", "seen", "model")
+from .filters import FilterError, filter_compile, filter_member_ids, filter_validate
+from .models import Segment, SegmentMember, SegmentSize, TagRule
+from .projections import MEMBER_REF, OWN_SOURCE
+from .tag_rules import tag_rule_apply, tag_rule_build
+
+log = logging.getLogger(__name__)
+
+MAX_CASCADE = 4  # tag rule → segment → … re-evaluations within one ingest
+# Events that are themselves results of this module: they never trigger a re-evaluation.
+OWN_RESULTS = frozenset({EventType.MEMBER_SEGMENT_ENTERED, EventType.MEMBER_SEGMENT_LEFT})
 
 
-class FilterError(ValueError):
-    """The filter cannot be evaluated; the message says where and why, for the operator."""
+def _name_check(workspace, name, exclude=None):
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": [_("Give the segment a name.")]})
+    if len(name) > 100:
+        raise ValidationError({"name": [_("At most %(max)s characters.") % {"max": 100}]})
+    clash = Segment.objects.filter(workspace=workspace, name=name, archived_at__isnull=True)
+    if exclude is not None:
+        clash = clash.exclude(pk=exclude.pk)
+    if clash.exists():
+        raise ValidationError({"name": [_("There is already a segment named %(name)s.") % {"name": name}]})
+    return name
 
 
-@dataclass(frozen=True)
-class Compiled:
-    condition: Q  # on Member
-    time_dependent: bool
-    tags: frozenset  # tag ids named
+def segment_create(*, workspace, name, filter, description="", by=None):
+    """Save a segment and build its list (no entered events for the first build: nobody *changed*)."""
+    name = _name_check(workspace, name)
+    filter_validate(workspace=workspace, filter=filter)
+    with transaction.atomic():
+        segment = Segment.objects.create(
+            workspace=workspace, name=name, filter=filter, description=(description or "")[:300], created_by=by,
+        )
+        segment_build(segment=segment)
+    return segment
 
 
-def _number(value, where):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise FilterError(_("%(where)s: the value must be a number") % {"where": where})
-    return value
+def segment_update(*, segment, name=None, filter=None, description=None):
+    """Change a segment; a new filter rebuilds the list (members entering or leaving get events)."""
+    if name is not None:
+        segment.name = _name_check(segment.workspace, name, exclude=segment)
+    if description is not None:
+        segment.description = description[:300]
+    rebuild = filter is not None and filter != segment.filter
+    if filter is not None:
+        filter_validate(workspace=segment.workspace, filter=filter)
+        segment.filter = filter
+    with transaction.atomic():
+        segment.error = ""
+        segment.save()
+        if rebuild:
+            segment_build(segment=segment)
+    return segment
 
 
-def _days(node, where, *, required=False):
-    days = node.get("days")
-    if days is None and not required:
-        return None
-    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 3650:
-        raise FilterError(_("%(where)s: days must be a whole number from 1 to 3650") % {"where": where})
-    return days
+def segment_archive(*, segment):
+    """Stop keeping the list (it is deleted); the ledger keeps the entered/left history."""
+    with transaction.atomic():
+        SegmentMember.objects.filter(segment=segment).delete()
+        Segment.objects.filter(pk=segment.pk).update(archived_at=timezone.now(), size=0)
 
 
-def _window_start(workspace, days, now):
-    """The first day of "the last N days", today included, in the workspace's time zone."""
-    return timezone.localtime(now, workspace.tz).date() - timedelta(days=days - 1)
+def segment_build(*, segment, now=None):
+    """Full recount: evaluate the filter over every member and write the difference to the list.
 
-
-def _holds_at_zero(op, value):
-    return {"gte": 0 >= value, "gt": 0 > value, "lte": 0 <= value, "lt": 0 < value, "eq": value == 0}[op]
-
-
-def _count_leaf(workspace, node, where, now, restrict):
-    name = node.get("count")
-    if name not in COUNTS:
-        raise FilterError(_("%(where)s: count must be one of %(names)s") % {"where": where, "names": ", ".join(COUNTS)})
-    op = node.get("op", "gte")
-    if op not in OPS:
-        raise FilterError(_("%(where)s: op must be one of %(ops)s") % {"where": where, "ops": ", ".join(OPS)})
-    column, factor = COUNTS[name]
-    value = _number(node.get("value"), where) * factor
-    days = _days(node, where)
-    if days is None and name != "clicks":
-        source = restrict(MemberStats.objects.filter(workspace=workspace))
-        total = column
-    else:
-        source = restrict(MemberDay.objects.filter(workspace=workspace))
-        if restrict.everybody:
-            # Days where the measure is 0 change no sum and no member's side of the comparison (a member
-            # with no row is handled as 0 above); leaving them out lets the database read the
-            # measure's own covering index over the window. A live update reads by member instead.
-            source = source.exclude(**{column: 0})
-        if days is not None:
-            source = source.filter(day__gte=_window_start(workspace, days, now))
-        source = source.values("member_id").annotate(total=Sum(column))
-        total = "total"
-    if _holds_at_zero(op, value):
-        # Members with no activity at all match too: "not (the opposite)", over the members that have rows.
-        opposite = {"gte": ("lt", value), "gt": ("lte", value), "lte": ("gt", value), "lt": ("gte", value), "eq": None}[op]
-        if opposite is None:
-            return ~Q(pk__in=source.exclude(**{total: value}).values("member_id"))
-        return ~Q(pk__in=source.filter(**{f"{total}{OPS[opposite[0]]}": opposite[1]}).values("member_id"))
-    return Q(pk__in=source.filter(**{f"{total}{OPS[op]}": value}).values("member_id"))
-
-
-def _field_leaf(node, where):
-    name = node.get("field")
-    if not isinstance(name, str) or not (name in FIELDS or (name.startswith("profile.") and len(name) > 8)):
-        raise FilterError(_("%(where)s: unknown field %(field)r") % {"where": where, "field": name})
-    op = node.get("op", "eq")
-    if op not in FIELD_OPS:
-        raise FilterError(_("%(where)s: op must be one of %(ops)s") % {"where": where, "ops": ", ".join(FIELD_OPS)})
-    lookup = name.replace(".", "__")
-    if op in ("empty", "filled"):
-        empty = Q(**{lookup: ""}) | Q(**{f"{lookup}__isnull": True})
-        return empty if op == "empty" else ~empty
-    value = node.get("value")
-    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-        raise FilterError(_("%(where)s: the value must be text or a number") % {"where": where})
-    if op == "contains":
-        return Q(**{f"{lookup}__icontains": str(value)})
-    condition = Q(**{lookup: value})
-    return ~condition if op == "ne" else condition
-
-
-def _leaf(workspace, node, where, now, tags, restrict):
-    from siyu.analytics.models import CampaignTouch, MemberModel, Sale
-    from siyu.core.events import EventType
-    from siyu.core.models import Event
-    from siyu.groups.models import Membership
-
-    if "tag" in node:
-        tag_id = node["tag"]
-        tag = tags.get(tag_id) if isinstance(tag_id, int) and not isinstance(tag_id, bool) else None
-        if tag is None:
-            raise FilterError(_("%(where)s: tag %(id)s does not exist") % {"where": where, "id": tag_id})
-        if tag.deleted_at is not None:
-            raise FilterError(_("%(where)s: the tag “%(tag)s” was deleted; edit the filter") % {"where": where, "tag": tag})
-        return Q(pk__in=restrict(MemberTag.objects.filter(tag_id=tag_id)).values("member_id")), False
-    if "count" in node:
-        return _count_leaf(workspace, node, where, now, restrict), True
-    if "field" in node:
-        return _field_leaf(node, where), False
-    if "group" in node:
-        group = node["group"]
-        if isinstance(group, bool) or not isinstance(group, int):
-            raise FilterError(_("%(where)s: group must be a group id") % {"where": where})
-        return Q(pk__in=restrict(Membership.objects.filter(group_id=group, left_at__isnull=True)).values("member_id")), False
-    if "group_kind" in node:
-        return Q(pk__in=restrict(Membership.objects.filter(
-            group__workspace=workspace, group__kind=node["group_kind"], left_at__isnull=True)).values("member_id")), False
-    if "model" in node:
-        if node["model"] not in MODEL_FIELDS:
-            raise FilterError(_("%(where)s: model must be one of %(names)s") % {"where": where, "names": ", ".join(MODEL_FIELDS)})
-        rows = MemberModel.objects.filter(workspace=workspace, **{node["model"]: node.get("value")})
-        return Q(pk__in=restrict(rows).values("member_id")), True
-    if "seen" in node:
-        days = _days(node, where, required=True)
-        since = now - timedelta(days=days)
-        if node["seen"] == "within":
-            return Q(stats__last_seen_at__gte=since), True
-        if node["seen"] == "before":
-            return Q(stats__last_seen_at__lt=since) | Q(stats__isnull=True), True
-        raise FilterError(_("%(where)s: seen must be “within” or “before”") % {"where": where})
-    if "bought" in node:
-        return Q(pk__in=restrict(Sale.objects.filter(
-            workspace=workspace, product=str(node["bought"]), member__isnull=False,
-            refunded_cents__lt=F("amount_cents"))).values("member_id")), False
-    if "campaign" in node:
-        rows = CampaignTouch.objects.filter(member__workspace=workspace, campaign=str(node["campaign"]))
-        return Q(pk__in=restrict(rows).values("member_id")), False
-    if "clicked" in node:
-        return Q(pk__in=restrict(Event.objects.filter(
-            workspace=workspace, type=EventType.LINK_CLICKED, member__isnull=False, data__link=node["clicked"]
-        )).values("member_id")), False
-    if "owner" in node:
-        return (Q(owner__isnull=True) if node["owner"] is None else Q(owner_id=node["owner"])), False
-    raise FilterError(_("%(where)s: not a condition Siyu knows (%(keys)s)") % {"where": where, "keys": ", ".join(sorted(node)) or "{}"})
-
-
-class _Restrict:
-    """Applied to every subquery: all members (`everybody`), or only the ids in `among`."""
-
-    def __init__(self, among):
-        self.among = among
-        self.everybody = among is None
-
-    def __call__(self, rows):
-        return rows if self.everybody else rows.filter(member_id__in=self.among)
-
-
-def filter_compile(*, workspace, filter, now=None, among=None):
-    """The filter as a Q on Member, or FilterError naming the first problem (with its path, e.g. all.2.tag).
-
-    With `among` (member ids), every subquery is restricted to those members too, so a live update
-    reads their rows only, not the whole window (the answer for them is the same: membership of one
-    member in a subquery does not depend on the other members' rows).
+    Returns (entered, left). A segment whose filter no longer compiles (a deleted tag) keeps its last
+    list and gets `error` set, shown on its page, instead of silently changing.
     """
-    restrict = _Restrict(among)
-    if not isinstance(filter, dict):
-        raise FilterError(_("A filter must be an object"))
     now = now or timezone.now()
-    named = set()
-    _collect_tags(filter, named)
-    tags = {t.pk: t for t in Tag.objects.filter(workspace=workspace, pk__in=[t for t in named if isinstance(t, int)])}
-    leaves = [0]
-    time_dependent = [False]
-
-    def walk(node, where, depth):
-        if depth > MAX_DEPTH:
-            raise FilterError(_("%(where)s: nested more than %(max)s levels") % {"where": where, "max": MAX_DEPTH})
-        if not isinstance(node, dict):
-            raise FilterError(_("%(where)s: a condition must be an object") % {"where": where})
-        for key in ("all", "any"):
-            if key in node:
-                children = node[key]
-                if not isinstance(children, list):
-                    raise FilterError(_("%(where)s: “%(key)s” takes a list") % {"where": where, "key": key})
-                if key == "any" and not children:
-                    return Q(pk__in=[])
-                condition = Q()
-                for n, child in enumerate(children):
-                    part = walk(child, f"{where}.{key}.{n}" if where != "filter" else f"{key}.{n}", depth + 1)
-                    condition = (condition & part) if key == "all" else (part if n == 0 else condition | part)
-                return condition
-        if "not" in node:
-            return ~walk(node["not"], f"{where}.not", depth + 1)
-        if not node:
-            return Q()
-        leaves[0] += 1
-        if leaves[0] > MAX_LEAVES:
-            raise FilterError(_("A filter may have at most %(max)s conditions") % {"max": MAX_LEAVES})
-        condition, timed = _leaf(workspace, node, where, now, tags, restrict)
-        time_dependent[0] |= timed
-        return condition
-
-    condition = walk(filter, "filter", 0)
-    return Compiled(condition=condition, time_dependent=time_dependent[0], tags=frozenset(tags))
-
-
-def _collect_tags(node, out):
-    if isinstance(node, dict):
-        if "tag" in node:
-            out.add(node["tag"])
-        for key in ("all", "any"):
-            if isinstance(node.get(key), list):
-                for child in node[key]:
-                    _collect_tags(child, out)
-        if "not" in node:
-            _collect_tags(node["not"], out)
-
-
-def filter_error(*, workspace, filter):
-    """The message saying why `filter` cannot be used, or "" if it can."""
+    started = time.perf_counter()
+    workspace = segment.workspace
     try:
-        filter_compile(workspace=workspace, filter=filter)
+        wanted = filter_member_ids(workspace=workspace, filter=segment.filter, now=now)
     except FilterError as exc:
-        return str(exc)
-    return ""
+        Segment.objects.filter(pk=segment.pk).update(error=str(exc)[:300])
+        segment.error = str(exc)[:300]
+        return 0, 0
+    with transaction.atomic():
+        current = set(SegmentMember.objects.filter(segment=segment).values_list("member_id", flat=True))
+        entered, left = wanted - current, current - wanted
+        _list_write(segment, entered, left, now, events=segment.built_at is not None)
+        segment.size = len(wanted)
+        segment.built_at = now
+        segment.build_ms = int((time.perf_counter() - started) * 1000)
+        segment.error = ""
+        Segment.objects.filter(pk=segment.pk).update(size=segment.size, built_at=now, build_ms=segment.build_ms, error="")
+        _size_record(segment, now)
+    return len(entered), len(left)
 
 
-def members_matching(*, workspace, filter, now=None, among=None):
-    """A queryset of the (live: not merged, not erased) members matching the filter (of `among`, if given)."""
-    compiled = filter_compile(workspace=workspace, filter=filter, now=now, among=among)
-    members = Member.objects.filter(workspace=workspace, merged_into__isnull=True, erased_at__isnull=True)
-    if among is not None:
-        members = members.filter(pk__in=among)
-    return members.filter(compiled.condition)
+def _list_write(segment, entered, left, now, *, events=True):
+    for chunk in chunked(sorted(left), 900):
+        SegmentMember.objects.filter(segment=segment, member_id__in=chunk).delete()
+    insert_many(SegmentMember, [{"segment": segment.pk, "member": m, "since": now} for m in sorted(entered)])
+    if events and (entered or left):
+        now = min(now, timezone.now())  # a recount evaluated "as of" a later time still happens now
+        key = uuid.uuid4().hex
+        raw = [
+            _member_event(kind, member_id, now, {"segment": segment.pk}, f"seg:{segment.pk}:{key}:{n}")
+            for n, (kind, member_id) in enumerate(
+                [(EventType.MEMBER_SEGMENT_ENTERED, m) for m in sorted(entered)]
+                + [(EventType.MEMBER_SEGMENT_LEFT, m) for m in sorted(left)]
+            )
+        ]
+        for chunk in chunked(raw, 5_000):
+            events_ingest(workspace=segment.workspace, source=OWN_SOURCE, events=chunk)
 
 
-AMONG_CHUNK = 400  # ids per statement: each subquery repeats them, and SQLite binds at most 32,766 values
+def _member_event(kind, member_id, at, data, source_id):
+    return {
+        "type": kind.key, "source_id": source_id, "occurred_at": at,
+        "actor": {"id": str(member_id), "channel": MEMBER_REF}, "data": data,
+    }
 
 
-def filter_member_ids(*, workspace, filter, now=None, among=None):
-    """The ids of the members matching the filter now (only those in `among`, if given)."""
-    if among is None:
-        return set(members_matching(workspace=workspace, filter=filter, now=now).values_list("pk", flat=True))
-    among = sorted(set(among))
-    found = set()
-    for start in range(0, len(among), AMONG_CHUNK):
-        chunk = among[start : start + AMONG_CHUNK]
-        found.update(members_matching(workspace=workspace, filter=filter, now=now, among=chunk).values_list("pk", flat=True))
-    return found
+def _size_record(segment, now):
+    """The segment's size at the end of today so far (one row per day: its size history)."""
+    day = timezone.localtime(now, segment.workspace.tz).date()
+    size = Segment.objects.filter(pk=segment.pk).values_list("size", flat=True).get()
+    SegmentSize.objects.update_or_create(segment=segment, day=day, defaults={"size": size})
 
 
-def filter_preview(*, workspace, filter, limit=50, now=None):
-    """(count, first `limit` members by number) for the segment builder; FilterError if the filter is bad."""
-    members = members_matching(workspace=workspace, filter=filter, now=now)
-    return members.count(), list(members.select_related("stats").order_by("number")[:limit])
+# -- live updates --------------------------------------------------------------------------------
+_cascade = threading.local()
 
 
-def segment_member_ids(*, segment):
-    """The member ids on the segment's live list."""
-    return list(SegmentMember.objects.filter(segment=segment).values_list("member_id", flat=True))
+def members_react(sender, *, workspace, source, events, **kwargs):
+    """events_ingested: re-evaluate the workspace's live segments and tag rules for the members touched."""
+    member_ids = {e.member_id for e in events if e.member_id and e.type not in OWN_RESULTS}
+    depth = getattr(_cascade, "depth", 0)
+    if not member_ids:
+        return
+    if depth >= MAX_CASCADE:
+        log.warning("members: tag rules and segments still changing after %s rounds; stopped (a rule cycle?)", depth)
+        return
+    _cascade.depth = depth + 1
+    try:
+        live_update(workspace=workspace, member_ids=member_ids)
+    finally:
+        _cascade.depth = depth
 
 
-def filter_describe(*, workspace, filter):
-    """The filter in words, for lists and confirmations (in the active language)."""
-    tags = {t.pk: str(t) for t in Tag.objects.filter(workspace=workspace)}
+def live_update(*, workspace, member_ids, now=None):
+    """Bring every live tag rule and segment up to date for `member_ids` (rules first: segments may name their tags)."""
+    now = now or timezone.now()
+    among = sorted(member_ids)
+    for rule in TagRule.objects.filter(workspace=workspace, active=True, error=""):
+        try:
+            matching = filter_member_ids(workspace=workspace, filter=rule.filter, now=now, among=among)
+        except FilterError as exc:
+            TagRule.objects.filter(pk=rule.pk).update(error=str(exc)[:300])
+            continue
+        tag_rule_apply(rule=rule, matching=matching, among=set(among), now=now)
+    for segment in Segment.objects.filter(workspace=workspace, archived_at__isnull=True, error="", built_at__isnull=False):
+        try:
+            matching = filter_member_ids(workspace=workspace, filter=segment.filter, now=now, among=among)
+        except FilterError as exc:
+            Segment.objects.filter(pk=segment.pk).update(error=str(exc)[:300])
+            continue
+        current = set()
+        for chunk in chunked(among, 900):
+            current.update(SegmentMember.objects.filter(segment=segment, member_id__in=chunk).values_list("member_id", flat=True))
+        entered, left = matching - current, current - matching
+        if entered or left:
+            _list_write(segment, entered, left, now)
+            Segment.objects.filter(pk=segment.pk).update(size=F("size") + len(entered) - len(left))
+            _size_record(segment, now)
 
-    def say(node):
-        if not isinstance(node, dict) or not node:
-            return _("everyone")
-        for key, word in (("all", _(" and ")), ("any", _(" or "))):
-            if key in node:
-                parts = [say(child) for child in node[key]]
-                return "(" + word.join(parts) + ")" if len(parts) > 1 else (parts[0] if parts else _("everyone"))
-        if "not" in node:
-            return _("not %(x)s") % {"x": say(node["not"])}
-        if "tag" in node:
-            return _("tag %(tag)s") % {"tag": tags.get(node["tag"], f"#{node['tag']}")}
-        if "count" in node:
-            label = COUNT_LABELS.get(node["count"], node["count"])
-            op = OP_LABELS.get(node.get("op", "gte"), "?")
-            if node.get("days"):
-                return _("%(what)s in the last %(days)s days %(op)s %(value)s") % {
-                    "what": label, "days": node["days"], "op": op, "value": node.get("value")}
-            return _("%(what)s in all %(op)s %(value)s") % {"what": label, "op": op, "value": node.get("value")}
-        if "field" in node:
-            return f"{node['field']} {node.get('op', 'eq')} {node.get('value', '')}".strip()
-        if "seen" in node:
-            if node["seen"] == "within":
-                return _("seen in the last %(days)s days") % {"days": node.get("days")}
-            return _("not seen for %(days)s days") % {"days": node.get("days")}
-        key = next(iter(node))
-        return f"{key} = {node[key]}"
 
-    return say(filter)
+def live_recount_due(*, workspace=None, now=None):
+    """Recount segments and rules whose conditions depend on the clock or on analytics. Returns how many."""
+    now = now or timezone.now()
+    done = 0
+    rules = TagRule.objects.filter(active=True, error="")
+    segments = Segment.objects.filter(archived_at__isnull=True, error="")
+    if workspace is not None:
+        rules, segments = rules.filter(workspace=workspace), segments.filter(workspace=workspace)
+    for rule in rules.select_related("workspace"):
+        if _time_dependent(rule):
+            tag_rule_build(rule=rule, now=now)
+            done += 1
+    for segment in segments.select_related("workspace"):
+        if _time_dependent(segment):
+            segment_build(segment=segment, now=now)
+            done += 1
+    return done
+
+
+def _time_dependent(item):
+    try:
+        return filter_compile(workspace=item.workspace, filter=item.filter).time_dependent
+    except FilterError:
+        return False

@@ -21,6 +21,7 @@ from siyu.core.db import chunked
 from siyu.core.events import EventType
 from siyu.core.ingest import events_ingest
 
+from .filters import live_sets_check
 from .models import MemberTag, Tag, TagChoice, TagGroup, TagVia
 from .projections import MEMBER_REF, OWN_SOURCE
 
@@ -98,15 +99,13 @@ def tag_update(*, tag, name=None, color=None, description=None):
 
 def tag_delete(*, tag, by=None, now=None):
     """Take the tag from every member (events, via "manual") and mark it deleted. Segments and tag rules
-    naming it then show an error instead of silently matching nobody (members.segments)."""
+    naming it then show an error instead of silently matching nobody (members.filters)."""
     now = now or timezone.now()
     with transaction.atomic():
         holders = list(MemberTag.objects.filter(tag=tag).values_list("member_id", flat=True))
         tags_remove(workspace=tag.workspace, pairs=[(m, tag.pk) for m in holders], via=TagVia.MANUAL, by=by, at=now)
         Tag.objects.filter(pk=tag.pk).update(deleted_at=now)
         tag.deleted_at = now
-    from .live import live_sets_check
-
     live_sets_check(workspace=tag.workspace)
     return len(holders)
 

@@ -18,6 +18,6 @@ def member_import_run(import_id, commit):
 @db_periodic_task(crontab(minute="7"))
 def live_recount_hourly():
     """Segments and tag rules with time windows, last-seen or tier conditions: recounted every hour."""
-    from .live import live_recount_due
+    from .segments import live_recount_due
 
     live_recount_due()

@@ -117,7 +117,7 @@ def test_viewers_and_sales_look_but_do_not_change(client, make_staff, people, ro
 
 
 def test_the_members_list_filters_by_tag_and_by_saved_segment(client, make_staff, people):
-    from siyu.members.live import segment_create
+    from siyu.members.segments import segment_create
 
     ws = people["workspace"]
     talkers = segment_create(workspace=ws, name="talkers", filter={"count": "messages", "op": "gte", "value": 2})

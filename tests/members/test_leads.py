@@ -10,7 +10,7 @@ from siyu.analytics.models import MemberModel
 from siyu.core.models import Role
 from siyu.members.leads import input_label, leadlist_build, leadlist_create, lead_status_set, my_leads
 from siyu.members.models import Assignment, Lead, LeadStatus, Member, Note, Segment, SegmentMember, Tag
-from siyu.members.notes import lead_follow_up
+from siyu.members.leads import lead_follow_up
 from tests.conftest import T0, ev
 
 NOW = T0 + timedelta(days=1)

@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 from siyu.core.events import EventType
 from siyu.core.ingest import events_ingest
 from siyu.core.models import Event
-from siyu.members.live import live_recount_due, segment_build, segment_create, tag_rule_create
+from siyu.members.segments import live_recount_due, segment_build, segment_create
+from siyu.members.tag_rules import tag_rule_create
 from siyu.members.models import Identity, MemberTag, SegmentMember, SegmentSize, TagChoice, TagVia
-from siyu.members.segments import FilterError, filter_compile, filter_describe, filter_member_ids, filter_preview
+from siyu.members.filters import FilterError, filter_compile, filter_describe, filter_member_ids, filter_preview
 from siyu.members.tags import tag_create, tag_delete, tag_group_create, tags_apply, tags_remove
 
 pytestmark = pytest.mark.django_db

@@ -6,9 +6,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from siyu.core.commands import validation_text, workspace_or_fail
-from siyu.members.live import live_recount_due, segment_build, segment_create
+from siyu.members.segments import live_recount_due, segment_build, segment_create
 from siyu.members.models import Segment
-from siyu.members.segments import FilterError, filter_describe, filter_preview
+from siyu.members.filters import FilterError, filter_describe, filter_preview
 
 
 class Command(BaseCommand):

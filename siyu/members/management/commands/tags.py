@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from siyu.core.commands import validation_text, workspace_or_fail
-from siyu.members.live import tag_rule_build, tag_rule_create
+from siyu.members.tag_rules import tag_rule_build, tag_rule_create
 from siyu.members.models import Member, MemberTag, Tag, TagChoice, TagGroup, TagRule, TagVia
 from siyu.members.tags import tag_create, tag_delete, tag_group_create, tag_resolve, tags_apply, tags_remove
 
