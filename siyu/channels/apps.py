@@ -8,8 +8,10 @@ class ChannelsConfig(AppConfig):
     verbose_name = _("Channels")
 
     def ready(self):
+        from siyu.core.kinds import channel_kinds_lookup_register
         from siyu.core.outbox import outbox_enqueued
 
-        from . import tasks
+        from . import registry, tasks
 
+        channel_kinds_lookup_register(registry.adapter_kinds)
         outbox_enqueued.connect(tasks.wake_drainer, dispatch_uid="siyu.channels.wake_drainer")

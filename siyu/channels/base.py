@@ -3,8 +3,8 @@
 One package per platform under `channels/` (simulator/, matrix/; wecom/ and telegram/ later). Each
 registers one adapter instance with `channels.registry.register` in its AppConfig.ready().
 
-Outbound actions are outbox messages (`core.models.OutboxMessage`): `kind`, `target` and `payload`
-are platform-neutral, and the adapter turns them into platform calls:
+Outbound actions are outbox messages (`core.models.OutboxMessage`): `kind` (a constant of core.kinds),
+`target` and `payload` are platform-neutral, and the adapter turns them into platform calls:
 
     kind              target                 payload
     send_text         the group's external id {"text": str, "mentions": [{"id": external user id, "name": str}]}
@@ -25,18 +25,7 @@ platform's way (Matrix: pills and m.mentions; WeCom: mentioned_list; Telegram: t
 """
 from dataclasses import dataclass
 
-from django.utils.translation import gettext_lazy as _
-
-KINDS = ("send_text", "send_private", "remove_member", "set_announcement", "delete_message")
-CREATE_GROUP = "create_group"  # not every platform lets a bot create groups: adapters opt in
-KIND_LABELS = {
-    "send_text": _("Message to the group"),
-    "send_private": _("Private message"),
-    "remove_member": _("Remove from the group"),
-    "set_announcement": _("Announcement"),
-    "delete_message": _("Delete a message"),
-    CREATE_GROUP: _("Create a group"),
-}
+from siyu.core.kinds import KINDS
 
 
 class AdapterError(Exception):
@@ -74,7 +63,7 @@ class ChannelAdapter:
     AdapterError; it may return a dict of what the platform made (see create_group above). Platforms that support it must use the idempotency key so a resend is not a repeat.
     rate_limits(message) names the buckets a send draws from (per bot, per room); the outbox waits for
     a free slot instead of letting the platform refuse.
-    `kinds` lists the outbound kinds the platform supports.
+    `kinds` lists the outbound kinds the platform supports (core.kinds.channel_can answers from it).
     """
 
     name = ""

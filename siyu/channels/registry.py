@@ -20,5 +20,11 @@ def adapter_get(name):
         ) from None
 
 
+def adapter_kinds(name):
+    """The kinds the channel's adapter can do, or None for an unknown channel (core.kinds asks this)."""
+    adapter = _adapters.get(name)
+    return adapter.kinds if adapter is not None else None
+
+
 def adapter_names():
     return sorted(_adapters)

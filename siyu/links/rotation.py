@@ -24,16 +24,15 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from siyu.channels.base import CREATE_GROUP
 from siyu.core.events import EventType
+from siyu.core.kinds import CREATE_GROUP, channel_kinds
 from siyu.core.models import OutboxMessage
+from siyu.core.outbox import outbox_enqueue
 from siyu.groups.models import Group, GroupStats
 
 from .models import ChannelCode, CodeTarget, Strategy, TargetDay
 
 log = logging.getLogger(__name__)
-
-CREATE_GROUP_KIND = CREATE_GROUP
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,21 +127,17 @@ def code_group_request(*, code, now=None):
     """Ask the channel of the code's last group for a new group, once until a target is added.
 
     Queued through the outbox as kind "create_group" (target: the last group's external id; payload:
-    name, capacity, kind, code) on channels whose adapter lists that kind (Matrix); elsewhere this
+    name, capacity, kind, code) on channels that can do that kind (core.kinds: Matrix); elsewhere this
     logs and does nothing. When the channel has made the group, code_groups_created adds it as the
     code's next target. Returns the outbox message or None.
     """
-    from siyu.channels.registry import adapter_get
-    from siyu.core.outbox import outbox_enqueue
-
     last = code.targets.filter(group__isnull=False).select_related("group").order_by("-position", "-id").first()
     if last is None:
         return None
-    try:
-        adapter = adapter_get(last.group.channel)
-    except LookupError:
+    kinds = channel_kinds(channel=last.group.channel)
+    if kinds is None:
         return None
-    if CREATE_GROUP_KIND not in adapter.kinds:
+    if CREATE_GROUP not in kinds:
         log.info("links: channel %s cannot create groups; code %s stays on its backup", last.group.channel, code.pk)
         return None
     now = now or timezone.now()
@@ -151,7 +146,7 @@ def code_group_request(*, code, now=None):
             return None
         count = code.targets.count()
         return outbox_enqueue(
-            workspace=code.workspace, channel=last.group.channel, kind=CREATE_GROUP_KIND,
+            workspace=code.workspace, channel=last.group.channel, kind=CREATE_GROUP,
             target=last.group.external_id,
             payload={
                 "name": f"{code.name} {count + 1}", "capacity": last.capacity, "kind": last.group.kind, "code": code.pk,

@@ -12,7 +12,8 @@ from django.utils import timezone as dj_timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from siyu.channels.base import CREATE_GROUP, KINDS, AdapterError, ChannelAdapter, RateLimit
+from siyu.channels.base import AdapterError, ChannelAdapter, RateLimit
+from siyu.core.kinds import CREATE_GROUP, KINDS
 
 from .client import MatrixError, txn_id
 from .models import MatrixAccount, MatrixDirectRoom

@@ -16,7 +16,8 @@ from django.db.models import F
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from siyu.channels.base import KINDS, AdapterError, ChannelAdapter, RateLimit
+from siyu.channels.base import AdapterError, ChannelAdapter, RateLimit
+from siyu.core.kinds import KINDS
 
 from .models import SimulatedDelivery
 

@@ -1,7 +1,8 @@
 from django import template
 from django.utils.translation import gettext as _
 
-from siyu.channels.base import KIND_LABELS, UnknownChannel
+from siyu.channels.base import UnknownChannel
+from siyu.core.kinds import KIND_LABELS
 from siyu.channels.registry import adapter_get
 from siyu.core.events import EVENT_LABELS, EventType
 from siyu.groups.models import MembershipRole, StrikeAction
