@@ -14,3 +14,10 @@ class AnalyticsConfig(AppConfig):
 
         signals.events_ingested.connect(tasks.refresh_soon, dispatch_uid="analytics-refresh-soon")
         signals.ledger_rebuilt.connect(tasks.rebuild_after_ledger, dispatch_uid="analytics-rebuild")
+
+        from siyu.members.filters import condition_register
+
+        from .conditions import CONDITIONS
+
+        for condition in CONDITIONS:
+            condition_register(condition)

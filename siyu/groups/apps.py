@@ -20,3 +20,10 @@ class GroupsConfig(AppConfig):
         projections.register(group_projections.GroupDailyStatsProjection())
         projections.register(group_projections.StrikeProjection())
         events_ingested.connect(bot_react, dispatch_uid="siyu.groups.bot_react")
+
+        from siyu.members.filters import condition_register
+
+        from .conditions import CONDITIONS
+
+        for condition in CONDITIONS:
+            condition_register(condition)

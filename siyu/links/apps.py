@@ -17,3 +17,10 @@ class LinksConfig(AppConfig):
         projections.register_resolver(link_projections.resolve_clicks)
         projections.register(link_projections.LinkCountersProjection())
         events_ingested.connect(code_groups_created, dispatch_uid="siyu.links.code_groups_created")
+
+        from siyu.members.filters import condition_register
+
+        from .conditions import CONDITIONS
+
+        for condition in CONDITIONS:
+            condition_register(condition)

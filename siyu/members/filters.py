@@ -5,31 +5,31 @@ A filter is JSON:
     {"all": [node, ...]}     every node holds            {"any": [node, ...]}   at least one holds
     {"not": node}            the node does not hold       {} or {"all": []}       every member
 
-Leaves (see LEAVES for the full list, and docs/members.md):
+Leaves are *conditions*. This module knows the member's own facts (tag, field, count, seen, owner);
+every other app registers the conditions over what it holds, in its AppConfig.ready(), with
+`condition_register` — groups (group, group_kind), links (clicked), analytics (model, bought,
+campaign); campaigns will add check-ins, points and forms the same way:
 
-    {"tag": 12}                                   has tag 12
-    {"field": "city", "op": "eq", "value": "杭州"}  a profile field (display_name, gender, city, remark,
-                                                  or "profile.<key>"); op eq, ne, contains, empty, filled
-    {"group": 3} / {"group_kind": "perks"}         in that group (or a group of that kind) now
-    {"model": "activity_tier", "value": "silent"}  a tier or type from analytics (MemberModel)
-    {"count": "messages", "days": 7, "op": "gte", "value": 3}
-                                                  messages, orders, spend (yuan), clicks in the last N
-                                                  days (today included; no "days": all time)
-    {"seen": "within", "days": 30} / {"seen": "before", "days": 30}   last seen
-    {"bought": "camp"}                            bought that product (not refunded in full)
-    {"campaign": "X3"}                            reached by that campaign
-    {"clicked": 7}                                visited link (or channel code link) 7
-    {"owner": 5} / {"owner": null}                owned by that staff member (or by nobody)
+    condition_register(Condition(
+        key="group", compile=group_condition, app="groups",
+        examples=('{"group": 3}',), meaning="in that group now",
+    ))
+
+`compile(leaf)` validates `leaf.node` (FilterError naming `leaf.where`) and returns a Q on Member,
+usually `Q(pk__in=leaf.restrict(rows).values("member_id"))`. Each condition's `examples` and `meaning`
+are the filter reference of docs/members.md (`filter_reference()`; tests/members/test_filter_reference.py
+keeps the two equal).
 
 Each leaf becomes a subquery of member ids; the tree becomes `Member.id IN (…)` conditions joined with
 AND/OR/NOT, so one SQL statement answers the whole filter, and the same statement restricted to a
 few member ids answers "does this event change anything" (live updates, members.segments).
 """
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from django.core.exceptions import ValidationError
-from django.db.models import F, Q, Sum
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -54,10 +54,6 @@ COUNT_LABELS = {
 }
 FIELDS = ("display_name", "gender", "city", "remark")
 FIELD_OPS = ("eq", "ne", "contains", "empty", "filled")
-MODEL_FIELDS = ("activity_tier", "value_tier", "loyalty", "pyramid")
-# Leaves whose answer changes with the clock or with analytics, not only with a member's events:
-# segments using them are also recounted on a schedule (members.tasks).
-TIME_LEAVES = ("count", "seen", "model")
 
 
 class FilterError(ValueError):
@@ -95,7 +91,8 @@ def _holds_at_zero(op, value):
     return {"gte": 0 >= value, "gt": 0 > value, "lte": 0 <= value, "lt": 0 < value, "eq": value == 0}[op]
 
 
-def _count_leaf(workspace, node, where, now, restrict):
+def _count_condition(leaf):
+    workspace, node, where, now, restrict = leaf.workspace, leaf.node, leaf.where, leaf.now, leaf.restrict
     name = node.get("count")
     if name not in COUNTS:
         raise FilterError(_("%(where)s: count must be one of %(names)s") % {"where": where, "names": ", ".join(COUNTS)})
@@ -128,7 +125,8 @@ def _count_leaf(workspace, node, where, now, restrict):
     return Q(pk__in=source.filter(**{f"{total}{OPS[op]}": value}).values("member_id"))
 
 
-def _field_leaf(node, where):
+def _field_condition(leaf):
+    node, where = leaf.node, leaf.where
     name = node.get("field")
     if not isinstance(name, str) or not (name in FIELDS or (name.startswith("profile.") and len(name) > 8)):
         raise FilterError(_("%(where)s: unknown field %(field)r") % {"where": where, "field": name})
@@ -148,58 +146,107 @@ def _field_leaf(node, where):
     return ~condition if op == "ne" else condition
 
 
-def _leaf(workspace, node, where, now, tags, restrict):
-    from siyu.analytics.models import CampaignTouch, MemberModel, Sale
-    from siyu.core.events import EventType
-    from siyu.core.models import Event
-    from siyu.groups.models import Membership
+def _tag_condition(leaf):
+    tag_id = leaf.node["tag"]
+    tag = leaf.tags.get(tag_id) if isinstance(tag_id, int) and not isinstance(tag_id, bool) else None
+    if tag is None:
+        raise FilterError(_("%(where)s: tag %(id)s does not exist") % {"where": leaf.where, "id": tag_id})
+    if tag.deleted_at is not None:
+        raise FilterError(_("%(where)s: the tag “%(tag)s” was deleted; edit the filter") % {"where": leaf.where, "tag": tag})
+    return Q(pk__in=leaf.restrict(MemberTag.objects.filter(tag_id=tag_id)).values("member_id"))
 
-    if "tag" in node:
-        tag_id = node["tag"]
-        tag = tags.get(tag_id) if isinstance(tag_id, int) and not isinstance(tag_id, bool) else None
-        if tag is None:
-            raise FilterError(_("%(where)s: tag %(id)s does not exist") % {"where": where, "id": tag_id})
-        if tag.deleted_at is not None:
-            raise FilterError(_("%(where)s: the tag “%(tag)s” was deleted; edit the filter") % {"where": where, "tag": tag})
-        return Q(pk__in=restrict(MemberTag.objects.filter(tag_id=tag_id)).values("member_id")), False
-    if "count" in node:
-        return _count_leaf(workspace, node, where, now, restrict), True
-    if "field" in node:
-        return _field_leaf(node, where), False
-    if "group" in node:
-        group = node["group"]
-        if isinstance(group, bool) or not isinstance(group, int):
-            raise FilterError(_("%(where)s: group must be a group id") % {"where": where})
-        return Q(pk__in=restrict(Membership.objects.filter(group_id=group, left_at__isnull=True)).values("member_id")), False
-    if "group_kind" in node:
-        return Q(pk__in=restrict(Membership.objects.filter(
-            group__workspace=workspace, group__kind=node["group_kind"], left_at__isnull=True)).values("member_id")), False
-    if "model" in node:
-        if node["model"] not in MODEL_FIELDS:
-            raise FilterError(_("%(where)s: model must be one of %(names)s") % {"where": where, "names": ", ".join(MODEL_FIELDS)})
-        rows = MemberModel.objects.filter(workspace=workspace, **{node["model"]: node.get("value")})
-        return Q(pk__in=restrict(rows).values("member_id")), True
-    if "seen" in node:
-        days = _days(node, where, required=True)
-        since = now - timedelta(days=days)
-        if node["seen"] == "within":
-            return Q(stats__last_seen_at__gte=since), True
-        if node["seen"] == "before":
-            return Q(stats__last_seen_at__lt=since) | Q(stats__isnull=True), True
-        raise FilterError(_("%(where)s: seen must be “within” or “before”") % {"where": where})
-    if "bought" in node:
-        return Q(pk__in=restrict(Sale.objects.filter(
-            workspace=workspace, product=str(node["bought"]), member__isnull=False,
-            refunded_cents__lt=F("amount_cents"))).values("member_id")), False
-    if "campaign" in node:
-        rows = CampaignTouch.objects.filter(member__workspace=workspace, campaign=str(node["campaign"]))
-        return Q(pk__in=restrict(rows).values("member_id")), False
-    if "clicked" in node:
-        return Q(pk__in=restrict(Event.objects.filter(
-            workspace=workspace, type=EventType.LINK_CLICKED, member__isnull=False, data__link=node["clicked"]
-        )).values("member_id")), False
-    if "owner" in node:
-        return (Q(owner__isnull=True) if node["owner"] is None else Q(owner_id=node["owner"])), False
+
+def _seen_condition(leaf):
+    days = _days(leaf.node, leaf.where, required=True)
+    since = leaf.now - timedelta(days=days)
+    if leaf.node["seen"] == "within":
+        return Q(stats__last_seen_at__gte=since)
+    if leaf.node["seen"] == "before":
+        return Q(stats__last_seen_at__lt=since) | Q(stats__isnull=True)
+    raise FilterError(_("%(where)s: seen must be “within” or “before”") % {"where": leaf.where})
+
+
+def _owner_condition(leaf):
+    return Q(owner__isnull=True) if leaf.node["owner"] is None else Q(owner_id=leaf.node["owner"])
+
+
+# -- the registry of conditions ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Leaf:
+    """What a condition's `compile` gets: one leaf of a filter, and where and when it is evaluated."""
+
+    workspace: object
+    node: dict
+    where: str  # the leaf's path in the filter (e.g. "all.2"), for FilterError messages
+    now: datetime
+    restrict: Callable  # apply to every subquery over member rows: restrict(rows) (live updates: their ids only)
+    tags: dict  # the filter's tags by id, read once for the whole filter
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One kind of leaf, {key: …}: how it becomes SQL, and how docs/members.md explains it."""
+
+    key: str
+    compile: Callable[[Leaf], Q]  # a Q on Member, or FilterError naming leaf.where
+    examples: tuple  # the leaf as JSON (one or more forms), for the filter reference
+    meaning: str  # what it matches, for the filter reference (markdown, English)
+    app: str = "members"
+    # The answer changes with the clock or with analytics, not only with a member's events: segments
+    # using it are also recounted on a schedule (members.tasks).
+    time_dependent: bool = False
+
+
+CONDITIONS: dict[str, Condition] = {}  # by key, in registration order (members' own first)
+
+
+def condition_register(condition):
+    """Add a condition to the filter language (from an app's AppConfig.ready()). A key belongs to one app."""
+    known = CONDITIONS.get(condition.key)
+    if condition.key in ("all", "any", "not") or (known is not None and known.app != condition.app):
+        raise ImproperlyConfigured(f"filter condition {condition.key!r} is taken ({known.app if known else 'the language'})")
+    CONDITIONS[condition.key] = condition
+    return condition
+
+
+def filter_reference():
+    """The filter reference table of docs/members.md, from the registered conditions (markdown)."""
+    rows = ["| condition | meaning | registered by |", "|---|---|---|"]
+    rows += [f"| {' / '.join(f'`{e}`' for e in c.examples)} | {c.meaning} | `{c.app}` |" for c in CONDITIONS.values()]
+    return "\n".join(rows) + "\n"
+
+
+for _condition in (
+    Condition(key="tag", compile=_tag_condition, examples=('{"tag": 12}',), meaning="has tag 12"),
+    Condition(
+        key="count", compile=_count_condition, time_dependent=True,
+        examples=('{"count": "messages", "days": 7, "op": "gte", "value": 3}',),
+        meaning="`messages`, `orders`, `spend` (yuan), `clicks` (link visits by people) in the last N days, today "
+                "included, in the workspace's time zone; without `days`: all time. op `gte`, `gt`, `lte`, `lt`, `eq`",
+    ),
+    Condition(
+        key="field", compile=_field_condition, examples=('{"field": "city", "op": "eq", "value": "杭州"}',),
+        meaning="profile field `display_name`, `gender`, `city`, `remark` or `profile.<key>`; op `eq`, `ne`, "
+                "`contains`, `empty`, `filled`",
+    ),
+    Condition(
+        key="seen", compile=_seen_condition, time_dependent=True,
+        examples=('{"seen": "within", "days": 30}', '{"seen": "before", "days": 30}'),
+        meaning="last seen in / not in the last 30 days (never seen counts as \"before\")",
+    ),
+    Condition(
+        key="owner", compile=_owner_condition, examples=('{"owner": 5}', '{"owner": null}'),
+        meaning="owned by staff user 5 / by nobody",
+    ),
+):
+    condition_register(_condition)
+
+
+def _leaf(workspace, node, where, now, tags, restrict):
+    for key, condition in CONDITIONS.items():
+        if key in node:
+            leaf = Leaf(workspace=workspace, node=node, where=where, now=now, restrict=restrict, tags=tags)
+            return condition.compile(leaf), condition.time_dependent
     raise FilterError(_("%(where)s: not a condition Siyu knows (%(keys)s)") % {"where": where, "keys": ", ".join(sorted(node)) or "{}"})
 
 
