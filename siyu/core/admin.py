@@ -1,8 +1,29 @@
+from django import forms
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 
-from siyu.core.admin_scope import WorkspaceScopedAdmin
+from siyu.core.admin_scope import WorkspaceScopedAdmin, admin_workspace_ids
 
 from .models import Event, OutboxMessage, StaffRole, Workspace
+from .services import staff_role_change, staff_role_change_check
+
+
+class StaffRoleForm(forms.ModelForm):
+    """Checks the role hierarchy for the person using the admin, so a refusal shows on the form."""
+
+    request_user = None  # set by StaffRoleAdmin.get_form
+
+    class Meta:
+        model = StaffRole
+        fields = ["workspace", "user", "role"]
+
+    def clean(self):
+        data = super().clean()
+        workspace = data.get("workspace") or getattr(self.instance, "workspace", None)
+        user = data.get("user") or getattr(self.instance, "user", None)
+        if workspace is not None and user is not None and data.get("role"):
+            staff_role_change_check(workspace=workspace, user=user, role=data["role"], by=self.request_user)
+        return data
 
 
 @admin.register(Workspace)
@@ -16,9 +37,34 @@ class WorkspaceAdmin(WorkspaceScopedAdmin):
 
 @admin.register(StaffRole)
 class StaffRoleAdmin(WorkspaceScopedAdmin):
+    """Roles go through core.services.staff_role_change: the hierarchy, the last owner, the audit."""
+
+    form = StaffRoleForm
     list_display = ["user", "workspace", "role"]
     list_filter = ["role"]
-    fields = ["role"]
+
+    def get_fields(self, request, obj=None):
+        return ["role"] if obj is not None else ["workspace", "user", "role"]
+
+    def has_add_permission(self, request):
+        return self._allowed(request)
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.request_user = request.user
+        return form
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "user" and not request.user.is_superuser:
+            # Colleagues from the workspaces this admin runs; a new login is made with the CLI.
+            colleagues = StaffRole.objects.filter(workspace_id__in=admin_workspace_ids(request.user)).values("user_id")
+            field.queryset = get_user_model().objects.filter(pk__in=colleagues)
+        return field
+
+    def save_model(self, request, obj, form, change):
+        saved = staff_role_change(workspace=obj.workspace, user=obj.user, role=obj.role, by=request.user, via="admin")
+        obj.pk = saved.pk
 
 
 @admin.register(Event)

@@ -1,9 +1,10 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 
+from siyu.core.commands import validation_text, workspace_or_fail
 from siyu.core.models import Role, StaffRole, Workspace
-from siyu.core.services import staff_role_set, staff_user_ensure, workspace_create
+from siyu.core.services import staff_role_change, staff_user_ensure, workspace_create
 
 
 class Command(BaseCommand):
@@ -23,6 +24,11 @@ class Command(BaseCommand):
         staff.add_argument("--user", required=True, help="username")
         staff.add_argument("--role", required=True, choices=Role.values)
         staff.add_argument("--password", help="password, when the login does not exist yet")
+        staff.add_argument(
+            "--by", metavar="USER",
+            help="act as this staff member: their role limits what they may grant (without it, as the machine's "
+            "operator; either way the workspace keeps an owner and the change is audited)",
+        )
 
     def handle(self, *args, action, **o):
         getattr(self, f"handle_{action}")(**o)
@@ -51,9 +57,18 @@ class Command(BaseCommand):
             )
             self.stdout.write(f"{workspace.slug}\t{workspace.name}\t{workspace.time_zone}\t{staff or '-'}")
 
-    def handle_staff(self, *, workspace, user, role, password, **_):
-        ws = Workspace.objects.filter(slug=workspace).first()
-        if ws is None:
-            raise CommandError(f"Unknown workspace {workspace!r}.")
-        staff_role_set(workspace=ws, user=self._user(user, password), role=role)
+    def handle_staff(self, *, workspace, user, role, password, by, **_):
+        from django.contrib.auth import get_user_model
+
+        ws = workspace_or_fail(workspace)
+        actor = None
+        if by:
+            actor = get_user_model().objects.filter(username=by).first()
+            if actor is None:
+                raise CommandError(f"Unknown user {by!r} (--by).")
+        try:
+            with transaction.atomic():  # a refused change leaves no new login behind either
+                staff_role_change(workspace=ws, user=self._user(user, password), role=role, by=actor, via="cli")
+        except ValidationError as exc:
+            raise CommandError(validation_text(exc)) from None
         self.stdout.write(f"{user} is {role} in {ws.slug}")
