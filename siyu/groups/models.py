@@ -238,10 +238,15 @@ class KeywordReply(models.Model):
     def __str__(self):
         return self.pattern
 
-    def clean(self):
+    @property
+    def pattern_problem(self):
+        """Why this reply's stored pattern cannot run (so it never fires), or None: rules saved before RE2 checked them."""
         from .rules import pattern_error
 
-        if self.match == MatchKind.REGEX and (message := pattern_error(self.pattern)):
+        return pattern_error(self.pattern) if self.match == MatchKind.REGEX else None
+
+    def clean(self):
+        if message := self.pattern_problem:
             raise ValidationError({"pattern": message})
 
 
@@ -288,13 +293,18 @@ class ModerationRule(models.Model):
     def __str__(self):
         return self.name
 
-    def clean(self):
+    @property
+    def pattern_problem(self):
+        """Why this rule's stored pattern cannot run (so it never matches), or None: rules saved before RE2 checked them."""
         from .rules import pattern_error
 
+        return pattern_error(self.words.strip()) if self.kind == ModerationKind.REGEX and self.words.strip() else None
+
+    def clean(self):
         if self.kind == ModerationKind.REGEX:
             if not self.words.strip():
                 raise ValidationError({"words": _("Give the regular expression.")})
-            if message := pattern_error(self.words.strip()):
+            if message := self.pattern_problem:
                 raise ValidationError({"words": message})
         if self.kind == ModerationKind.WORDS and not self.word_list:
             raise ValidationError({"words": _("Give at least one banned word.")})

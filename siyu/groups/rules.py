@@ -7,6 +7,7 @@ import functools
 import re
 from datetime import datetime, timedelta
 
+import re2
 from django.utils.translation import gettext as _
 
 WELCOME_VARIABLES = ("name", "number", "group", "rules")
@@ -34,15 +35,33 @@ INVITE_PHRASES = (
 )
 
 
+# Operators' patterns run on RE2: linear in the text whatever the pattern, so a rule such as (a+)+$ cannot hold
+# ingest's write lock. Its parse errors are logged by the library unless told otherwise.
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+
+
 def pattern_error(pattern):
-    """Why `pattern` is not a valid regular expression (with the position of the error), or None."""
+    """Why `pattern` cannot be a rule's regular expression, or None.
+
+    A syntax error names its position (from Python's parser); a valid pattern RE2 cannot run in linear
+    time (look-around, back-references) is refused with RE2's reason.
+    """
     try:
-        re.compile(pattern)
-    except re.error as exc:
-        position = exc.pos if exc.pos is not None else 0
-        return _("Not a valid regular expression: %(reason)s at position %(position)s (…%(near)s)") % {
-            "reason": exc.msg, "position": position, "near": pattern[position:position + 10] or _("the end"),
-        }
+        _compiled(pattern)
+    except re2.error as exc:
+        try:
+            re.compile(pattern)
+        except re.error as syntax:
+            position = syntax.pos if syntax.pos is not None else 0
+            return _("Not a valid regular expression: %(reason)s at position %(position)s (…%(near)s)") % {
+                "reason": syntax.msg, "position": position, "near": pattern[position:position + 10] or _("the end"),
+            }
+        reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        return _(
+            "Siyu runs patterns in linear time (RE2) and cannot run this one: %(reason)s. "
+            "Look-ahead, look-behind and back-references such as \\1 are not supported."
+        ) % {"reason": reason}
     return None
 
 
@@ -84,8 +103,8 @@ def excerpt(text):
 
 
 @functools.lru_cache(maxsize=1024)
-def _compiled(pattern, flags=0):
-    return re.compile(pattern, flags)
+def _compiled(pattern):
+    return re2.compile(pattern, options=_RE2_OPTIONS)
 
 
 def reply_matches(*, match, pattern, text):
@@ -93,8 +112,8 @@ def reply_matches(*, match, pattern, text):
     if match == "regex":
         try:
             return _compiled(pattern).search(text) is not None
-        except re.error:
-            return False  # saved before validation existed: never fire rather than crash the bot
+        except re2.error:
+            return False  # saved before RE2 checked it: never fire rather than crash the bot (flagged on the rule page)
     needle, haystack = pattern.strip().casefold(), text.strip().casefold()
     if not needle:
         return False
@@ -138,8 +157,8 @@ def moderation_matches(*, kind, words, text, allowed_domains):
         pattern = words.strip()
         try:
             found = _compiled(pattern).search(text) if pattern else None
-        except re.error:
-            return None
+        except re2.error:
+            return None  # saved before RE2 checked it: no match (flagged on the rule page)
         return found.group(0) or pattern if found else None
     if kind == "links":
         for host in link_hosts(text):

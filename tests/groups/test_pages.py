@@ -99,8 +99,23 @@ def test_an_invalid_regex_is_rejected_with_its_position(client, workspace, group
                            HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 400 and "at position 11" in response.content.decode()
     assert not KeywordReply.objects.exists() and not ModerationRule.objects.exists()
+    response = client.post(base + "moderation-rules/new/", {"name": "look", "kind": "regex", "words": r"加(?=微信)"},
+                           HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 400 and "cannot run this one: invalid perl operator: (?=" in response.content.decode()
+    assert not ModerationRule.objects.exists()
     response = client.post(base + "replies/new/", {"match": "regex", "pattern": "^群规$", "reply": "{rules}", "priority": "1", "enabled": "on"})
     assert response.status_code == 302 and KeywordReply.objects.get().group == group
+
+
+def test_the_rule_pages_flag_a_stored_pattern_re2_cannot_run(client, workspace, group, make_staff):
+    login(client, workspace, make_staff)
+    rule = ModerationRule.objects.create(workspace=workspace, name="old", kind=ModerationKind.REGEX, words=r"(?=a)a")
+    KeywordReply.objects.create(workspace=workspace, group=group, match="regex", pattern=r"(\w)\1", reply="x")
+    for url in (urls(workspace, group)["workspace"], urls(workspace, group)["group"]):
+        html = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        assert "This pattern never matches until it is changed:" in html and "linear time (RE2)" in html
+    html = client.get(urls(workspace, group)["workspace"] + f"moderation-rules/{rule.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "RE2" in html and "never matches" not in html
 
 
 def test_edit_and_delete_a_rule(client, workspace, group, make_staff, make_workspace):

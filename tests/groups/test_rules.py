@@ -42,6 +42,15 @@ def test_a_bad_regex_is_explained_with_its_position():
     assert pattern_error(r"^\d+$") is None
 
 
+def test_patterns_re2_cannot_run_in_linear_time_are_refused_with_the_reason():
+    with translation.override("en"):
+        assert "invalid perl operator: (?=" in pattern_error("群(?=规)")
+        assert "back-references" in pattern_error(r"(\w)\1")
+    with translation.override("zh-hans"):
+        assert "RE2" in pattern_error("(?<=a)b") and "线性" in pattern_error("(?<=a)b")
+    assert pattern_error("(a+)+$") is None and pattern_error(r"\p{Han}+") is None  # RE2 runs both in linear time
+
+
 def test_variables_and_domains_are_checked():
     with translation.override("en"):
         assert variables_error("{name} {group} {rule}", ("name", "group")).startswith("Unknown variable {rule}")
