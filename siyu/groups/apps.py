@@ -22,8 +22,11 @@ class GroupsConfig(AppConfig):
         events_ingested.connect(bot_react, dispatch_uid="siyu.groups.bot_react")
 
         from siyu.members.filters import condition_register
+        from siyu.members.personal import personal_data_register
 
         from .conditions import CONDITIONS
+        from .personal import PERSONAL_DATA
 
         for condition in CONDITIONS:
             condition_register(condition)
+        personal_data_register(PERSONAL_DATA)

@@ -19,8 +19,11 @@ class LinksConfig(AppConfig):
         events_ingested.connect(code_groups_created, dispatch_uid="siyu.links.code_groups_created")
 
         from siyu.members.filters import condition_register
+        from siyu.members.personal import personal_data_register
 
         from .conditions import CONDITIONS
+        from .personal import PERSONAL_DATA
 
         for condition in CONDITIONS:
             condition_register(condition)
+        personal_data_register(PERSONAL_DATA)

@@ -27,6 +27,7 @@ from siyu.core.models import AuditEntry, Event
 from siyu.core.projections import Batch, PreparedEvent
 
 from .models import Member, MemberMerge, MemberStats
+from .personal import personal_data
 from .projections import MemberStatsProjection
 
 # Rows not moved: the member's own merge records, and projections recomputed from the ledger.
@@ -35,13 +36,11 @@ SKIPPED = {("members.Member", "merged_into"), ("members.MemberMerge", "kept"), (
            ("core.Event", "member")}
 # Per-member tables recomputed from the ledger (MemberStatsProjection writes them), with their natural keys.
 RECOMPUTED = (("members.MemberDailyActivity", ("day", "group_id", "member_id")), ("members.MemberDay", ("day", "member_id")))
-# On a clash, the earlier of these dates wins (with the fields that explain it).
+# On a clash, the earlier of these dates wins (with the fields that explain it); other apps register
+# theirs (members.personal: link reach, campaign touches, invites).
 EARLIEST = {
     "members.MemberTag": ("added_at", ("via", "rule_id", "by_id")),
     "members.SegmentMember": ("since", ()),
-    "links.LinkReach": ("first_at", ()),
-    "analytics.CampaignTouch": ("first_at", ()),
-    "analytics.Invite": ("invited_at", ("channel", "inviter_external_id")),
 }
 # Fields of kept filled from merged when kept has none.
 FILLED = ("owner_id", "remark", "phone", "phone_digest", "email", "wechat")
@@ -49,6 +48,13 @@ FILLED = ("owner_id", "remark", "phone", "phone_digest", "email", "wechat")
 
 def _label(model):
     return f"{model._meta.app_label}.{model.__name__}"
+
+
+def _earliest():
+    found = dict(EARLIEST)
+    for entry in personal_data():
+        found.update(entry.merge_earliest)
+    return found
 
 
 def member_relations():
@@ -167,7 +173,7 @@ def _move_rows(model, field, kept, merged, moved):
     label = _label(model)
     rows = model.objects.filter(**{field.attname: merged.pk})
     stay = set()
-    earliest = EARLIEST.get(label)
+    earliest = _earliest().get(label)
     for others, condition in _clash_keys(model, field):
         mine = rows.filter(condition) if condition is not None else rows
         theirs = model.objects.filter(**{field.attname: kept.pk})

@@ -25,22 +25,20 @@ from django.utils.translation import gettext as _
 
 from siyu.core.events import EventType
 from siyu.core.fields import contact_digest
-from siyu.core.models import AuditEntry, Event, Role
+from siyu.core.models import AuditEntry, Event, OutboxMessage, Role
 
 from .models import Gender, Identity, Lead, Member, MemberTag, Note, SegmentMember
+from .personal import Erasure, personal_data
 
 PHONE_PATTERN = re.compile(r"^1[3-9]\d{9}$")
 PHONE_SEPARATORS = re.compile(r"[\s\-().]")
 WECHAT_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
-ERASED_NAME = "已删除 #{number}"  # stored, not shown through gettext: the row is the same in every language
-ERASED_ID = "erased-{number}"  # replaces an erased person's external id where other rows name it
 
 # Keys of Event.data that carry what a person wrote or who they are (see core.ingest and the channel
-# adapters): a message's text, a profile's name, city and gender, a strike's excerpt, a click's
-# browser, address and referring page, a leave's reason.
+# adapters): a message's text, a profile's name, city and gender, a leave's reason. Other apps add
+# theirs (members.personal: a strike's excerpt, a click's browser, address and referring page).
 PERSONAL_DATA_KEYS = frozenset({
-    "text", "name", "display_name", "city", "gender", "excerpt", "reason", "ua", "ip", "referer",
-    "phone", "email", "wechat",
+    "text", "name", "display_name", "city", "gender", "reason", "phone", "email", "wechat",
 })
 # member.barred's "reason" is the rule's, not the person's: kept so the bar still explains itself.
 KEEP_KEYS_BY_TYPE = {int(EventType.MEMBER_BARRED): frozenset({"reason"})}
@@ -198,11 +196,10 @@ def contact_reveal(*, member, staff_role):
 def member_data_export(*, member, by=None):
     """Everything Siyu holds about the person, as one UTF-8 JSON document (bytes); audited ("member_exported").
 
-    Profile, plain contacts, identities, tags, notes, group stays, every ledger event with its data,
-    segments, leads and strikes. Reads only (plus the audit row).
+    Profile, plain contacts, identities, tags, notes, segments, leads, what other apps hold about the
+    person (members.personal: group stays, strikes…) and every ledger event with its data. Reads only
+    (plus the audit row).
     """
-    from siyu.groups.models import Membership, Strike
-
     data = {
         "exported_at": timezone.now(),
         "workspace": member.workspace.slug,
@@ -227,10 +224,6 @@ def member_data_export(*, member, by=None):
              "by": n.author.get_username() if n.author_id else None}
             for n in Note.objects.filter(member=member).select_related("author").order_by("occurred_at", "pk")
         ],
-        "group_stays": [
-            {"group": m.group.name, "group_id": m.group_id, "role": m.role, "joined_at": m.joined_at, "left_at": m.left_at}
-            for m in Membership.objects.filter(member=member).select_related("group").order_by("joined_at", "pk")
-        ],
         "segments": [
             {"segment": name, "since": since}
             for name, since in SegmentMember.objects.filter(member=member)
@@ -241,18 +234,17 @@ def member_data_export(*, member, by=None):
              "assigned_to": lead.assigned_to.get_username() if lead.assigned_to_id else None}
             for lead in Lead.objects.filter(member=member).select_related("lead_list", "assigned_to").order_by("pk")
         ],
-        "strikes": list(
-            Strike.objects.filter(member=member).order_by("occurred_at")
-            .values("rule_name", "number", "actions", "excerpt", "occurred_at", "undone_at")
-        ),
-        "events": [
+    }
+    for entry in personal_data():
+        for section, rows in entry.export.items():
+            data[section] = rows(member)
+    data["events"] = [
             {"id": pk, "type": EventType(kind).key, "occurred_at": at, "source": source, "source_id": source_id,
              "group_id": group_id, "data": payload}
             for pk, kind, at, source, source_id, group_id, payload in Event.objects.filter(member=member)
             .order_by("occurred_at", "id").values_list("id", "type", "occurred_at", "source", "source_id", "group_id", "data")
             .iterator(chunk_size=2000)
-        ],
-    }
+    ]
     body = json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=1).encode()
     AuditEntry.objects.create(
         workspace_id=member.workspace_id, user=by, action="member_exported", subject=f"member:{member.number}",
@@ -262,8 +254,12 @@ def member_data_export(*, member, by=None):
 
 
 # -- erase -------------------------------------------------------------------------------------------
-def _scrub(data, keep=frozenset()):
-    return {k: v for k, v in data.items() if k not in PERSONAL_DATA_KEYS or k in keep}
+def _personal_keys():
+    return PERSONAL_DATA_KEYS.union(*(entry.event_keys for entry in personal_data()))
+
+
+def _scrub(data, personal, keep=frozenset()):
+    return {k: v for k, v in data.items() if k not in personal or k in keep}
 
 
 def _replace_ids(value, ids, replacement):
@@ -278,10 +274,11 @@ def member_erase(*, member, by=None, reason=""):
 
     In one transaction: identities deleted (a later event from the same external id creates a new
     member: this one cannot be found again); display name → "已删除 #<number>"; contacts, digest,
-    remark, city, gender and profile cleared; notes' text deleted; strikes' excerpts cleared; in the
-    member's events the personal keys of `data` (PERSONAL_DATA_KEYS) are removed and source ids that
-    embed the person's external id are rewritten; where other rows name the person by external id
-    (an invite, a queued welcome's mention) the id and name are replaced. Members merged into this
+    remark, city, gender and profile cleared; notes' text deleted; in the member's events the personal
+    keys of `data` (PERSONAL_DATA_KEYS and those other apps register) are removed and source ids that
+    embed the person's external id are rewritten; where other rows name the person by external id (a
+    queued message's mention) the id and name are replaced; every app registered in members.personal
+    erases what it holds (strikes' excerpts, invites, queued welcomes…). Members merged into this
     one are erased with it. Audited ("member_erased") with the number and reason only.
     Refuses (ValidationError) a member already erased or merged into another.
     """
@@ -318,35 +315,29 @@ def _with_merged(member):
 
 
 def _erase_one(member, now):
-    from siyu.analytics.models import Invite
-    from siyu.core.models import OutboxMessage
-    from siyu.groups.models import Strike, WelcomeBatch
-
-    replacement = ERASED_ID.format(number=member.number)
     names = {member.display_name} | set(member.identities.exclude(display_name="").values_list("display_name", flat=True))
     identities = list(member.identities.values_list("channel", "external_id"))
     external_ids = {external_id for _channel, external_id in identities}
+    erasure = Erasure(member=member, identities=tuple(identities), external_ids=frozenset(external_ids))
+    replacement = erasure.replacement_id
     member.identities.all().delete()
     Member.objects.filter(pk=member.pk).update(
-        display_name=ERASED_NAME.format(number=member.number), phone="", email="", wechat="", phone_digest="",
+        display_name=erasure.replacement_name, phone="", email="", wechat="", phone_digest="",
         remark="", city="", gender=Gender.UNKNOWN, profile={}, erased_at=now,
     )
     Note.objects.filter(member=member).update(text="")
-    Strike.objects.filter(member=member).update(excerpt="")
+    personal = _personal_keys()
     for pk, kind, source_id, data in Event.objects.filter(member=member).values_list("pk", "type", "source_id", "data").iterator(chunk_size=2000):
-        clean = _scrub(data or {}, KEEP_KEYS_BY_TYPE.get(kind, frozenset()))
+        clean = _scrub(data or {}, personal, KEEP_KEYS_BY_TYPE.get(kind, frozenset()))
         new_source_id = _replace_ids(source_id, external_ids, replacement)
         if clean != data or new_source_id != source_id:
             Event.objects.filter(pk=pk).update(data=clean, source_id=new_source_id)
     if external_ids:
         _erase_references(member.workspace_id, identities, replacement)
-        Invite.objects.filter(workspace_id=member.workspace_id, channel__in={c for c, _e in identities},
-                              inviter_external_id__in=external_ids).update(inviter_external_id=replacement)
-    for batch in WelcomeBatch.objects.filter(workspace_id=member.workspace_id).exclude(newcomers=[]):
-        newcomers = [_person_scrub(p, external_ids, member) for p in batch.newcomers]
-        if newcomers != batch.newcomers:
-            WelcomeBatch.objects.filter(pk=batch.pk).update(newcomers=newcomers)
-    erased_name = ERASED_NAME.format(number=member.number)
+    for entry in personal_data():
+        if entry.erase is not None:
+            entry.erase(erasure)
+    erased_name = erasure.replacement_name
     for message in OutboxMessage.objects.filter(workspace_id=member.workspace_id).only("pk", "payload"):
         payload = message.payload or {}
         mentions = payload.get("mentions") or []
@@ -356,14 +347,8 @@ def _erase_one(member, now):
         for name in names:
             if name and isinstance(text, str):
                 text = text.replace(name, erased_name)
-        payload = {**payload, "text": text, "mentions": [_person_scrub(p, external_ids, member) for p in mentions]}
+        payload = {**payload, "text": text, "mentions": [erasure.person_scrub(p) for p in mentions]}
         OutboxMessage.objects.filter(pk=message.pk).update(payload=payload)
-
-
-def _person_scrub(person, external_ids, member):
-    if isinstance(person, dict) and person.get("id") in external_ids:
-        return {**person, "id": ERASED_ID.format(number=member.number), "name": ERASED_NAME.format(number=member.number)}
-    return person
 
 
 def _erase_references(workspace_id, identities, replacement):
