@@ -1,6 +1,8 @@
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -29,6 +31,21 @@ from .forms import EventFilterForm, GroupFilterForm, MemberFilterForm, TimelineF
 class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+
+
+def login_locked_out(request, original_response=None, credentials=None):
+    """What a locked-out login sees (console and admin, axes' AXES_LOCKOUT_CALLABLE): the login form, a
+    translated reason and the cool-down, with 429."""
+    minutes = max(1, round(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
+    context = {
+        "form": AuthenticationForm(request, initial={"username": (credentials or {}).get("username", "")}),
+        "next": request.POST.get("next", ""),
+        "locked_message": _(
+            "Too many failed logins for this account or from this address. Try again in %(minutes)d minutes, "
+            "or ask an owner of your workspace to unlock your login."
+        ) % {"minutes": minutes},
+    }
+    return render(request, "registration/login.html", context, status=429)
 
 
 ROLE_RANK = {role: rank for rank, role in enumerate(Role.values)}  # owner first

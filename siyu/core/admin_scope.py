@@ -5,6 +5,8 @@ from .models import Role, StaffRole
 
 
 def admin_workspace_ids(user):
+    if not user.is_authenticated:  # the admin's login page asks too
+        return []
     return list(
         StaffRole.objects.filter(user=user, role__in=[Role.OWNER, Role.ADMIN]).values_list("workspace_id", flat=True)
     )

@@ -6,3 +6,6 @@ class CoreConfig(AppConfig):
     name = "siyu.core"
     label = "core"
     verbose_name = _("Core")
+
+    def ready(self):
+        from . import login  # noqa: F401  (connects the lockout audit to axes' signal)

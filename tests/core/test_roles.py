@@ -144,3 +144,8 @@ def test_the_cli_acting_as_someone_keeps_to_their_role(workspace, team):
     assert not get_user_model().objects.filter(username="fresh").exists()
     cli(*base, "--user", "fresh", "--role", "operator", "--password", "pw-for-tests-123")
     assert role_of(workspace, get_user_model().objects.get(username="fresh")) == "operator"
+
+
+def test_the_admin_login_page_works_for_someone_not_logged_in(client, db):
+    assert client.get("/admin/login/").status_code == 200
+    assert client.post("/admin/login/", {"username": "x", "password": "y"}).status_code == 200

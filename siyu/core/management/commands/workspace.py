@@ -1,4 +1,4 @@
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
 
@@ -8,7 +8,7 @@ from siyu.core.services import staff_role_change, staff_user_ensure, workspace_c
 
 
 class Command(BaseCommand):
-    help = "Create and list workspaces, and give staff a role in one (`create`, `list`, `staff`)."
+    help = "Create and list workspaces, give staff a role in one, unlock a locked-out login (`create`, `list`, `staff`, `unlock`)."
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
@@ -29,6 +29,11 @@ class Command(BaseCommand):
             help="act as this staff member: their role limits what they may grant (without it, as the machine's "
             "operator; either way the workspace keeps an owner and the change is audited)",
         )
+
+        unlock = sub.add_parser("unlock", help="let a colleague locked out by failed logins log in again at once (audited)")
+        unlock.add_argument("--workspace", required=True, help="workspace slug (the colleague has a role there)")
+        unlock.add_argument("--user", required=True, help="username of the locked-out colleague")
+        unlock.add_argument("--by", metavar="USER", help="act as this staff member, who must be an owner there")
 
     def handle(self, *args, action, **o):
         getattr(self, f"handle_{action}")(**o)
@@ -57,15 +62,28 @@ class Command(BaseCommand):
             )
             self.stdout.write(f"{workspace.slug}\t{workspace.name}\t{workspace.time_zone}\t{staff or '-'}")
 
-    def handle_staff(self, *, workspace, user, role, password, by, **_):
+    def _existing_user(self, username, option):
         from django.contrib.auth import get_user_model
 
+        found = get_user_model().objects.filter(username=username).first()
+        if found is None:
+            raise CommandError(f"Unknown user {username!r} ({option}).")
+        return found
+
+    def handle_unlock(self, *, workspace, user, by, **_):
+        from siyu.core.login import login_unlock
+
         ws = workspace_or_fail(workspace)
-        actor = None
-        if by:
-            actor = get_user_model().objects.filter(username=by).first()
-            if actor is None:
-                raise CommandError(f"Unknown user {by!r} (--by).")
+        actor = self._existing_user(by, "--by") if by else None
+        try:
+            removed = login_unlock(workspace=ws, user=self._existing_user(user, "--user"), by=actor, via="cli")
+        except PermissionDenied as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"{user} can log in again ({removed} failed-login record(s) removed)")
+
+    def handle_staff(self, *, workspace, user, role, password, by, **_):
+        ws = workspace_or_fail(workspace)
+        actor = self._existing_user(by, "--by") if by else None
         try:
             with transaction.atomic():  # a refused change leaves no new login behind either
                 staff_role_change(workspace=ws, user=self._user(user, password), role=role, by=actor, via="cli")
