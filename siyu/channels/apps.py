@@ -7,7 +7,7 @@ class ChannelsConfig(AppConfig):
     label = "channels"
     verbose_name = _("Channels")
 
-    def ready(self):
+    def ready(self) -> None:
         from siyu.core.kinds import channel_kinds_lookup_register
         from siyu.core.outbox import outbox_enqueued
 

@@ -23,9 +23,15 @@ group reference, so the group exists in Siyu in the same transaction, and links 
 In `send_text`, each mention's name appears in the text as "@name"; the adapter renders mentions the
 platform's way (Matrix: pills and m.mentions; WeCom: mentioned_list; Telegram: text_mention).
 """
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from siyu.core.kinds import KINDS
+from django.utils.functional import Promise
+
+if TYPE_CHECKING:
+    from siyu.core.models import OutboxMessage, Workspace
 
 
 class AdapterError(Exception):
@@ -36,7 +42,7 @@ class AdapterError(Exception):
     (HTTP 429 with retry-after: "slow down").
     """
 
-    def __init__(self, message, *, permanent, retry_after=None):
+    def __init__(self, message: object, *, permanent: bool, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
@@ -67,14 +73,14 @@ class ChannelAdapter:
     """
 
     name = ""
-    label = ""
+    label: str | Promise = ""
     kinds = frozenset(KINDS)
 
-    def parse(self, *, workspace, payload):
+    def parse(self, *, workspace: "Workspace", payload: Any) -> list[dict[str, Any]]:
         raise NotImplementedError
 
-    def send(self, *, message):
+    def send(self, *, message: "OutboxMessage") -> dict[str, Any] | None:
         raise NotImplementedError
 
-    def rate_limits(self, *, message):
+    def rate_limits(self, *, message: "OutboxMessage") -> Sequence[RateLimit]:
         return ()

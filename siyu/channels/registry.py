@@ -1,16 +1,19 @@
 from django.utils.translation import gettext as _
 
-from .base import UnknownChannel
+from typing import TypeVar
 
-_adapters = {}
+from .base import ChannelAdapter, UnknownChannel
+
+A = TypeVar("A", bound=ChannelAdapter)
+_adapters: dict[str, ChannelAdapter] = {}
 
 
-def register(adapter):
+def register(adapter: A) -> A:
     _adapters[adapter.name] = adapter
     return adapter
 
 
-def adapter_get(name):
+def adapter_get(name: str) -> ChannelAdapter:
     """The adapter for a channel name; UnknownChannel with the known names if there is none."""
     try:
         return _adapters[name]
@@ -20,11 +23,11 @@ def adapter_get(name):
         ) from None
 
 
-def adapter_kinds(name):
+def adapter_kinds(name: str) -> frozenset[str] | None:
     """The kinds the channel's adapter can do, or None for an unknown channel (core.kinds asks this)."""
     adapter = _adapters.get(name)
     return adapter.kinds if adapter is not None else None
 
 
-def adapter_names():
+def adapter_names() -> list[str]:
     return sorted(_adapters)

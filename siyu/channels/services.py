@@ -1,12 +1,14 @@
 import logging
 from dataclasses import dataclass, field
 import uuid
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from siyu.core.models import OutboxMessage
 from siyu.core.outbox import (
     Result,
     outbox_claim,
@@ -23,12 +25,17 @@ from .registry import adapter_get
 log = logging.getLogger(__name__)
 
 
-def drainer_name():
+def drainer_name() -> str:
     """A claim owner name unique to one drain call: threads of one process must not share claims."""
     return f"{worker_name()}:{uuid.uuid4().hex[:8]}"
 
 
-def outbox_drain(*, limit=100, worker=None, rounds=20, on_retry=None):
+RetryHook = Callable[[datetime], object]
+
+
+def outbox_drain(
+    *, limit: int = 100, worker: str | None = None, rounds: int = 20, on_retry: RetryHook | None = None
+) -> dict[str, int]:
     """Send due outbox messages through their channels until none is due (or `rounds` claims).
 
     Messages are claimed in batches and sent in queue order; a batch's outcomes are recorded together.
@@ -53,11 +60,12 @@ def outbox_drain(*, limit=100, worker=None, rounds=20, on_retry=None):
     return counts
 
 
-def _send_batch(messages, counts, on_retry):
+def _send_batch(messages: list[OutboxMessage], counts: dict[str, int], on_retry: RetryHook | None) -> None:
     lease = timedelta(seconds=settings.SIYU_OUTBOX_LEASE_SECONDS)
     results = []
-    blocked = {}  # (workspace, channel, target) → Blocked: this room's queue waits for the rest of the batch
-    lost = set()
+    # (workspace, channel, target) → Blocked: this room's queue waits for the rest of the batch
+    blocked: dict[tuple[int, str, str], Blocked] = {}
+    lost: set[int] = set()
     for position, message in enumerate(messages):
         lane = (message.workspace_id, message.channel, message.target)
         if lane in blocked:
@@ -65,13 +73,13 @@ def _send_batch(messages, counts, on_retry):
             continue
         if message.pk in lost:
             continue
-        if message.claimed_until - timezone.now() < lease / 2:
+        if message.claimed_until is None or message.claimed_until - timezone.now() < lease / 2:
             still = outbox_claims_renew(messages=messages[position:])
             lost.update(m.pk for m in messages[position:] if m.pk not in still)
             if message.pk in lost:
                 continue
         result, wait = _send_one(message)
-        if wait:  # no rate-limit slot: this message is held until one is free
+        if result is None:  # no rate-limit slot: this message is held until one is free
             blocked[lane] = Blocked(due_at=timezone.now() + timedelta(seconds=wait), held=message)
             continue
         results.append(result)
@@ -83,24 +91,26 @@ def _send_batch(messages, counts, on_retry):
         if outcome == "retry" and on_retry:
             on_retry(result.message.due_at)
     counts["lost"] += len(lost)
-    for lane in blocked.values():
-        due_at = lane.due_at or (lane.retried.due_at if lane.retried.status == "pending" else timezone.now())
-        if lane.held:
-            counts["deferred"] += outbox_release(messages=[lane.held], due_at=due_at, held=True, reason=_("waiting for a free send slot"))
-        counts["deferred"] += outbox_release(messages=lane.behind, due_at=due_at, held=False)
-        if on_retry and (lane.held or lane.behind):
+    for waiting in blocked.values():
+        due_at = waiting.due_at or (
+            waiting.retried.due_at if waiting.retried is not None and waiting.retried.status == "pending" else timezone.now()
+        )
+        if waiting.held:
+            counts["deferred"] += outbox_release(messages=[waiting.held], due_at=due_at, held=True, reason=_("waiting for a free send slot"))
+        counts["deferred"] += outbox_release(messages=waiting.behind, due_at=due_at, held=False)
+        if on_retry and (waiting.held or waiting.behind):
             on_retry(due_at)
 
 
 @dataclass(slots=True)
 class Blocked:
-    due_at: object = None
-    held: object = None  # the message our own rate limit refused
-    retried: object = None  # the message the platform refused for now
-    behind: list = field(default_factory=list)  # claimed messages to the same target, queued after it
+    due_at: datetime | None = None
+    held: OutboxMessage | None = None  # the message our own rate limit refused
+    retried: OutboxMessage | None = None  # the message the platform refused for now
+    behind: list[OutboxMessage] = field(default_factory=list)  # claimed messages to the same target, queued after it
 
 
-def _send_one(message):
+def _send_one(message: OutboxMessage) -> tuple[Result, float] | tuple[None, float]:
     """(Result, 0) after trying the send, or (None, seconds) when no rate-limit slot is free yet."""
     try:
         adapter = adapter_get(message.channel)

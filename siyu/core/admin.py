@@ -1,3 +1,5 @@
+from typing import cast
+
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -18,7 +20,7 @@ class StaffRoleForm(forms.ModelForm):
         fields = ["workspace", "user", "role"]
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or self.cleaned_data
         workspace = data.get("workspace") or getattr(self.instance, "workspace", None)
         user = data.get("user") or getattr(self.instance, "user", None)
         if workspace is not None and user is not None and data.get("role"):
@@ -49,14 +51,14 @@ class StaffRoleAdmin(WorkspaceScopedAdmin):
     def has_add_permission(self, request):
         return self._allowed(request)
 
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = cast(type[StaffRoleForm], super().get_form(request, obj, change, **kwargs))  # a subclass of self.form
         form.request_user = request.user
         return form
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name == "user" and not request.user.is_superuser:
+        if field is not None and db_field.name == "user" and not request.user.is_superuser:
             # Colleagues from the workspaces this admin runs; a new login is made with the CLI.
             colleagues = StaffRole.objects.filter(workspace_id__in=admin_workspace_ids(request.user)).values("user_id")
             field.queryset = get_user_model().objects.filter(pk__in=colleagues)

@@ -1,10 +1,11 @@
 """What the `siyu` management commands share: finding the --workspace, saying a ValidationError."""
+from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
 from .models import Workspace
 
 
-def workspace_or_fail(slug):
+def workspace_or_fail(slug: str) -> Workspace:
     """The workspace with this slug, or CommandError naming it."""
     workspace = Workspace.objects.filter(slug=slug).first()
     if workspace is None:
@@ -12,7 +13,7 @@ def workspace_or_fail(slug):
     return workspace
 
 
-def validation_text(exc):
+def validation_text(exc: ValidationError) -> str:
     """A ValidationError as one line: "field: message; …" when it names fields, else its messages."""
     if hasattr(exc, "message_dict"):
         return "; ".join(f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items())

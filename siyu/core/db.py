@@ -1,13 +1,19 @@
 """Small database helpers that the ORM cannot express portably (SQLite and PostgreSQL)."""
-from datetime import timezone as dt_timezone
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timezone as dt_timezone
+from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+T = TypeVar("T")
+Adapter = Callable[[Any], Any]
 
 
 UTC = dt_timezone.utc
 
 
-def sqlite_datetime(value):
+def sqlite_datetime(value: datetime | None) -> str | None:
     """An aware datetime as Django stores it in SQLite: naive UTC text ("2026-05-01 12:00:00.250000")."""
     if value is None:
         return None
@@ -16,7 +22,21 @@ def sqlite_datetime(value):
     return str(value.astimezone(UTC).replace(tzinfo=None))
 
 
-def value_adapter(field, connection):
+def column_field(model: type[models.Model], name: str) -> models.Field:
+    """The field of `model` called `name` that has a column (not a reverse relation)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"{model.__name__}.{name} has no column")
+    return field
+
+
+def column_name(field: models.Field | None) -> str:
+    if field is None or field.column is None:
+        raise TypeError(f"{field} has no column")
+    return field.column
+
+
+def value_adapter(field: models.Field, connection: BaseDatabaseWrapper) -> Adapter | None:
     """A function turning a Python value into the database value of `field`, chosen once per column.
 
     Same result as `field.get_db_prep_save(value, connection)` for the column types hot paths write,
@@ -31,7 +51,10 @@ def value_adapter(field, connection):
     return lambda value: field.get_db_prep_save(value, connection)
 
 
-def upsert(model, rows, *, key, add=(), least=(), greatest=(), using=DEFAULT_DB_ALIAS):
+def upsert(
+    model: type[models.Model], rows: Sequence[Mapping[str, Any]], *, key: Sequence[str], add: Sequence[str] = (),
+    least: Sequence[str] = (), greatest: Sequence[str] = (), using: str = DEFAULT_DB_ALIAS,
+) -> None:
     """Insert rows or merge them into existing ones, in one executemany.
 
     `key` must match a unique constraint. On conflict, `add` columns are summed, `least`/`greatest`
@@ -42,12 +65,12 @@ def upsert(model, rows, *, key, add=(), least=(), greatest=(), using=DEFAULT_DB_
         return
     connection = connections[using]
     quote = connection.ops.quote_name
-    fields = [model._meta.get_field(name) for name in rows[0]]
+    fields = [column_field(model, name) for name in rows[0]]
     table = quote(model._meta.db_table)
-    column_of = {f.name: quote(f.column) for f in fields}
+    column_of = {f.name: quote(column_name(f)) for f in fields}
     pick_min, pick_max = ("LEAST", "GREATEST") if connection.vendor == "postgresql" else ("MIN", "MAX")
 
-    def merge(name, function):
+    def merge(name: str, function: str) -> str:
         col = column_of[name]
         if connection.vendor == "postgresql":
             return f"{col} = {function}({table}.{col}, excluded.{col})"
@@ -76,17 +99,17 @@ def upsert(model, rows, *, key, add=(), least=(), greatest=(), using=DEFAULT_DB_
         cursor.executemany(sql, params)
 
 
-def insert_many(model, rows, *, using=DEFAULT_DB_ALIAS):
+def insert_many(model: type[models.Model], rows: Sequence[Mapping[str, Any]], *, using: str = DEFAULT_DB_ALIAS) -> None:
     """INSERT rows (dicts keyed by field name, all with the same keys) in one executemany."""
     if not rows:
         return
     connection = connections[using]
     quote = connection.ops.quote_name
     names = list(rows[0])
-    fields = [model._meta.get_field(name) for name in names]
+    fields = [column_field(model, name) for name in names]
     adapters = [value_adapter(f, connection) for f in fields]
     sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(column_name(f)) for f in fields)}) "
         f"VALUES ({', '.join(['%s'] * len(fields))})"
     )
     params = [
@@ -97,16 +120,18 @@ def insert_many(model, rows, *, using=DEFAULT_DB_ALIAS):
         cursor.executemany(sql, params)
 
 
-def update_many(model, field_names, rows, *, using=DEFAULT_DB_ALIAS):
+def update_many(
+    model: type[models.Model], field_names: Sequence[str], rows: Sequence[Sequence[Any]], *, using: str = DEFAULT_DB_ALIAS
+) -> None:
     """UPDATE each row's `field_names` by primary key in one executemany; rows are (pk, *values)."""
     if not rows:
         return
     connection = connections[using]
     quote = connection.ops.quote_name
-    fields = [model._meta.get_field(name) for name in field_names]
+    fields = [column_field(model, name) for name in field_names]
     adapters = [value_adapter(f, connection) for f in fields]
-    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
-    sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(model._meta.pk.column)} = %s"
+    assignments = ", ".join(f"{quote(column_name(f))} = %s" for f in fields)
+    sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(column_name(model._meta.pk))} = %s"
     params = [
         [value if adapt is None else adapt(value) for adapt, value in zip(adapters, values)] + [pk]
         for pk, *values in rows
@@ -115,9 +140,11 @@ def update_many(model, field_names, rows, *, using=DEFAULT_DB_ALIAS):
         cursor.executemany(sql, params)
 
 
-def update_by_field_set(model, changes, *, using=DEFAULT_DB_ALIAS):
+def update_by_field_set(
+    model: type[models.Model], changes: Mapping[Any, Mapping[str, Any]], *, using: str = DEFAULT_DB_ALIAS
+) -> None:
     """Apply {pk: {field: value}}: one executemany per distinct set of fields."""
-    by_fields = {}
+    by_fields: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
     for pk, fields in changes.items():
         if fields:
             names = tuple(sorted(fields))
@@ -126,7 +153,10 @@ def update_by_field_set(model, changes, *, using=DEFAULT_DB_ALIAS):
         update_many(model, names, rows, using=using)
 
 
-def fetch_existing(table, columns, *, filters, key, values, using=DEFAULT_DB_ALIAS):
+def fetch_existing(
+    table: str, columns: Sequence[str], *, filters: Mapping[str, Any], key: str, values: Iterable[Any],
+    using: str = DEFAULT_DB_ALIAS,
+) -> list[tuple[Any, ...]]:
     """`columns` of the rows of `table` matching `filters` whose `key` column is one of `values`.
 
     Meant for lookups on a unique index (filters + key). SQLite: an IN list per 900 values.
@@ -156,7 +186,7 @@ def fetch_existing(table, columns, *, filters, key, values, using=DEFAULT_DB_ALI
         return rows
 
 
-def chunked(items, size):
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
     items = list(items)
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -4,6 +4,10 @@ A raw event names its type by key ("group.joined"); the ledger stores the small 
 Numbers are permanent: never renumber or reuse one.
 """
 from enum import IntEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise as StrPromise
 
 
 class EventType(IntEnum):
@@ -44,7 +48,7 @@ class EventType(IntEnum):
     CAMPAIGN_TOUCHED = 601  # a member was reached by a conversion campaign; data.campaign
 
     @property
-    def key(self):
+    def key(self) -> str:
         prefix, _, rest = self.name.partition("_")
         return f"{prefix.lower()}.{rest.lower()}"
 
@@ -85,7 +89,7 @@ NEEDS_GROUP = {
 }
 
 
-def _labels():
+def _labels() -> dict[EventType, "StrPromise"]:
     from django.utils.translation import gettext_lazy as _
 
     return {

@@ -3,6 +3,7 @@ import hashlib
 import hmac
 import logging
 from functools import lru_cache
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -24,7 +25,7 @@ class EncryptedTextField(models.TextField):
     key that is gone reads as UNREADABLE (logged), so a page still renders; saving it again keeps it so.
     """
 
-    def from_db_value(self, value, expression, connection):
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> str:
         if not value:
             return ""
         try:
@@ -33,7 +34,7 @@ class EncryptedTextField(models.TextField):
             log.warning("%s: a stored value cannot be decrypted with the current secret key", self)
             return UNREADABLE
 
-    def get_prep_value(self, value):
+    def get_prep_value(self, value: Any) -> Any:
         value = super().get_prep_value(value)
         if not value or value == UNREADABLE:
             return value or ""
@@ -41,7 +42,7 @@ class EncryptedTextField(models.TextField):
 
 
 @lru_cache(maxsize=8)
-def _digest_key(secret_key):
+def _digest_key(secret_key: str) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"siyu.core.fields", info=b"contact digest v1").derive(
         secret_key.encode()
     )

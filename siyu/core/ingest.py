@@ -18,8 +18,10 @@ A raw event is a dict:
 """
 import logging
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
@@ -31,6 +33,9 @@ from . import projections, signals
 from .db import UTC, fetch_existing, value_adapter
 from .events import NEEDS_ACTOR, NEEDS_GROUP, TYPE_BY_KEY, EventType
 from .models import Event
+
+if TYPE_CHECKING:
+    from .models import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +55,14 @@ class IngestError:
     field: str
     reason: str
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"#{self.index} {self.field}: {self.reason}"
 
 
 class IngestRejected(Exception):
     """The whole batch was refused; `errors` names the position and reason of every bad event."""
 
-    def __init__(self, errors):
+    def __init__(self, errors: Iterable[IngestError]) -> None:
         self.errors = list(errors)
         shown = "; ".join(str(e) for e in self.errors[:20])
         more = f" (+{len(self.errors) - 20} more)" if len(self.errors) > 20 else ""
@@ -71,7 +76,7 @@ class IngestResult:
     duplicates: int
 
 
-def events_ingest(*, workspace, source, events):
+def events_ingest(*, workspace: "Workspace", source: str, events: Sequence[Mapping[str, Any]]) -> IngestResult:
     """Validate a batch, drop events already stored, append the rest and update every projection.
 
     All or nothing: a batch with any invalid event raises IngestRejected and writes nothing; otherwise
@@ -87,22 +92,23 @@ def events_ingest(*, workspace, source, events):
             if attempt == 2:
                 raise
             log.info("ingest: concurrent writer won a unique key, retrying batch of %s", len(events))
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-def _validate(source, events):
+def _validate(source: object, events: object) -> list[projections.PreparedEvent]:
     if not isinstance(source, str) or not SOURCE_PATTERN.match(source):
         raise IngestRejected([IngestError(-1, "source", _("must be a channel name of lowercase letters, digits, - or _ (at most 32)"))])
     if not isinstance(events, (list, tuple)):
         raise IngestRejected([IngestError(-1, "events", _("must be a list of events"))])
     if len(events) > MAX_BATCH:
         raise IngestRejected([IngestError(-1, "events", _("at most %(n)s events per batch") % {"n": MAX_BATCH})])
-    errors = []
+    errors: list[IngestError] = []
     prepared = []
     latest = timezone.now() + FUTURE_TOLERANCE
     for index, raw in enumerate(events):
         before = len(errors)
         event = _validate_one(index, raw, latest, errors)
-        if len(errors) == before:
+        if event is not None and len(errors) == before:
             prepared.append(event)
     if errors:
         raise IngestRejected(errors)
@@ -115,7 +121,7 @@ _NEEDS_ACTOR = {int(t) for t in NEEDS_ACTOR}
 _NEEDS_GROUP = {int(t) for t in NEEDS_GROUP}
 
 
-def _id_ok(value):
+def _id_ok(value: object) -> bool:
     """The fast path of _check_id: True for a valid id."""
     return (
         isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH
@@ -123,7 +129,7 @@ def _id_ok(value):
     )
 
 
-def _check_id(index, field, value, errors):
+def _check_id(index: int, field: str, value: object, errors: list[IngestError]) -> bool:
     if _id_ok(value):
         return True
     if not isinstance(value, str) or not value.strip():
@@ -135,7 +141,7 @@ def _check_id(index, field, value, errors):
     return False
 
 
-def _check_ref(index, field, ref, errors):
+def _check_ref(index: int, field: str, ref: object, errors: list[IngestError]) -> dict[str, Any] | None:
     if isinstance(ref, dict) and _id_ok(ref.get("id")):
         name = ref.get("name", "")
         if isinstance(name, str) and len(name) <= MAX_NAME_LENGTH:
@@ -149,7 +155,7 @@ def _check_ref(index, field, ref, errors):
     return None
 
 
-def _parse_time(index, value, latest, errors):
+def _parse_time(index: int, value: object, latest: datetime, errors: list[IngestError]) -> datetime | None:
     if isinstance(value, datetime) and value.utcoffset() is not None and value <= latest:
         return value
     moment = value if isinstance(value, datetime) else None
@@ -170,7 +176,7 @@ def _parse_time(index, value, latest, errors):
     return moment
 
 
-def _validate_one(index, raw, latest, errors):
+def _validate_one(index: int, raw: object, latest: datetime, errors: list[IngestError]) -> projections.PreparedEvent | None:
     """One raw event: a PreparedEvent, or None with the reasons appended to `errors`.
 
     Written for the common case (a valid event costs a few dictionary lookups); the detailed
@@ -179,7 +185,8 @@ def _validate_one(index, raw, latest, errors):
     if not isinstance(raw, dict):
         errors.append(IngestError(index, "event", _("must be an object")))
         return None
-    event_type = TYPE_BY_KEY.get(raw.get("type")) if isinstance(raw.get("type"), str) else None
+    raw_type = raw.get("type")
+    event_type = TYPE_BY_KEY.get(raw_type) if isinstance(raw_type, str) else None
     if event_type is None:
         errors.append(IngestError(index, "type", _("unknown event type %(type)r") % {"type": raw.get("type")}))
         return None
@@ -218,7 +225,7 @@ def _validate_one(index, raw, latest, errors):
         _check_id(index, "data.campaign", data.get("campaign"), errors)
     if "inviter" in data and event_type == EventType.GROUP_JOINED:
         _check_id(index, "data.inviter", data.get("inviter"), errors)
-    if occurred_at is None or not source_ok:
+    if occurred_at is None or not source_ok or not isinstance(source_id, str):
         return None
     return projections.PreparedEvent(
         type=event_type,
@@ -232,7 +239,9 @@ def _validate_one(index, raw, latest, errors):
     )
 
 
-def _drop_stored(workspace, source, prepared):
+def _drop_stored(
+    workspace: "Workspace", source: str, prepared: list[projections.PreparedEvent]
+) -> list[projections.PreparedEvent]:
     """Drop events already in the ledger and repeats within the batch; keep the first of each id."""
     seen = set()
     unique = []
@@ -250,11 +259,11 @@ def _drop_stored(workspace, source, prepared):
     return [e for e in unique if e.source_id not in stored]
 
 
-def _ledger_lock_key(workspace):
+def _ledger_lock_key(workspace: "Workspace") -> int:
     return (0x51A0 << 32) | workspace.pk
 
 
-def _append(workspace, source, prepared, *, received):
+def _append(workspace: "Workspace", source: str, prepared: list[projections.PreparedEvent], *, received: int) -> IngestResult:
     db = connections[DEFAULT_DB_ALIAS]
     if db.vendor == "postgresql":
         # Shared with other writers, exclusive against ledger_high_water: see there.
@@ -276,7 +285,7 @@ def _append(workspace, source, prepared, *, received):
     return IngestResult(received=received, stored=len(new), duplicates=received - len(new))
 
 
-def _insert_events(workspace, source, events):
+def _insert_events(workspace: "Workspace", source: str, events: list[projections.PreparedEvent]) -> None:
     """Append the rows with one executemany; the JSON text is the one validation measured."""
     db = connections[DEFAULT_DB_ALIAS]
     moment = value_adapter(Event._meta.get_field("occurred_at"), db) or (lambda value: value)
@@ -296,7 +305,7 @@ def _insert_events(workspace, source, events):
         cursor.executemany(sql, rows)
 
 
-def ledger_high_water(*, workspace):
+def ledger_high_water(*, workspace: "Workspace") -> int:
     """The highest event id of the workspace such that every event with a smaller id is committed.
 
     Readers that follow the ledger by id (analytics' watermark) must not read past it: on PostgreSQL

@@ -5,21 +5,25 @@ client address separately; SIYU_LOGIN_FAILURE_LIMIT failures of either within th
 username or that address out until SIYU_LOGIN_COOLOFF_MINUTES have passed since the last failure.
 See docs/security.md.
 """
+from collections.abc import Iterable
+from typing import Any
 from axes.models import AccessAttempt
 from axes.signals import user_locked_out
 from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.dispatch import receiver
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import AuditEntry, Role, StaffRole
+from .models import AuditEntry, Role, StaffRole, Workspace
 
 
-def client_address(request):
+def client_address(request: HttpRequest) -> str:
     """The client's address: REMOTE_ADDR, or behind SIYU_TRUSTED_PROXY_COUNT proxies the address the
     outermost of them saw (counted from the right of X-Forwarded-For, which a client cannot forge past them)."""
     proxies = settings.SIYU_TRUSTED_PROXY_COUNT
@@ -31,33 +35,34 @@ def client_address(request):
 
 
 @receiver(user_locked_out, dispatch_uid="siyu_login_lockout_audit")
-def login_lockout_audit(sender, request, username, ip_address, **kwargs):
+def login_lockout_audit(sender: object, request: HttpRequest, username: str | None, ip_address: str, **kwargs: Any) -> None:
     """One `login_locked` audit entry per workspace the locked-out login has a role in, when the lock starts
     (axes sends the signal again for every refused attempt during the lock; those carry no failure count)."""
-    if getattr(request, "axes_failures_since_start", None) is None:
+    failures = getattr(request, "axes_failures_since_start", None)  # set by axes on the request
+    if failures is None:
         return
     user = get_user_model().objects.filter(username=username).first() if username else None
     if user is None:
         return
-    data = {"username": username, "address": ip_address, "failures": request.axes_failures_since_start}
+    data = {"username": username, "address": ip_address, "failures": failures}
     AuditEntry.objects.bulk_create(
         AuditEntry(workspace_id=workspace_id, user=None, action="login_locked", subject=f"user:{user.pk}", data=data)
         for workspace_id in StaffRole.objects.filter(user=user).values_list("workspace_id", flat=True)
     )
 
 
-def login_locked_usernames(*, usernames):
+def login_locked_usernames(*, usernames: Iterable[str]) -> set[str]:
     """Which of these usernames are locked out now (failures within the cool-down reached the limit)."""
     since = timezone.now() - settings.AXES_COOLOFF_TIME
     rows = AccessAttempt.objects.filter(username__in=list(usernames), attempt_time__gte=since)
-    failures = {}
+    failures: dict[str, int] = {}
     for username, count in rows.values_list("username", "failures_since_start"):
         failures[username] = failures.get(username, 0) + count
     return {name for name, count in failures.items() if count >= settings.AXES_FAILURE_LIMIT}
 
 
 @transaction.atomic
-def login_unlock(*, workspace, user, by, via="console"):
+def login_unlock(*, workspace: Workspace, user: User, by: User | None, via: str = "console") -> int:
     """Clear `user`'s failed logins so they can log in at once; audited as `login_unlocked` in `workspace`.
 
     `by` must be an owner of `workspace` (or a superuser; None is the machine's operator, the CLI), and

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from .events import EVENT_LABELS, EventType
 
 
-def validate_time_zone(value):
+def validate_time_zone(value: str) -> None:
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
@@ -30,11 +30,11 @@ class Workspace(models.Model):
         verbose_name = _("workspace")
         verbose_name_plural = _("workspaces")
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name
 
     @property
-    def tz(self):
+    def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
 
 
@@ -61,15 +61,15 @@ class StaffRole(models.Model):
         verbose_name_plural = _("staff roles")
         constraints = [models.UniqueConstraint(fields=["workspace", "user"], name="staffrole_unique_user")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.user} · {self.workspace} · {self.get_role_display()}"
 
     @property
-    def is_admin(self):
+    def is_admin(self) -> bool:
         return self.role in (Role.OWNER, Role.ADMIN)
 
     @property
-    def can_operate(self):
+    def can_operate(self) -> bool:
         """May change what the bot does and sends (owners, admins, operators)."""
         return self.role in (Role.OWNER, Role.ADMIN, Role.OPERATOR)
 
@@ -112,7 +112,7 @@ class Event(models.Model):
             models.Index(fields=["workspace", "id"], name="event_facts", condition=Q(type__in=[302, 501, 502, 503, 601])),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.get_type_display()} {self.source}:{self.source_id}"
 
 
@@ -134,7 +134,7 @@ class AuditEntry(models.Model):
         verbose_name_plural = _("audit entries")
         indexes = [models.Index(fields=["workspace", "at"], name="audit_workspace_at")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.subject}"
 
 
@@ -181,7 +181,7 @@ class OutboxMessage(models.Model):
             models.Index(fields=["workspace", "status", "id"], name="outbox_ws_status"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.kind} → {self.target} ({self.get_status_display()})"
 
 

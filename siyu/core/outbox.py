@@ -12,7 +12,9 @@ announcement, a welcome that waits for more newcomers) do not hold the ones behi
 import os
 import socket
 import time
-from datetime import timedelta
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 import django.dispatch
 from django.conf import settings
@@ -32,11 +34,14 @@ OUTCOME_SOURCE = "siyu"
 CLAIM_LOCK = 0x51A1 << 32  # PostgreSQL advisory lock serialising claims
 
 
-def worker_name():
+def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def outbox_enqueue(*, workspace, channel, kind, target, payload, idempotency_key, due_at=None):
+def outbox_enqueue(
+    *, workspace: Workspace, channel: str, kind: str, target: str, payload: dict[str, Any], idempotency_key: str,
+    due_at: datetime | None = None,
+) -> OutboxMessage:
     """Queue one side effect. Idempotent on (workspace, idempotency_key): a repeat returns the first row."""
     message, created = OutboxMessage.objects.get_or_create(
         workspace=workspace,
@@ -51,17 +56,17 @@ def outbox_enqueue(*, workspace, channel, kind, target, payload, idempotency_key
     return message
 
 
-def _wake_on_commit(message_id, due_at):
+def _wake_on_commit(message_id: int, due_at: datetime) -> None:
     transaction.on_commit(lambda: outbox_enqueued.send(sender=OutboxMessage, message_id=message_id, due_at=due_at))
 
 
-def outbox_update_pending(*, message_id, payload, due_at=None):
+def outbox_update_pending(*, message_id: int, payload: dict[str, Any], due_at: datetime | None = None) -> bool:
     """Change a message that no worker has claimed yet (e.g. add a newcomer to a queued welcome).
 
     True if it was still queued and now carries the new payload; False if a worker already claimed or
     sent it, so the caller must queue a new message instead. Atomic: a claim and this update never both win.
     """
-    changes = {"payload": payload}
+    changes: dict[str, Any] = {"payload": payload}
     if due_at is not None:
         changes["due_at"] = due_at
     changed = bool(OutboxMessage.objects.filter(pk=message_id, status=OutboxStatus.PENDING).update(**changes))
@@ -70,7 +75,7 @@ def outbox_update_pending(*, message_id, payload, due_at=None):
     return changed
 
 
-def outbox_claim(*, limit=100, worker=None, now=None):
+def outbox_claim(*, limit: int = 100, worker: str | None = None, now: datetime | None = None) -> list[OutboxMessage]:
     """Claim up to `limit` due messages for this worker and return them in sending order.
 
     Due means: queued with due_at reached, or claimed by a worker whose lease ran out (it died or hung).
@@ -108,39 +113,39 @@ def outbox_claim(*, limit=100, worker=None, now=None):
     return list(OutboxMessage.objects.filter(id__in=picked, claimed_by=worker).order_by("due_at", "id"))
 
 
-def _blockers(now):
+def _blockers(now: datetime) -> dict[tuple[int, str, str], int]:
     """{(workspace, channel, target): the lowest id of a message in flight or held}: the targets whose
     later messages must wait. Few rows: what workers hold right now, and what the platform pushed back."""
-    blockers = {}
+    blockers: dict[tuple[int, str, str], int] = {}
     in_flight = OutboxMessage.objects.filter(status=OutboxStatus.CLAIMED, claimed_until__gte=now)
     held = OutboxMessage.objects.filter(held=True, status=OutboxStatus.PENDING)
     for query in (in_flight, held):
-        for message_id, *lane in query.values_list("id", "workspace_id", "channel", "target"):
-            lane = tuple(lane)
+        for message_id, workspace_id, channel, target in query.values_list("id", "workspace_id", "channel", "target"):
+            lane = (workspace_id, channel, target)
             blockers[lane] = min(message_id, blockers.get(lane, message_id))
     return blockers
 
 
-def _moment():
+def _moment() -> Callable[[Any], Any]:
     from .db import value_adapter
 
     return value_adapter(OutboxMessage._meta.get_field("due_at"), connection) or (lambda value: value)
 
 
-def outbox_claim_renew(*, message, now=None):
+def outbox_claim_renew(*, message: OutboxMessage, now: datetime | None = None) -> bool:
     """Extend this worker's claim on a message before acting on it; False if the claim was lost."""
     return message.pk in outbox_claims_renew(messages=[message], now=now)
 
 
-def outbox_claims_renew(*, messages, now=None):
+def outbox_claims_renew(*, messages: Sequence[OutboxMessage], now: datetime | None = None) -> set[int]:
     """Extend this worker's claims; returns the ids still held. A worker renews before its lease is half
     gone, so it never sends a message whose lease ran out while it was waiting its turn."""
     if not messages:
         return set()
     now = now or timezone.now()
     until = now + timedelta(seconds=settings.SIYU_OUTBOX_LEASE_SECONDS)
-    held = set()
-    by_worker = {}
+    held: set[int] = set()
+    by_worker: dict[str, list[int]] = {}
     for message in messages:
         by_worker.setdefault(message.claimed_by, []).append(message.pk)
     for worker, ids in by_worker.items():
@@ -164,17 +169,23 @@ class Result:
 
     __slots__ = ("message", "error", "permanent", "retry_after", "value")
 
-    def __init__(self, message, error=None, *, permanent=False, retry_after=None, value=None):
+    def __init__(
+        self, message: OutboxMessage, error: object = None, *, permanent: bool = False, retry_after: float | None = None,
+        value: object = None,
+    ) -> None:
         self.message, self.error, self.permanent, self.retry_after = message, error, permanent, retry_after
         self.value = value if isinstance(value, dict) else None
 
 
-def outbox_record_result(*, message, error=None, permanent=False, retry_after=None, now=None):
+def outbox_record_result(
+    *, message: OutboxMessage, error: object = None, permanent: bool = False, retry_after: float | None = None,
+    now: datetime | None = None,
+) -> str | None:
     """Record one message's outcome; see outbox_record_results."""
     return outbox_record_results([Result(message, error, permanent=permanent, retry_after=retry_after)], now=now)[0]
 
 
-def outbox_record_results(results, *, now=None):
+def outbox_record_results(results: Sequence[Result], *, now: datetime | None = None) -> list[str | None]:
     """Record what the channel said about claimed messages, and each outcome as an event, in one transaction.
 
     Success marks a message sent. A temporary error puts it back in the queue, held, after a back-off or
@@ -185,8 +196,8 @@ def outbox_record_results(results, *, now=None):
     """
     now = now or timezone.now()
     backoff = settings.SIYU_OUTBOX_BACKOFF_SECONDS
-    outcomes = []
-    events = {}
+    outcomes: list[str | None] = []
+    events: dict[int, list[dict[str, Any]]] = {}
     with transaction.atomic():
         sent = [r.message for r in results if r.error is None]
         won = _mark_sent(sent, now)
@@ -202,6 +213,7 @@ def outbox_record_results(results, *, now=None):
             if outcome == "sent":
                 message.status = OutboxStatus.SENT
             event_type = {"sent": EventType.OUTBOX_SENT, "retry": EventType.OUTBOX_RETRY, "failed": EventType.OUTBOX_FAILED}[outcome]
+            assert message.claimed_until is not None, "a recorded message was claimed, so it has a lease"
             event = {
                 "type": event_type.key,
                 # The claim's end time tells two "slow down" retries of one attempt apart.
@@ -222,7 +234,7 @@ def outbox_record_results(results, *, now=None):
     return outcomes
 
 
-def _created_group_attach(event, message, value):
+def _created_group_attach(event: dict[str, Any], message: OutboxMessage, value: dict[str, Any]) -> None:
     """A send that created a group: its reference (on the message's channel) and join link go into the event."""
     group = value.get("group")
     if isinstance(group, dict) and isinstance(group.get("id"), str) and group["id"]:
@@ -230,12 +242,12 @@ def _created_group_attach(event, message, value):
         event["data"]["url"] = str(value.get("url") or "")[:500]
 
 
-def _mark_sent(messages, now):
+def _mark_sent(messages: Sequence[OutboxMessage], now: datetime) -> set[int]:
     """Mark claimed messages sent in one statement; the ids this worker still held."""
     if not messages:
         return set()
-    won = set()
-    by_worker = {}
+    won: set[int] = set()
+    by_worker: dict[str, list[int]] = {}
     for message in messages:
         by_worker.setdefault(message.claimed_by, []).append(message.pk)
     for worker, ids in by_worker.items():
@@ -245,18 +257,19 @@ def _mark_sent(messages, now):
     return won
 
 
-def _mark_unsent(result, now, backoff):
+def _mark_unsent(result: Result, now: datetime, backoff: Sequence[float]) -> str | None:
     message = result.message
     owned = OutboxMessage.objects.filter(pk=message.pk, status=OutboxStatus.CLAIMED, claimed_by=message.claimed_by)
     error = str(result.error)[:2000]
     slow_down = not result.permanent and result.retry_after is not None
     if slow_down:
         message.attempts -= 1  # the platform asked us to wait: not a failed attempt
+    changes: dict[str, Any]
     if result.permanent or message.attempts >= settings.SIYU_OUTBOX_MAX_ATTEMPTS:
         changes = {"status": OutboxStatus.FAILED, "last_error": error}
         outcome = "failed"
     else:
-        wait = result.retry_after if slow_down else backoff[min(message.attempts, len(backoff)) - 1]
+        wait = result.retry_after if result.retry_after is not None and slow_down else backoff[min(message.attempts, len(backoff)) - 1]
         message.due_at = now + timedelta(seconds=wait)
         changes = {"status": OutboxStatus.PENDING, "due_at": message.due_at, "last_error": error, "held": True}
         outcome = "retry"
@@ -266,7 +279,7 @@ def _mark_unsent(result, now, backoff):
     return outcome
 
 
-def outbox_release(*, messages, due_at, held, reason=""):
+def outbox_release(*, messages: Iterable[OutboxMessage], due_at: datetime, held: bool, reason: str = "") -> int:
     """Give claimed messages back without counting an attempt: one our own rate limit refused (`held`,
     so the messages behind it wait), or messages claimed behind a held one. Returns how many went back."""
     released = 0
@@ -281,7 +294,7 @@ def outbox_release(*, messages, due_at, held, reason=""):
     return released
 
 
-def outbox_retry(*, message):
+def outbox_retry(*, message: OutboxMessage) -> bool:
     """Queue a failed message again now, from its first attempt (the console's "retry"). False if it had
     not failed."""
     return bool(
@@ -291,7 +304,18 @@ def outbox_retry(*, message):
     )
 
 
-def rate_slots_take(limits, *, now=None):
+class RateLimit(Protocol):
+    """One send budget: `per_second` sends on average, bursts of up to `burst`, shared by all who use `key`."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def per_second(self) -> float: ...
+    @property
+    def burst(self) -> int: ...
+
+
+def rate_slots_take(limits: Sequence[RateLimit], *, now: datetime | None = None) -> float:
     """Take one send slot from every limit (objects with key, per_second, burst), or none of them.
 
     Returns 0.0 when the send may go now, else the seconds to wait until every limit has a slot.
@@ -322,7 +346,7 @@ def rate_slots_take(limits, *, now=None):
                     _, created = OutboxRateBucket.objects.get_or_create(key=key, defaults={"tat": new})
                     ok = created
                 else:
-                    ok = OutboxRateBucket.objects.filter(key=key, tat=old).update(tat=new)
+                    ok = bool(OutboxRateBucket.objects.filter(key=key, tat=old).update(tat=new))
                 if not ok:
                     raced = True
                     transaction.set_rollback(True)

@@ -5,12 +5,21 @@
   sight; it runs in the ingest transaction before the events are appended;
 - a *projection* applies a batch of stored events to its tables and can reset them for a rebuild.
 """
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, tzinfo
+from typing import TYPE_CHECKING, Any
 
+from django.db import models
 from django.utils.translation import gettext as _
 
 from .db import update_by_field_set
+
+if TYPE_CHECKING:
+    from .models import Workspace
+
+# A projection's refusal of one event: (position in the batch, field, reason).
+Refusal = tuple[int, str, str]
 
 
 @dataclass(slots=True)
@@ -20,10 +29,10 @@ class PreparedEvent:
     type: int
     occurred_at: datetime
     source_id: str
-    data: dict
+    data: dict[str, Any]
     data_json: str = ""  # the data as stored, serialised once by validation
-    actor: dict | None = None
-    group_ref: dict | None = None
+    actor: dict[str, Any] | None = None
+    group_ref: dict[str, Any] | None = None
     member_id: int | None = None
     group_id: int | None = None
     index: int = -1  # position in the submitted batch, for error messages
@@ -33,24 +42,23 @@ class PreparedEvent:
 class Batch:
     """New events of one workspace in occurrence order, as projections see them."""
 
-    workspace: object
+    workspace: "Workspace"
     source: str
     events: list[PreparedEvent] = field(default_factory=list)
-    tz: object = None
+    tz: tzinfo = field(init=False)
+    by_type: dict[int, list[PreparedEvent]] = field(init=False)
 
-    by_type: dict = None
-
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.tz = self.workspace.tz  # looked up once, used for every event's local day
         self.by_type = {}
         for event in self.events:
             self.by_type.setdefault(event.type, []).append(event)
 
-    def of_type(self, event_type):
+    def of_type(self, event_type: int) -> Sequence[PreparedEvent]:
         """The batch's events of one type, in occurrence order."""
         return self.by_type.get(event_type, ())
 
-    def local_day(self, moment):
+    def local_day(self, moment: datetime) -> date:
         return moment.astimezone(self.tz).date()
 
 
@@ -59,14 +67,14 @@ class Projection:
 
     name = "projection"
 
-    def validate(self, batch: Batch):
+    def validate(self, batch: Batch) -> Iterable[Refusal]:
         """(index, field, reason) for each event this projection would refuse; checked before any write."""
         return ()
 
     def apply(self, batch: Batch) -> None:
         raise NotImplementedError
 
-    def reset(self, *, workspace) -> None:
+    def reset(self, *, workspace: "Workspace") -> None:
         raise NotImplementedError
 
 
@@ -79,33 +87,33 @@ class LatestFieldsProjection(Projection):
     the events over them in order.
     """
 
-    model = None
-    event_type = None
+    model: type[models.Model]
+    event_type: int
     row_id_attribute = "member_id"
-    fields = ()
+    fields: tuple[str, ...] = ()
 
-    def field_errors(self, data):
+    def field_errors(self, data: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
         """(field, reason) pairs for the values of `data` this row cannot take."""
         raise NotImplementedError
 
-    def validate(self, batch):
+    def validate(self, batch: Batch) -> Iterator[Refusal]:
         for event in batch.of_type(self.event_type):
             for field_name, reason in self.field_errors(event.data):
                 yield event.index, f"data.{field_name}", reason
 
-    def apply(self, batch):
-        latest = {}
+    def apply(self, batch: Batch) -> None:
+        latest: dict[int, dict[str, Any]] = {}
         for event in batch.of_type(self.event_type):
             row_id = getattr(event, self.row_id_attribute)
             if row_id:
                 latest.setdefault(row_id, {}).update({k: event.data[k] for k in self.fields if k in event.data})
         update_by_field_set(self.model, latest)
 
-    def reset(self, *, workspace):
+    def reset(self, *, workspace: "Workspace") -> None:
         return None
 
 
-def text_error(data, name, *, shortest, longest):
+def text_error(data: Mapping[str, Any], name: str, *, shortest: int, longest: int) -> str | None:
     """The reason `data[name]`, if present, is not a string of `shortest` to `longest` characters."""
     value = data.get(name)
     if name in data and (not isinstance(value, str) or not shortest <= len(value) <= longest):
@@ -113,23 +121,24 @@ def text_error(data, name, *, shortest, longest):
     return None
 
 
-_resolvers = []
-_projections = []
+Resolver = Callable[[Batch], None]
+_resolvers: list[Resolver] = []
+_projections: list[Projection] = []
 
 
-def register_resolver(resolver):
+def register_resolver(resolver: Resolver) -> None:
     if resolver not in _resolvers:
         _resolvers.append(resolver)
 
 
-def register(projection):
+def register(projection: Projection) -> None:
     if all(type(p) is not type(projection) for p in _projections):
         _projections.append(projection)
 
 
-def resolvers():
+def resolvers() -> tuple[Resolver, ...]:
     return tuple(_resolvers)
 
 
-def registered():
+def registered() -> tuple[Projection, ...]:
     return tuple(_projections)

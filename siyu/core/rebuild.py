@@ -1,13 +1,15 @@
 """Recompute every projection of a workspace from its ledger."""
+from collections.abc import Callable
+
 from django.db import transaction
 
 from . import projections, signals
-from .models import Event
+from .models import Event, Workspace
 
 CHUNK = 5_000
 
 
-def projections_rebuild(*, workspace, progress=None):
+def projections_rebuild(*, workspace: Workspace, progress: Callable[[int], object] | None = None) -> int:
     """Reset every registered projection and replay the ledger in occurrence order, then let the
     apps that follow the ledger (analytics) rebuild from it.
 
@@ -46,7 +48,7 @@ def projections_rebuild(*, workspace, progress=None):
     return done
 
 
-def _apply(workspace, events):
+def _apply(workspace: Workspace, events: list[projections.PreparedEvent]) -> None:
     batch = projections.Batch(workspace=workspace, source="", events=events)
     for projection in projections.registered():
         projection.apply(batch)

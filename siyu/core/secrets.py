@@ -20,14 +20,14 @@ class SecretUnreadable(Exception):
 
 
 @lru_cache(maxsize=8)
-def _fernet_for(secret_key):
+def _fernet_for(secret_key: str) -> Fernet:
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"siyu.core.secrets", info=b"fernet v1").derive(
         secret_key.encode()
     )
     return Fernet(base64.urlsafe_b64encode(key))
 
 
-def _fernet():
+def _fernet() -> MultiFernet:
     keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ())]
     return MultiFernet([_fernet_for(key) for key in keys])
 

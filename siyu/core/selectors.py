@@ -1,8 +1,19 @@
 """Reads of the ledger for the console: the events behind a figure."""
-from .models import Event
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from django.db.models import Model, QuerySet
+
+from .models import Event, Workspace
+
+M = TypeVar("M", bound=Model)
 
 
-def event_list(*, workspace, types=(), group_id=None, member_id=None, since=None, until=None, before_id=None, limit=100):
+def event_list(
+    *, workspace: Workspace, types: Iterable[int] = (), group_id: int | None = None, member_id: int | None = None,
+    since: datetime | None = None, until: datetime | None = None, before_id: int | None = None, limit: int = 100,
+) -> tuple[list[Event], int | None]:
     """Events newest first, filtered; keyset-paginated on id. Returns (events, next_before_id or None).
 
     `since`/`until` are aware datetimes (until exclusive).
@@ -23,7 +34,7 @@ def event_list(*, workspace, types=(), group_id=None, member_id=None, since=None
     return keyset_page(events, field="id", limit=limit)
 
 
-def keyset_page(queryset, *, field, limit):
+def keyset_page(queryset: "QuerySet[M]", *, field: str, limit: int) -> tuple[list[M], Any]:
     """The first `limit` rows by `field` descending, and the value to pass as "before" for the next page."""
     page = list(queryset.order_by(f"-{field}")[: limit + 1])
     more = len(page) > limit

@@ -1,5 +1,6 @@
 """Workspace and staff write paths."""
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
@@ -11,7 +12,7 @@ ROLE_RANK = {role: rank for rank, role in enumerate(Role.values)}
 
 
 @transaction.atomic
-def workspace_create(*, slug, name, time_zone="Asia/Shanghai", owner=None):
+def workspace_create(*, slug: str, name: str, time_zone: str = "Asia/Shanghai", owner: User | None = None) -> Workspace:
     """Create a workspace; the owner (a user), if given, gets the owner role."""
     workspace = Workspace(slug=slug, name=name, time_zone=time_zone)
     workspace.full_clean()
@@ -21,7 +22,7 @@ def workspace_create(*, slug, name, time_zone="Asia/Shanghai", owner=None):
     return workspace
 
 
-def staff_role_set(*, workspace, user, role):
+def staff_role_set(*, workspace: Workspace, user: User, role: str) -> StaffRole:
     """Give a user a role in a workspace, or change the one they have, with no hierarchy check and no audit.
 
     Only for bootstrapping (a new workspace's owner, the demo, tests); every change made on behalf of a
@@ -32,7 +33,7 @@ def staff_role_set(*, workspace, user, role):
     return staff
 
 
-def staff_user_ensure(*, username, password, email=""):
+def staff_user_ensure(*, username: str, password: str, email: str = "") -> User:
     """Create a login if it does not exist yet; never changes an existing user's password."""
     user, created = get_user_model().objects.get_or_create(username=username, defaults={"email": email})
     if created:
@@ -41,7 +42,7 @@ def staff_user_ensure(*, username, password, email=""):
     return user
 
 
-def staff_role_change_check(*, workspace, user, role, by):
+def staff_role_change_check(*, workspace: Workspace, user: User, role: str, by: User | None) -> None:
     """Raise ValidationError unless `by` may give `user` the role `role` in `workspace` (see staff_role_change)."""
     if role not in Role.values:
         raise ValidationError(_("Unknown role %(role)s."), params={"role": role}, code="role")
@@ -66,7 +67,7 @@ def staff_role_change_check(*, workspace, user, role, by):
 
 
 @transaction.atomic
-def staff_role_change(*, workspace, user, role, by, via="console"):
+def staff_role_change(*, workspace: Workspace, user: User, role: str, by: User | None, via: str = "console") -> StaffRole:
     """Give `user` the role `role` in `workspace` (adding them to it if needed) on behalf of `by`, audited.
 
     The hierarchy holds whoever asks: nobody grants a role above their own, nobody changes someone whose
@@ -81,7 +82,7 @@ def staff_role_change(*, workspace, user, role, by, via="console"):
     staff_role_change_check(workspace=workspace, user=user, role=role, by=by)
     staff = StaffRole.objects.filter(workspace=workspace, user=user).first()
     old = staff.role if staff else None
-    if old == role:
+    if staff is not None and old == role:
         return staff
     if staff is None:
         staff = StaffRole.objects.create(workspace=workspace, user=user, role=role)

@@ -7,7 +7,7 @@ class MatrixConfig(AppConfig):
     label = "matrix"
     verbose_name = _("Matrix channel")
 
-    def ready(self):
+    def ready(self) -> None:
         from siyu.channels import registry
 
         from .adapter import MatrixAdapter

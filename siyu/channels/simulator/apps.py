@@ -7,7 +7,7 @@ class SimulatorConfig(AppConfig):
     label = "simulator"
     verbose_name = _("Simulator channel")
 
-    def ready(self):
+    def ready(self) -> None:
         from siyu.channels import registry
 
         from .adapter import SimulatorAdapter
