@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import bot_connect, dashboard, group_rules, link_pages, outbox_pages, segment_pages, views
+from . import bot_connect, dashboard, group_rules, link_pages, outbox_pages, segment_pages, staff_pages, views
 
 app_name = "console"
 urlpatterns = [
@@ -21,7 +21,7 @@ urlpatterns = [
 
 # The bot's pages: each module lists its own paths (all under w/<slug>/).
 urlpatterns += bot_connect.urlpatterns + group_rules.urlpatterns + outbox_pages.urlpatterns + link_pages.urlpatterns
-urlpatterns += segment_pages.urlpatterns
+urlpatterns += segment_pages.urlpatterns + staff_pages.urlpatterns
 from . import member_import  # noqa: E402
 urlpatterns += member_import.urlpatterns
 from . import member_people  # noqa: E402
