@@ -9,3 +9,4 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from . import login  # noqa: F401  (connects the lockout audit to axes' signal)
+        from . import checks  # noqa: F401  (registers the deploy checks)

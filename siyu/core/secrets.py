@@ -1,9 +1,9 @@
 """Secrets Siyu must store to act for a workspace (a bot's access token), encrypted at rest.
 
 The key is derived from settings.SECRET_KEY with HKDF, so a database copy alone does not leak the
-tokens. Keys in Django's SECRET_KEY_FALLBACKS still decrypt, so the secret key can be rotated; a
-token encrypted under a key that is gone cannot be read: `SecretUnreadable` says so, and the
-operator reconnects the bot.
+tokens. New values are encrypted under the current key; keys in Django's SECRET_KEY_FALLBACKS
+(SIYU_SECRET_KEY_FALLBACKS) still decrypt, so the secret key can be rotated; a value encrypted under a
+key that is gone cannot be read: `SecretUnreadable` says so, and the operator reconnects the bot.
 """
 import base64
 from functools import lru_cache
@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.utils.translation import gettext as _
+
+from .secret_key import LEGACY_KEY
 
 
 class SecretUnreadable(Exception):
@@ -28,7 +30,9 @@ def _fernet_for(secret_key: str) -> Fernet:
 
 
 def _fernet() -> MultiFernet:
-    keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ())]
+    # MultiFernet encrypts with the first key and decrypts with any. The last one is Siyu's old fixed key, so what a
+    # local install stored before it had a key of its own still reads (it is public: it protected nothing anyway).
+    keys = dict.fromkeys([settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ()), LEGACY_KEY])
     return MultiFernet([_fernet_for(key) for key in keys])
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
+from siyu.core.secret_key import secret_key_fallbacks, secret_key_local
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SIYU_VAR_DIR", Path.cwd() / "var")).resolve()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -22,7 +24,11 @@ def env_bool(name, default=False):
 
 
 DEBUG = env_bool("SIYU_DEBUG")
-SECRET_KEY = os.environ.get("SIYU_SECRET_KEY") or "siyu-insecure-local-key-set-SIYU_SECRET_KEY-in-production"
+# SIYU_SECRET_KEY, else a random key made on first run and kept in var/secret_key (docs/configuration.md).
+SECRET_KEY = os.environ.get("SIYU_SECRET_KEY") or secret_key_local(VAR_DIR)
+# Keys before the current one: what they signed or encrypted still reads; new signatures use SECRET_KEY.
+SECRET_KEY_FALLBACKS = secret_key_fallbacks(os.environ.get("SIYU_SECRET_KEY_FALLBACKS", ""))
+SIYU_PRODUCTION = False  # siyu.settings.prod: commands that would harm a live install (siyu demo) refuse
 ALLOWED_HOSTS = [h for h in os.environ.get("SIYU_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("SIYU_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 

@@ -1,7 +1,10 @@
 """Tests: the same settings, a file database (worker processes must see it) and fast hashing."""
 import os
+import secrets
 
 os.environ.setdefault("SIYU_VAR_DIR", os.path.join(os.getcwd(), "var", "test"))
+# One key per test run, in the environment, so the worker processes tests start sign and encrypt alike.
+os.environ.setdefault("SIYU_SECRET_KEY", secrets.token_urlsafe(48))
 
 from .base import *  # noqa: E402,F401,F403
 from .base import DATABASES, VAR_DIR  # noqa: E402

@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from siyu.channels.simulator.demo import DEMO_PASSWORD, DEMO_SLUG, DEMO_STAFF, demo_create
 from siyu.core.models import Workspace
@@ -19,6 +20,9 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=2026)
 
     def handle(self, *args, **o):
+        if settings.SIYU_PRODUCTION:
+            # The demo's logins share one published password: never on a live install.
+            raise CommandError("siyu demo refuses to run under production settings (DJANGO_SETTINGS_MODULE=siyu.settings.prod).")
         if o["if_absent"] and Workspace.objects.filter(slug=DEMO_SLUG).exists():
             self.stdout.write("The demo workspace exists already.")
         else:
