@@ -76,6 +76,7 @@ class Metric:
     function: object
     event_types: tuple
     higher_is_better: bool = True
+    share: bool = False  # a share of a set of people, always 0-100 % (docs/metrics.md); else a ratio
 
     def formula_texts(self):
         """The formula in both console languages."""
@@ -96,7 +97,8 @@ def join_rate(totals):
 
 
 def leave_rate(totals):
-    return _figure("leave_rate", totals.leaves, totals.members_start, totals)
+    # Of everyone who was in the scope during the period, the share who left (bounded 0-100 %).
+    return _figure("leave_rate", totals.leaves, totals.members_in_period, totals)
 
 
 def interaction_rate(totals):
@@ -114,8 +116,11 @@ def retention(totals):
 
 
 def conversion(totals):
+    # An order that names a group counts for it even when its buyer was no member: such buyers are
+    # in the denominator too, so the figure stays a share.
     buyers = totals.buyers or 0
-    return _figure("conversion", buyers, totals.members_in_period if totals.buyers is not None else 0, totals)
+    members = max(totals.members_in_period, buyers) if totals.members_in_period else 0
+    return _figure("conversion", buyers, members if totals.buyers is not None else 0, totals)
 
 
 def average_order_value(totals):
@@ -138,26 +143,26 @@ METRICS = {
     for m in (
         Metric("join_rate", _("Join rate"), _("joins ÷ exposures of the group's links and codes"), "percent",
                "003", join_rate, (T.GROUP_JOINED, T.LINK_EXPOSED, T.LINK_CLICKED)),
-        Metric("leave_rate", _("Leave rate"), _("leaves ÷ members at the start of the period"), "percent",
-               "003", leave_rate, (T.GROUP_LEFT,), higher_is_better=False),
+        Metric("leave_rate", _("Leave rate"), _("leaves ÷ members in the period (members at the start + joins)"),
+               "percent", "003", leave_rate, (T.GROUP_LEFT,), higher_is_better=False, share=True),
         Metric("interaction_rate", _("Interaction rate"),
                _("average over the days of (members who spoke that day ÷ members that day)"), "percent",
-               "003", interaction_rate, (T.GROUP_MESSAGE,)),
+               "003", interaction_rate, (T.GROUP_MESSAGE,), share=True),
         Metric("messages_per_member", _("Messages per member"),
                _("messages ÷ members in the period (members at the start + joins)"), "number",
                "003", messages_per_member, (T.GROUP_MESSAGE,)),
         Metric("retention", _("Retention"),
                _("members at the end who were also members at the start ÷ members at the start"), "percent",
-               "003", retention, (T.GROUP_JOINED, T.GROUP_LEFT)),
+               "003", retention, (T.GROUP_JOINED, T.GROUP_LEFT), share=True),
         Metric("conversion", _("Conversion"),
                _("buyers (orders not refunded in full) ÷ members in the period"), "percent",
-               "003", conversion, (T.ORDER_PAID, T.ORDER_REFUNDED)),
+               "003", conversion, (T.ORDER_PAID, T.ORDER_REFUNDED), share=True),
         Metric("aov", _("Average order value (per buyer)"), _("revenue net of refunds ÷ buyers"), "money",
                "003", average_order_value, (T.ORDER_PAID, T.ORDER_REFUNDED)),
         Metric("roi", _("ROI"), _("revenue net of refunds ÷ cost"), "ratio",
                "003", roi, (T.ORDER_PAID, T.ORDER_REFUNDED, T.COST_RECORDED)),
         Metric("repurchase", _("Repurchase rate"), _("buyers with 2 or more orders in the period ÷ buyers"), "percent",
-               "002", repurchase_rate, (T.ORDER_PAID, T.ORDER_REFUNDED)),
+               "002", repurchase_rate, (T.ORDER_PAID, T.ORDER_REFUNDED), share=True),
     )
 }
 
@@ -184,7 +189,7 @@ def _totals_from_rows(rows, first, last):
             setattr(totals, name, getattr(totals, name) + row[name])
         present = row["members_start"] + row["joins"]
         if present:
-            totals.interaction_sum += row["speakers"] / present
+            totals.interaction_sum += row["speakers"] / max(present, row["speakers"])
             totals.member_days += 1
     if len(rows) == 1:
         totals.buyers = rows[0]["buyers"]
@@ -236,9 +241,11 @@ def group_totals(*, workspace, first, last):
     table = sql.t(GroupDay)
     period = [workspace.pk, sql.day(first), sql.day(last)]
     present = "(members_start + joins)"
+    # Speakers the memberships do not show as members (an out-of-order delivery) join the denominator.
+    in_room = f"(CASE WHEN speakers > {present} THEN speakers ELSE {present} END)"
     sums = sql.rows(
         f"SELECT group_id, MIN(day), MAX(day), SUM(joins), SUM(leaves), SUM(exposures), SUM(messages), SUM(orders), "
-        f"SUM(revenue_cents), SUM(cost_cents), SUM(CASE WHEN {present} > 0 THEN speakers * 1.0 / {present} ELSE 0 END), "
+        f"SUM(revenue_cents), SUM(cost_cents), SUM(CASE WHEN {present} > 0 THEN speakers * 1.0 / {in_room} ELSE 0 END), "
         f"SUM(CASE WHEN {present} > 0 THEN 1 ELSE 0 END) FROM {table} "
         f"WHERE workspace_id = %s AND day BETWEEN %s AND %s GROUP BY group_id",
         period,
