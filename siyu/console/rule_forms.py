@@ -21,7 +21,8 @@ class BotSettingsForm(forms.ModelForm):
     class Meta:
         model = BotSettings
         fields = [
-            "welcome_enabled", "welcome_text", "welcome_window_seconds", "welcome_max_wait_seconds", "rules_text",
+            "welcome_enabled", "welcome_text", "welcome_window_seconds", "welcome_max_wait_seconds", "welcome_rejoin_seconds",
+            "rules_text",
             "quiet_start", "quiet_end", "strike_limit", "strike_days", "bar_on_removal", "warning_text",
             "allowed_domains", "reply_cooldown_seconds",
         ]

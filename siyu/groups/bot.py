@@ -69,7 +69,8 @@ def bot_react(sender, *, workspace, source, events, **kwargs):
     for group_id, group_joins in joins.items():
         group = context.groups[group_id]
         settings = context.settings(group)
-        if settings.welcome_enabled:
+        group_joins = rejoins_drop(group=group, joins=group_joins, seconds=settings.welcome_rejoin_seconds)
+        if settings.welcome_enabled and group_joins:
             welcome_queue(
                 workspace=workspace, group=group, bot_settings=settings,
                 newcomers=[context.person(e) for e in group_joins], first_source_id=group_joins[0].source_id,
@@ -116,18 +117,32 @@ class BotContext:
 
 # -- welcome ------------------------------------------------------------------------------------
 
+def rejoins_drop(*, group, joins, seconds):
+    """The joins that deserve a welcome: not those of someone who left `group` within `seconds` before joining."""
+    if seconds <= 0:
+        return joins
+    window = timedelta(seconds=seconds)
+    left = defaultdict(list)
+    for member_id, left_at in Membership.objects.filter(
+        group=group, member_id__in={e.member_id for e in joins}, left_at__isnull=False,
+        left_at__gte=min(e.occurred_at for e in joins) - window,
+    ).values_list("member_id", "left_at"):
+        left[member_id].append(left_at)
+    return [e for e in joins if not any(e.occurred_at - window <= t <= e.occurred_at for t in left[e.member_id])]
+
+
 def welcome_payload(*, group, bot_settings, newcomers):
     """The send_text welcoming `newcomers`: the operator's text with {name} as "@A @B @C" and each mentioned."""
-    mentions = rules.mention_text(newcomers)
+    mention, mentions = rules.mentions_build(newcomers)
     text = rules.render_text(bot_settings.welcome_text, {
-        "name": mentions,
+        "name": mention,
         "number": "、".join(str(p["number"]) for p in newcomers if p.get("number") != ""),
         "group": group.name,
         "rules": bot_settings.rules_text,
     })
     if "{name}" not in bot_settings.welcome_text:
-        text = f"{mentions} {text}"  # every mention must appear in the text
-    return {"text": text, "mentions": [{"id": p["id"], "name": p["name"]} for p in newcomers]}
+        text = f"{mention} {text}"  # every mention must appear in the text
+    return {"text": text, "mentions": mentions}
 
 
 def welcome_queue(*, workspace, group, bot_settings, newcomers, first_source_id, now=None):
@@ -258,11 +273,11 @@ def strike_add(*, workspace, group, bot_settings, rule, event, sender, found):
     if removing:
         send("remove_member", "remove", {"user": sender["id"], "reason": f"{rule.name} ({number}/{limit})"})
     elif rule.warn:
-        mention = rules.mention_text([sender])
+        mention, mentions = rules.mentions_build([sender])
         text = rules.render_text(bot_settings.warning_text, {"name": mention, "rule": rule.name, "strike": number, "limit": limit})
         if "{name}" not in bot_settings.warning_text:
             text = f"{mention} {text}"
-        send("send_text", "warn", {"text": text, "mentions": [{"id": sender["id"], "name": sender["name"]}]})
+        send("send_text", "warn", {"text": text, "mentions": mentions})
     return strike_id
 
 
@@ -293,11 +308,12 @@ def keyword_reply(context, event, group):
         if not cooldown_claim(rule=reply, group=group, seconds=settings.reply_cooldown_seconds):
             return None
         sender = context.person(event)
-        mention = rules.mention_text([sender])
+        mention, mentions = rules.mentions_build([sender])
         body = rules.render_text(reply.reply, {
             "name": mention, "number": sender["number"], "group": group.name, "rules": settings.rules_text,
         })
-        mentions = [{"id": sender["id"], "name": sender["name"]}] if "{name}" in reply.reply else []
+        if "{name}" not in reply.reply:
+            mentions = []
         return outbox_enqueue(
             workspace=context.workspace, channel=group.channel, kind="send_text", target=group.external_id,
             payload={"text": body, "mentions": mentions}, idempotency_key=own_id("reply", event.source_id, reply.pk),

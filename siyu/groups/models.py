@@ -123,6 +123,11 @@ DEFAULT_WELCOME_TEXT = "{name} 鼓掌欢迎新来的小伙伴!欢迎加入「{gr
 DEFAULT_RULES_TEXT = "群规:禁止广告刷屏(违规者警告→移除);每日 19:00-21:00 为话题讨论时间;优质分享可获积分。"
 DEFAULT_WARNING_TEXT = "{name} 请注意:你的消息违反了「{rule}」,警告 {strike}/{limit}。达到 {limit} 次将被移出本群。"
 WELCOME_WINDOW_MAX = 600
+HOUR, DAY = 3600, 86_400
+REJOIN_WINDOWS = [
+    (0, _("welcome every join")), (HOUR, _("1 hour")), (6 * HOUR, _("6 hours")), (DAY, _("1 day")),
+    (3 * DAY, _("3 days")), (7 * DAY, _("7 days")), (30 * DAY, _("30 days")),
+]
 
 
 def _validate_domains(value):
@@ -157,6 +162,10 @@ class BotSettings(models.Model):
         _("longest wait for a welcome (seconds)"), default=60,
         validators=[MinValueValidator(1), MaxValueValidator(WELCOME_WINDOW_MAX)],
         help_text=_("During a steady stream of joins, the welcome goes out at the latest this long after the first join."),
+    )
+    welcome_rejoin_seconds = models.PositiveIntegerField(
+        _("no second welcome for a rejoin within"), default=DAY, choices=REJOIN_WINDOWS,
+        help_text=_("Someone who left the group and joins again within this time is not welcomed again."),
     )
     rules_text = models.TextField(_("group rules (群规)"), max_length=2000, blank=True, default=DEFAULT_RULES_TEXT)
     quiet_start = models.TimeField(_("quiet hours start"), null=True, blank=True)

@@ -92,9 +92,20 @@ def render_text(template, values):
     return _VARIABLE.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), template)
 
 
-def mention_text(people):
-    """How mentions of these people appear in a send_text: "@A @B" (the adapter turns them into pills)."""
-    return " ".join(f"@{person['name']}" for person in people)
+def mentions_build(people):
+    """The mention text and the `mentions` of a send_text naming `people`: ("@A @B", [{"id", "name"}]).
+
+    Every bot text (welcome, reply, warning) mentions through this, so each name carries exactly one
+    "@" however it arrived ("@carol:example.org" when a platform gave no display name), and the name
+    in the text is the name the adapter turns into a pill.
+    """
+    named = [{"id": person["id"], "name": mention_name(person)} for person in people]
+    return " ".join(f"@{person['name']}" for person in named), named
+
+
+def mention_name(person):
+    """A person's name as a mention shows it: without the "@" a user id starts with."""
+    return str(person.get("name") or "").strip().lstrip("@").strip() or str(person["id"]).lstrip("@")
 
 
 def excerpt(text):

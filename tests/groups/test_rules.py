@@ -72,3 +72,14 @@ def test_matching():
     assert moderation_matches(kind="links", words="", text="https://sub.ok.com", allowed_domains=["ok.com"]) is None
     assert moderation_matches(kind="links", words="", text="https://notok.com", allowed_domains=["ok.com"]) == "notok.com"
     assert moderation_matches(kind="invites", words="私聊领", text="私聊领取", allowed_domains=[]) == "私聊领"
+
+
+def test_every_mention_carries_one_at_whatever_name_the_platform_gave():
+    from siyu.groups.rules import mentions_build
+
+    text, mentions = mentions_build([
+        {"id": "@carol:localhost", "name": "@carol:localhost"}, {"id": "@d:localhost", "name": ""},
+        {"id": "@e:localhost", "name": " Eve "},
+    ])
+    assert text == "@carol:localhost @d:localhost @Eve"
+    assert [m["name"] for m in mentions] == ["carol:localhost", "d:localhost", "Eve"]

@@ -108,3 +108,35 @@ def test_joins_from_before_the_bot_was_there_are_recorded_but_not_welcomed(inges
     ingest([join("old1", history=True), join("old2", history=True)])
     assert Membership.objects.count() == 2
     assert outbox() == []
+
+
+def _welcomed():
+    return [[m["name"] for m in message.payload["mentions"]] for message in outbox("send_text")]
+
+
+def test_a_rejoin_within_a_day_is_not_welcomed_again_and_one_after_a_day_is(ingest, workspace):
+    from tests.groups.helpers import live
+
+    ingest([join("ann", seconds_ago=300)])
+    ingest([live("group.left", actor="ann", seconds_ago=200)])
+    ingest([join("ann", seconds_ago=100)])
+    assert _welcomed() == [["Ann"]]  # the default window is a day
+
+    day = 86_400
+    ingest([join("bob", seconds_ago=2 * day), live("group.left", actor="bob", seconds_ago=day - 60)])
+    ingest([join("cat", seconds_ago=2 * day), live("group.left", actor="cat", seconds_ago=day + 60)])
+    ingest([join("bob"), join("cat")])
+    assert _welcomed() == [["Ann", "Cat"]]  # Bob left 23 h 59 min ago; Cat a day and a minute ago
+
+
+def test_a_leave_and_rejoin_in_one_batch_and_a_window_of_zero(ingest, workspace):
+    from tests.groups.helpers import live
+
+    ingest([join("ann", seconds_ago=30)])
+    OutboxMessage.objects.update(status=OutboxStatus.SENT)  # that welcome went out
+    ingest([live("group.left", actor="ann", seconds_ago=20), join("ann", seconds_ago=10), join("bob", seconds_ago=10)])
+    assert _welcomed() == [["Ann"], ["Bob"]]
+    bot_settings_save(workspace=workspace, values={"welcome_rejoin_seconds": 0})  # welcome every join
+    OutboxMessage.objects.update(status=OutboxStatus.SENT)
+    ingest([live("group.left", actor="ann", seconds_ago=5), join("ann")])
+    assert _welcomed() == [["Ann"], ["Bob"], ["Ann"]]

@@ -116,6 +116,65 @@ def test_the_rules_keyword_sent_five_times_in_ten_seconds_is_answered_once(synap
     assert [e["content"]["body"] for e in said] == ["群规:不发广告,友善交流。"]
 
 
+def test_a_sender_whose_name_came_in_an_earlier_sync_is_mentioned_by_name_with_one_at(synapse, bot, workspace, live_bot):
+    """Her member event is in an earlier /sync than her messages: the cache of the room's member state names
+    her; without a cached name (a cache started after she joined) /joined_members does."""
+    from siyu.channels.matrix.models import MatrixMemberName
+
+    BotSettings.objects.create(workspace=workspace, welcome_enabled=False, rules_text="群规:友善交流。")
+    KeywordReply.objects.create(workspace=workspace, match=MatchKind.EXACT, pattern="群规", reply="{name} {rules}")
+    ModerationRule.objects.create(workspace=workspace, name="禁止广告链接", kind=ModerationKind.LINKS)
+    room_id, owner_token, _group = room_with_bot(synapse, bot, workspace)
+    [(carol, carol_token)] = people_join(synapse, owner_token, room_id, ["Carol"])
+    wait_for(lambda: Member.objects.filter(workspace=workspace, display_name="Carol").exists(), what="the member")
+
+    synapse.send_text(carol_token, room_id, "群规")
+    [reply] = wait_for(lambda: bot_says(synapse, carol_token, room_id, bot[0]), what="the reply")
+    assert reply["content"]["body"] == "@Carol 群规:友善交流。"
+    assert reply["content"]["formatted_body"].startswith(f'<a href="https://matrix.to/#/{carol}">Carol</a> ')
+    assert reply["content"]["m.mentions"]["user_ids"] == [carol]
+
+    MatrixMemberName.objects.filter(user_id=carol).delete()
+    synapse.send_text(carol_token, room_id, "低价好货 https://spam.example.com/buy")
+    warning = wait_for(lambda: bot_says(synapse, carol_token, room_id, bot[0])[1:], what="the warning")[0]["content"]
+    assert warning["body"].startswith("@Carol 请注意") and "@@" not in warning["body"], warning["body"]
+    assert f'<a href="https://matrix.to/#/{carol}">Carol</a>' in warning["formatted_body"]
+    assert MatrixMemberName.objects.get(user_id=carol, room_id=room_id).display_name == "Carol"
+
+
+def test_a_rejoin_within_the_window_gets_no_second_welcome_and_one_after_it_does(synapse, bot, workspace, live_bot):
+    from siyu.groups.models import Membership
+
+    window = 8
+    BotSettings.objects.create(
+        workspace=workspace, welcome_window_seconds=1, welcome_rejoin_seconds=window, welcome_text="{name} 欢迎!",
+    )
+    room_id, owner_token, group = room_with_bot(synapse, bot, workspace)
+    [(carol, carol_token)] = people_join(synapse, owner_token, room_id, ["Carol"])
+    wait_for(lambda: bot_says(synapse, owner_token, room_id, bot[0]), what="the first welcome")
+
+    def stays(closed):
+        return Membership.objects.filter(group=group, member__display_name="Carol", left_at__isnull=not closed).count()
+
+    def leave_and_rejoin(wait):
+        synapse.leave(carol_token, room_id)
+        left = stays(closed=True) + 1
+        wait_for(lambda: stays(closed=True) == left, what="the leave")
+        time.sleep(wait)
+        synapse.invite(owner_token, room_id, carol)
+        synapse.join(carol_token, room_id)
+        wait_for(lambda: stays(closed=False) == 1, what="the rejoin")
+
+    leave_and_rejoin(0)
+    time.sleep(4)  # longer than the welcome window and a worker's round
+    assert [e["content"]["body"] for e in bot_says(synapse, owner_token, room_id, bot[0])] == ["@Carol 欢迎!"]
+
+    leave_and_rejoin(window + 1)
+    said = wait_for(lambda: bot_says(synapse, owner_token, room_id, bot[0])[1:], what="the welcome after the window")
+    assert [e["content"]["body"] for e in said] == ["@Carol 欢迎!"]
+    assert said[0]["content"]["m.mentions"]["user_ids"] == [carol]
+
+
 def test_a_burst_of_fifty_against_a_strict_server_all_arrive_in_order_once(synapse, bot, workspace, matrix_account):
     from siyu.channels.services import outbox_drain
     from siyu.core.outbox import outbox_enqueue

@@ -156,3 +156,24 @@ def test_what_happened_before_the_bot_joined_is_marked_history(parse):
     # an ordinary later sync (the bot was already there) marks nothing
     later = parse(sync(timeline=[member(7, "@dave:localhost", "join", "Dave", prev="invite")]))
     assert "history" not in later[0]["data"]
+
+
+def test_a_sender_without_a_member_event_here_is_named_by_the_known_member_state(workspace):
+    from siyu.channels.matrix.names import member_names_record, member_names_resolve
+
+    account = MatrixAccount.objects.create(workspace=workspace, homeserver="http://127.0.0.1:1", user_id=BOT, access_token_encrypted="x")
+    first = sync(state=[member(1, "@carol:localhost", "join", "Carol"), member(2, "@dan:localhost", "join", "Dan")])
+    member_names_record(account=account, changes=member_names_resolve(account=account, client=None, response=first)[1])
+    later = sync(timeline=[
+        member(3, "@dan:localhost", "join", "Dan Lee", prev="join"), message(4, "@carol:localhost", "hi"),
+        message(5, "@dan:localhost", "hey"), member(6, "@carol:localhost", "leave", prev="join"),
+    ])
+    names, changes = member_names_resolve(account=account, client=None, response=later)  # everyone known: no fetch
+    events = adapter_get("matrix").parse(workspace=workspace, payload=later, names=names)
+    assert [(e["type"], e["actor"]["name"]) for e in events] == [
+        ("group.message", "Carol"), ("group.message", "Dan Lee"), ("group.left", "Carol"),
+    ]
+    member_names_record(account=account, changes=changes)
+    from siyu.channels.matrix.models import MatrixMemberName
+
+    assert dict(MatrixMemberName.objects.values_list("user_id", "display_name")) == {"@dan:localhost": "Dan Lee"}

@@ -136,8 +136,13 @@ class MatrixAdapter(ChannelAdapter):
         return {"group": group, "url": f"https://matrix.to/#/{room_id}" + (f"?via={server}" if server else "")}
 
     # -- inbound ---------------------------------------------------------------------------------
-    def parse(self, *, workspace, payload):
-        """One /sync response → raw ingest events. A malformed event is logged and skipped."""
+    def parse(self, *, workspace, payload, names=None):
+        """One /sync response → raw ingest events. A malformed event is logged and skipped.
+
+        `names` ({room id: {user id: display name}}, what the sync knows of each room's member state)
+        names the people whose member event is not in this response.
+        """
+        names = names or {}
         account = MatrixAccount.objects.filter(workspace=workspace).first()
         bot_user = account.user_id if account else ""
         direct_rooms = set(account.direct_rooms.values_list("room_id", flat=True)) if account else set()
@@ -152,7 +157,7 @@ class MatrixAdapter(ChannelAdapter):
             for room_id, room in entries.items():
                 if room_id in direct_rooms or not isinstance(room, dict):
                     continue
-                events += room_events(room_id, room, bot_user=bot_user)
+                events += room_events(room_id, room, bot_user=bot_user, names=names.get(room_id))
         return events
 
 
@@ -247,8 +252,12 @@ def _previous_content(event):
     return previous if isinstance(previous, dict) else None
 
 
-def room_events(room_id, room, *, bot_user):
-    """Raw events for one room's state and timeline, in that order; bad events are logged and skipped."""
+def room_events(room_id, room, *, bot_user, names=None):
+    """Raw events for one room's state and timeline, in that order; bad events are logged and skipped.
+
+    A sender is named by their member event in this response, else by `names` (the room's member state
+    as known from earlier responses), else by their user id.
+    """
     raw = []
     for part in ("state", "timeline"):
         block = room.get(part)
@@ -271,6 +280,7 @@ def room_events(room_id, room, *, bot_user):
             # Room version 12 gives creators unlimited power outside power_levels.users.
             extra = content.get("additional_creators")
             context["creators"] |= {event["sender"], *(u for u in extra if isinstance(u, str))} if isinstance(extra, list) else {event["sender"]}
+    context["names"] = {**(names or {}), **context["names"]}
     group = {"id": room_id, "name": _name(context["name"], room_id)}
     arrived = _bot_arrival(raw, bot_user)
     events, seen = [], set()

@@ -219,6 +219,16 @@ class MatrixClient:
         """A member's m.room.member content in a room, or None if they never had one."""
         return self.state_get(room_id, "m.room.member", user_id)
 
+    def joined_members(self, room_id):
+        """{user id: display name or ""} of the room's joined members (the bot must be one of them)."""
+        joined = self.request("GET", f"{API}/rooms/{_path(room_id)}/joined_members").get("joined")
+        if not isinstance(joined, dict):
+            return {}
+        return {
+            user_id: (member.get("display_name") if isinstance(member.get("display_name"), str) else "")
+            for user_id, member in joined.items() if isinstance(user_id, str) and isinstance(member, dict)
+        }
+
     def room_create(self, body):
         return self.request("POST", f"{API}/createRoom", json_body=body)
 

@@ -72,3 +72,19 @@ class MatrixDirectRoom(models.Model):
         verbose_name_plural = _("Matrix direct rooms")
         constraints = [models.UniqueConstraint(fields=["account", "user_id"], name="matrixdirect_unique_user")]
         indexes = [models.Index(fields=["account", "room_id"], name="matrixdirect_room")]
+
+
+class MatrixMemberName(models.Model):
+    """A room member's display name as the room's member state says, so a message's sender is named
+    even when their m.room.member event came in an earlier /sync. Kept by the sync from member events,
+    filled from /joined_members for a sender it does not know yet."""
+
+    account = models.ForeignKey(MatrixAccount, on_delete=models.CASCADE, related_name="+", db_index=False)
+    room_id = models.CharField(_("room id"), max_length=255)
+    user_id = models.CharField(_("user id"), max_length=255)
+    display_name = models.CharField(_("display name"), max_length=255)
+
+    class Meta:
+        verbose_name = _("Matrix member name")
+        verbose_name_plural = _("Matrix member names")
+        constraints = [models.UniqueConstraint(fields=["account", "room_id", "user_id"], name="matrixname_unique")]

@@ -18,6 +18,7 @@ from siyu.core.secrets import SecretUnreadable
 from .adapter import MatrixAdapter
 from .client import MatrixError
 from .models import MatrixAccount
+from .names import member_names_record, member_names_resolve
 from .services import account_client, matrix_sync_recorded
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ _adapter = MatrixAdapter()
 
 
 def matrix_sync_once(*, account, timeout_ms=0):
-    """One /sync for the account: accept invites, backfill gaps, ingest, save `since`. Returns the IngestResult.
+    """One /sync for the account: accept invites, backfill gaps, name senders, ingest, save `since`. Returns the IngestResult.
 
     Transactional: the events and the new `since` commit together. Raises AdapterError (temporary or
     permanent) when the homeserver fails; then nothing is stored and `since` stays.
@@ -54,9 +55,11 @@ def matrix_sync_once(*, account, timeout_ms=0):
     invites_accept(account=account, client=client, response=response)
     if account.since:
         gaps_backfill(account=account, client=client, response=response)
-    events = _adapter.parse(workspace=account.workspace, payload=response)
+    names, name_changes = member_names_resolve(account=account, client=client, response=response)
+    events = _adapter.parse(workspace=account.workspace, payload=response, names=names)
     with transaction.atomic():
         result = _ingest_skipping_rejects(account.workspace, events)
+        member_names_record(account=account, changes=name_changes)
         matrix_sync_recorded(account_id=account.pk, since=next_batch)
     account.since = next_batch
     if result.stored:
