@@ -9,7 +9,10 @@ class MatrixConfig(AppConfig):
 
     def ready(self) -> None:
         from siyu.channels import registry
+        from siyu.members.personal import personal_data_register
 
         from .adapter import MatrixAdapter
+        from .personal import PERSONAL_DATA
 
         registry.register(MatrixAdapter())
+        personal_data_register(PERSONAL_DATA)
