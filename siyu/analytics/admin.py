@@ -9,10 +9,10 @@ from .tiers import member_models_update
 
 @admin.register(ModelSettings)
 class ModelSettingsAdmin(WorkspaceScopedAdmin):
-    list_display = [
+    list_display = (
         "workspace", "activity_window_days", "core_min_messages", "high_spend_cents", "loyal_months",
         "bargain_aov_cents", "need_months", "lead_products", "high_ticket_products",
-    ]
+    )
     fields = list_display[1:]
 
     def save_model(self, request, obj, form, change):

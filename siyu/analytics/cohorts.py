@@ -1,6 +1,6 @@
 """Retention triangle by join week and the lifecycle funnel, from memberships, activity and sales."""
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 from siyu.groups.models import Membership
 from siyu.members.models import MemberDailyActivity
@@ -42,8 +42,8 @@ def retention_triangle(*, workspace, last, weeks=12):
     first = _first_joins(sql, calendar.day_start(sql.tz, first_monday))
     cohort_of = {m: _monday(calendar.local_day(sql.tz, at)) for m, at in first.items()}
     members = list(cohort_of)
-    stays = {}
-    activity_weeks = {}
+    stays: dict[int, list[tuple[datetime, datetime | None]]] = {}
+    activity_weeks: dict[int, set[date]] = {}
     stay, mda = sql.t(Membership), sql.t(MemberDailyActivity)
     for chunk in _chunks(members):
         clause, values = sql.in_list("member_id", chunk)
@@ -60,7 +60,8 @@ def retention_triangle(*, workspace, last, weeks=12):
     for index in range(weeks):
         week = first_monday + timedelta(weeks=index)
         cohort = [m for m, w in cohort_of.items() if w == week]
-        present, speaking = [], []
+        present: list[int | None] = []
+        speaking: list[int | None] = []
         for k in range(1, WEEKS_AFTER + 1):
             start = week + timedelta(weeks=k)
             end_day = start + timedelta(days=6)
@@ -106,7 +107,8 @@ def lifecycle_funnel(*, workspace, first, last):
     start = calendar.day_start(sql.tz, first)
     end = calendar.day_start(sql.tz, last + timedelta(days=1))
     joined = {m for m, at in _first_joins(sql, start).items() if at < end}
-    spoke, orders = set(), {}
+    spoke: set[int] = set()
+    orders: dict[int, int] = {}
     mda, sale = sql.t(MemberDailyActivity), sql.t(Sale)
     members = sorted(joined)
     for chunk in _chunks(members):

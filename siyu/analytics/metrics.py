@@ -6,8 +6,10 @@
 A Figure's value is None ("no data") when its denominator is 0. Totals come from the daily rollups
 (one group or the workspace) or are computed on the fly for a set of groups.
 """
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
@@ -73,8 +75,8 @@ class Metric:
     formula: object
     unit: str  # percent, number, money, ratio
     seed: str
-    function: object
-    event_types: tuple
+    function: Callable[["Totals"], Figure]
+    event_types: tuple[int, ...]
     higher_is_better: bool = True
     share: bool = False  # a share of a set of people, always 0-100 % (docs/metrics.md); else a ratio
 
@@ -252,7 +254,7 @@ def group_totals(*, workspace, first, last):
     )
     # Members at the start: the row of the first day (a group whose rows begin later had nobody before
     # them). Members at the end: the row of the last day, else the group's last row in the period.
-    edges = {}
+    edges: dict[int, Any] = {}
     for group_id, day, members_start, members_end in sql.rows(
         f"SELECT group_id, day, members_start, members_end FROM {table} WHERE workspace_id = %s AND day IN (%s, %s)",
         [workspace.pk, sql.day(first), sql.day(last)],

@@ -13,6 +13,7 @@ Both run the same steps, so a refresh after any sequence of batches leaves the s
 """
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import orjson
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
@@ -201,8 +202,12 @@ def _facts_apply(sql, after_id, up_to_id, *, full=False):
         f"WHERE workspace_id = %s AND type IN ({', '.join(map(str, FACT_TYPES))}) AND id > %s AND id <= %s ORDER BY id",
         [ws.pk, after_id, up_to_id],
     )
-    sales, refunds, costs, touches, invites = {}, {}, [], {}, []
-    moved = {}  # member -> earliest join or leave among the new events (re-attributes their sales)
+    sales: dict[Any, Any] = {}
+    refunds: dict[Any, Any] = {}
+    costs: list[Any] = []
+    touches: dict[Any, Any] = {}
+    invites: list[Any] = []
+    moved: dict[int, datetime] = {}  # member -> earliest join or leave among the new events (re-attributes their sales)
     members = set()
     earliest = None
     for event_id, type_, occurred_at, member_id, group_id, source, data in rows:
@@ -287,7 +292,7 @@ def _sales_apply(sql, sales, refunds, earliest, *, empty=False):
     `empty`: the table holds no sale of the workspace yet (a rebuild), so nothing is looked up.
     """
     ws = sql.workspace
-    known = {}
+    known: dict[Any, Any] = {}
     for chunk in () if empty else chunked(set(sales) | set(refunds), CHUNK):
         known.update(
             (order_id, (pk, paid_at, day))
@@ -406,7 +411,7 @@ def group_days(sql, first_day, last_day):
     ws = sql.workspace.pk
     start = calendar.day_start(sql.tz, first_day)
     gds, stay, mda = sql.t(GroupDailyStats), sql.t(Membership), sql.t(MemberDailyActivity)
-    first_of = {}
+    first_of: dict[int, Any] = {}
     for group_id, day in sql.rows(
         f"SELECT group_id, MIN(day) FROM {gds} WHERE workspace_id = %s GROUP BY group_id "
         f"UNION ALL SELECT group_id, MIN(day) FROM {sql.t(Cost)} WHERE workspace_id = %s AND group_id IS NOT NULL GROUP BY group_id "
@@ -415,7 +420,7 @@ def group_days(sql, first_day, last_day):
     ):
         day = calendar.as_date(day)
         first_of[group_id] = min(first_of.get(group_id, day), day)
-    figures = {}
+    figures: dict[Any, Any] = {}
 
     def cell(group_id, day):
         key = (group_id, calendar.as_date(day))

@@ -12,7 +12,7 @@ from .rollups import rollups_rebuild, rollups_refresh
 # Ingest may commit hundreds of batches a second; one queued refresh per workspace every few seconds
 # is enough (the periodic task catches whatever a debounced wake-up missed).
 DEBOUNCE_SECONDS = 5.0
-_last_wake = {}
+_last_wake: dict[int, float] = {}
 
 
 @db_task()

@@ -3,28 +3,38 @@
 Stored per member in MemberModel with the figures behind them, recomputed for the members new events
 name on every refresh and for everyone once a day (the windows move with the calendar).
 """
-from datetime import timedelta
+from collections.abc import Collection
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any, TypedDict
 
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext as _
 
 from siyu.core.db import chunked, insert_many
+from siyu.core.models import Workspace
 from siyu.groups.models import Group, GroupKind, Membership
 from siyu.members.models import Identity, Member, MemberDailyActivity
 
 from .models import ActivityTier, CampaignTouch, Invite, Loyalty, MemberModel, ModelSettings, Pyramid, Sale, ValueTier
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
 CHUNK = 900
 MONTH = 30  # days in a "month" window
 
 
-def model_settings_get(*, workspace):
+def model_settings_get(*, workspace: Workspace) -> ModelSettings:
     """The workspace's thresholds, created with the seeds' defaults on first use."""
     settings, _created = ModelSettings.objects.get_or_create(workspace=workspace)
     return settings
 
 
-def invites_resolved(workspace):
+class InviterId(TypedDict):
+    inviter_id: int | None
+
+
+def invites_resolved(workspace: Workspace) -> "QuerySet[WithAnnotations[Invite, InviterId]]":
     """Invites with `inviter_id`: the member behind the inviter's id on the join's channel (or None)."""
     inviter = Identity.objects.filter(
         workspace=workspace, channel=OuterRef("channel"), external_id=OuterRef("inviter_external_id")
@@ -32,7 +42,7 @@ def invites_resolved(workspace):
     return Invite.objects.filter(workspace=workspace).annotate(inviter_id=Subquery(inviter))
 
 
-def member_models_update(*, workspace, members, today):
+def member_models_update(*, workspace: Workspace, members: Collection[int] | None, today: date) -> int:
     """Recompute the models of `members` (ids; None: every member of the workspace). Returns the count."""
     if members is not None and not members:
         return 0
@@ -40,10 +50,10 @@ def member_models_update(*, workspace, members, today):
     if members is None:
         ids = list(Member.objects.filter(workspace=workspace).values_list("pk", flat=True))
         MemberModel.objects.filter(workspace=workspace).delete()  # one DELETE: nothing cascades from it
-        chunks = [None]
+        chunks: list[list[int] | None] = [None]
     else:
         # An invitee's first order changes what their inviter counts as referred buyers.
-        inviters = set()
+        inviters: set[int] = set()
         for part in chunked(members, CHUNK):
             inviters.update(m for m in invites_resolved(workspace).filter(invitee_id__in=part).values_list("inviter_id", flat=True) if m)
         ids = sorted(set(members) | inviters)
@@ -62,7 +72,7 @@ def _in(queryset, field, chunk):
 
 
 def _figures(workspace, chunk, today, settings):
-    figures = {}
+    figures: dict[int, dict[str, Any]] = {}
 
     def of(member_id):
         return figures.setdefault(member_id, {})
@@ -92,7 +102,7 @@ def _figures(workspace, chunk, today, settings):
         if day >= loyal_since:
             row.setdefault("months", set()).add((today - day).days // MONTH)
     pairs = list(_in(invites_resolved(workspace), "inviter_id", chunk).values_list("inviter_id", "invitee_id"))
-    counting = set()
+    counting: set[int] = set()
     for part in chunked({invitee for _inviter, invitee in pairs}, CHUNK):
         counting.update(
             Sale.objects.filter(member_id__in=part, paid_at__isnull=False)

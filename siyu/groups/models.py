@@ -41,6 +41,12 @@ class Group(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
+    # Not columns: the figures groups.selectors.group_list puts on each group it lists.
+    members_now: int
+    joins_7d: int
+    leaves_7d: int
+    messages_7d: int
+
     class Meta:
         verbose_name = _("group")
         verbose_name_plural = _("groups")

@@ -1,23 +1,27 @@
 """Group resolution and group projections, registered with core in GroupsConfig.ready()."""
 from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from datetime import date
+from typing import Any, cast
 
 from django.utils.translation import gettext as _
 
 from siyu.core.db import chunked, insert_many, update_many, upsert
 from siyu.core.events import EventType
 from siyu.core.ingest import IngestError, IngestRejected
-from siyu.core.projections import LatestFieldsProjection, Projection, text_error
+from siyu.core.models import Workspace
+from siyu.core.projections import Batch, LatestFieldsProjection, PreparedEvent, Projection, Refusal, text_error
 from siyu.members.projections import ref_channel
 
 from .models import Group, GroupDailyStats, GroupKind, GroupStats, Membership, MembershipRole, Strike, StrikeAction
 
 
-def resolve_groups(batch):
+def resolve_groups(batch: Batch) -> None:
     """Set group_id on events with a group reference, creating the group on first sight.
 
     Siyu's own events (strikes) name the group's channel in the reference (see members.projections.ref_channel).
     """
-    wanted = {}
+    wanted: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
     for event in batch.events:
         ref = event.group_ref
         if ref and event.group_id is None:
@@ -27,7 +31,7 @@ def resolve_groups(batch):
                 wanted[key] = (event.index, ref)
     if not wanted:
         return
-    known = {}
+    known: dict[tuple[str, str], int] = {}
     for channel in {channel for channel, _id in wanted}:
         for ids in chunked([external_id for c, external_id in wanted if c == channel], 900):
             known.update(
@@ -55,11 +59,11 @@ def resolve_groups(batch):
     for group in Group.objects.bulk_create(new_groups):
         known[(group.channel, group.external_id)] = group.pk
     for event in batch.events:
-        if event.group_ref and event.group_id is None:
+        if event.group_ref is not None and event.group_id is None:
             event.group_id = known[(ref_channel(batch, event.group_ref), event.group_ref["id"])]
 
 
-def kind_and_capacity_errors(kind, capacity):
+def kind_and_capacity_errors(kind: object, capacity: object) -> Iterator[tuple[str, str]]:
     """(field, reason) pairs for a group kind and capacity that are not allowed."""
     if kind not in GroupKind.values:
         yield "kind", _("must be one of %(kinds)s") % {"kinds": ", ".join(GroupKind.values)}
@@ -76,7 +80,7 @@ class GroupDetailsProjection(LatestFieldsProjection):
     row_id_attribute = "group_id"
     fields = ("name", "kind", "capacity")
 
-    def field_errors(self, data):
+    def field_errors(self, data: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         yield from kind_and_capacity_errors(data.get("kind", GroupKind.LEAD), data.get("capacity", 1))
         if reason := text_error(data, "name", shortest=1, longest=128):
             yield "name", reason
@@ -85,7 +89,7 @@ class GroupDetailsProjection(LatestFieldsProjection):
 ROLE_VALUES = set(MembershipRole.values)
 
 
-def _role(event):
+def _role(event: PreparedEvent) -> str:
     role = event.data.get("role")
     return role if role in ROLE_VALUES else MembershipRole.MEMBER
 
@@ -99,12 +103,12 @@ class MembershipProjection(Projection):
     name = "memberships"
     TYPES = {EventType.GROUP_JOINED, EventType.GROUP_LEFT, EventType.GROUP_ROLE_CHANGED}
 
-    def apply(self, batch):
+    def apply(self, batch: Batch) -> None:
         relevant = [e for e in batch.events if e.type in self.TYPES and e.member_id and e.group_id]
         if not relevant:
             return
-        pairs = {(e.group_id, e.member_id) for e in relevant}
-        open_stays = {}
+        pairs = cast("set[tuple[int, int]]", {(e.group_id, e.member_id) for e in relevant})  # both set: see above
+        open_stays: dict[tuple[int | None, int | None], dict[str, Any]] = {}
         for chunk in chunked({member for _group, member in pairs}, 900):
             rows = Membership.objects.filter(member_id__in=chunk, left_at__isnull=True).values_list(
                 "pk", "group_id", "member_id", "role"
@@ -112,8 +116,9 @@ class MembershipProjection(Projection):
             for pk, group_id, member_id, role in rows:
                 if (group_id, member_id) in pairs:
                     open_stays[(group_id, member_id)] = {"pk": pk, "role": role, "left_at": None}
-        created, changed = [], {}
-        members_delta = defaultdict(int)
+        created: list[dict[str, Any]] = []
+        changed: dict[int, dict[str, Any]] = {}
+        members_delta: defaultdict[int | None, int] = defaultdict(int)
         for event in relevant:
             pair = (event.group_id, event.member_id)
             stay = open_stays.get(pair)
@@ -147,11 +152,11 @@ class MembershipProjection(Projection):
         )
 
     @staticmethod
-    def _touch(stay, changed):
+    def _touch(stay: dict[str, Any], changed: dict[int, dict[str, Any]]) -> None:
         if stay["pk"] is not None:
             changed[stay["pk"]] = stay
 
-    def reset(self, *, workspace):
+    def reset(self, *, workspace: Workspace) -> None:
         Membership.objects.filter(workspace=workspace).delete()
         GroupStats.objects.filter(workspace=workspace).delete()
 
@@ -165,15 +170,17 @@ class GroupDailyStatsProjection(Projection):
     """
 
     name = "group_daily_stats"
-    COUNTERS = {
+    COUNTERS: dict[int, str] = {
         EventType.GROUP_JOINED: "joins",
         EventType.GROUP_LEFT: "leaves",
         EventType.GROUP_MESSAGE: "messages",
         EventType.LINK_EXPOSED: "exposures",
     }
 
-    def apply(self, batch):
-        days = defaultdict(lambda: {"joins": 0, "leaves": 0, "messages": 0, "exposures": 0})
+    def apply(self, batch: Batch) -> None:
+        days: defaultdict[tuple[int, date], dict[str, int]] = defaultdict(
+            lambda: {"joins": 0, "leaves": 0, "messages": 0, "exposures": 0}
+        )
         for event in batch.events:
             counter = self.COUNTERS.get(event.type)
             if event.type == EventType.LINK_CLICKED and not event.data.get("bot"):
@@ -186,11 +193,11 @@ class GroupDailyStatsProjection(Projection):
             key=["group", "day"], add=["joins", "leaves", "messages", "exposures"],
         )
 
-    def reset(self, *, workspace):
+    def reset(self, *, workspace: Workspace) -> None:
         GroupDailyStats.objects.filter(workspace=workspace).delete()
 
 
-def strike_errors(data):
+def strike_errors(data: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     """(field, reason) pairs for the data of a group.strike_added event the moderation log cannot take."""
     if reason := text_error(data, "rule", shortest=1, longest=64):
         yield "rule", reason
@@ -216,17 +223,17 @@ class StrikeProjection(Projection):
 
     name = "strikes"
 
-    def validate(self, batch):
+    def validate(self, batch: Batch) -> Iterator[Refusal]:
         for event in batch.of_type(EventType.GROUP_STRIKE_ADDED):
             for field_name, reason in strike_errors(event.data):
                 yield event.index, f"data.{field_name}", reason
         for event in batch.of_type(EventType.GROUP_STRIKE_UNDONE):
-            if reason := text_error(event.data, "strike", shortest=1, longest=191) or (
+            if undo_reason := text_error(event.data, "strike", shortest=1, longest=191) or (
                 None if "strike" in event.data else _("is required: the strike event's source id")
             ):
-                yield event.index, "data.strike", reason
+                yield event.index, "data.strike", undo_reason
 
-    def apply(self, batch):
+    def apply(self, batch: Batch) -> None:
         added = batch.of_type(EventType.GROUP_STRIKE_ADDED)
         undone = batch.of_type(EventType.GROUP_STRIKE_UNDONE)
         if added:
@@ -245,5 +252,5 @@ class StrikeProjection(Projection):
                 undone_at=event.occurred_at, undone_by=str(event.data.get("by", ""))[:150]
             )
 
-    def reset(self, *, workspace):
+    def reset(self, *, workspace: Workspace) -> None:
         Strike.objects.filter(workspace=workspace).delete()

@@ -1,20 +1,22 @@
-from datetime import timedelta
+from datetime import date, timedelta
+from typing import Any
 
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 
-from siyu.core.models import Event
+from siyu.core.models import Event, Workspace
+from siyu.members.models import Member
 
 from .models import Group, GroupDailyStats, GroupStats, Membership
 
 
-def group_list(*, workspace, today, kind=None):
+def group_list(*, workspace: Workspace, today: date, kind: str | None = None) -> list[Group]:
     """Groups with members now and joins, leaves and messages over the last 7 days (today included)."""
-    groups = Group.objects.filter(workspace=workspace).order_by("kind", "name")
+    rows = Group.objects.filter(workspace=workspace).order_by("kind", "name")
     if kind:
-        groups = groups.filter(kind=kind)
-    groups = list(groups)
+        rows = rows.filter(kind=kind)
+    groups = list(rows)
     members_now = dict(GroupStats.objects.filter(workspace=workspace).values_list("group_id", "members_now"))
-    week = {
+    week: dict[int, Any] = {
         row["group"]: row
         for row in GroupDailyStats.objects.filter(workspace=workspace, day__gt=today - timedelta(days=7), day__lte=today)
         .values("group").annotate(joins=Sum("joins"), leaves=Sum("leaves"), messages=Sum("messages"))
@@ -28,12 +30,12 @@ def group_list(*, workspace, today, kind=None):
     return groups
 
 
-def group_get(*, workspace, group_id):
+def group_get(*, workspace: Workspace, group_id: int) -> Group:
     """One group of this workspace, or Group.DoesNotExist."""
     return Group.objects.get(workspace=workspace, pk=group_id)
 
 
-def group_members(*, group, include_past=False):
+def group_members(*, group: Group, include_past: bool = False) -> list[Membership]:
     """Memberships of a group, staff roles first, then by join time."""
     stays = Membership.objects.filter(group=group).select_related("member")
     if not include_past:
@@ -42,28 +44,28 @@ def group_members(*, group, include_past=False):
     return sorted(stays, key=lambda s: (role_order.get(s.role, 9), s.joined_at))
 
 
-def group_daily(*, group, since):
+def group_daily(*, group: Group, since: date) -> list[GroupDailyStats]:
     return list(GroupDailyStats.objects.filter(group=group, day__gte=since).order_by("day"))
 
 
-def group_recent_events(*, group, limit=50):
+def group_recent_events(*, group: Group, limit: int = 50) -> list[Event]:
     return list(
         Event.objects.filter(group=group).select_related("member").order_by("-occurred_at", "-id")[:limit]
     )
 
 
-def group_counts(*, group):
+def group_counts(*, group: Group) -> dict[str, int]:
     return Membership.objects.filter(group=group).aggregate(
         members_now=Count("id", filter=Q(left_at__isnull=True)), stays=Count("id")
     )
 
 
-def group_choices(*, workspace):
+def group_choices(*, workspace: Workspace) -> list[tuple[int, str]]:
     """(id, name) of every group, for filters."""
     return list(Group.objects.filter(workspace=workspace).order_by("kind", "name").values_list("pk", "name"))
 
 
-def in_group_now(*, group_id=None, kind=None):
+def in_group_now(*, group_id: int | None = None, kind: str | None = None) -> Exists:
     """A member filter: now in the group (or in any group of the kind).
 
     An EXISTS probe per candidate member, so a keyset walk over members stops after one page
@@ -77,7 +79,7 @@ def in_group_now(*, group_id=None, kind=None):
     return Exists(stays)
 
 
-def member_stays(*, member):
+def member_stays(*, member: Member) -> list[Membership]:
     """Every stay of a member in a group, current ones first."""
     return list(
         Membership.objects.filter(member=member).select_related("group")

@@ -15,7 +15,7 @@ from siyu.core.ingest import events_ingest
 from siyu.core.models import Event
 from siyu.core.outbox import outbox_enqueue
 from siyu.members.models import Identity
-from siyu.members.projections import OWN_SOURCE
+from siyu.members.projections import OWN_SOURCE, member_actor
 
 from . import rules
 from .bot import own_id
@@ -108,7 +108,10 @@ def strike_undo(*, strike, by_user, now=None):
         Identity.objects.filter(member_id=strike.member_id, channel=group.channel).order_by("created_at").first()
         or Identity.objects.filter(member_id=strike.member_id).order_by("created_at").first()
     )
-    actor = {"id": identity.external_id, "name": identity.display_name[:128], "channel": identity.channel}
+    if identity is not None:
+        actor = {"id": identity.external_id, "name": identity.display_name[:128], "channel": identity.channel}
+    else:  # an erased member has no identity left
+        actor = member_actor(strike.member)
     by = by_user.get_username() if by_user is not None else ""
     events = [{
         "type": EventType.GROUP_STRIKE_UNDONE.key, "source_id": own_id("undo", strike.source_id), "occurred_at": now,

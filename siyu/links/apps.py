@@ -7,7 +7,7 @@ class LinksConfig(AppConfig):
     label = "links"
     verbose_name = _("Short links")
 
-    def ready(self):
+    def ready(self) -> None:
         from siyu.core import projections
         from siyu.core.signals import events_ingested
 

@@ -3,10 +3,10 @@ from django.db.models import Q
 
 from siyu.core.events import EventType
 from siyu.core.models import Event
-from siyu.members.filters import Condition
+from siyu.members.filters import Condition, Leaf
 
 
-def _clicked(leaf):
+def _clicked(leaf: Leaf) -> Q:
     return Q(pk__in=leaf.restrict(Event.objects.filter(
         workspace=leaf.workspace, type=EventType.LINK_CLICKED, member__isnull=False, data__link=leaf.node["clicked"]
     )).values("member_id"))

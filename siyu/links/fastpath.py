@@ -9,25 +9,33 @@ when the app is served without this wrapper (e.g. Django's test client).
 import asyncio
 import re
 import time
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from functools import partial
+from typing import Any
 from urllib.parse import parse_qsl
 
 from django.core.exceptions import SynchronousOnlyOperation
 from django.utils.encoding import iri_to_uri
 
 from . import redirect
-from .redirect import visit
+from .redirect import Visit, visit
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 PREFIX = "/s/"
 SINGLE_SEGMENT = re.compile(r"^/([A-Za-z0-9_-]{1,64})$")  # console URLs end in "/", so never match
 
 
-def short_domain(host, stale_ok=False):
+def short_domain(host: str, stale_ok: bool = False) -> int | None:
     """The id of the configured short domain `host`, or None (cached like the links)."""
     return redirect._domain(host, time.monotonic(), stale_ok)[0]
 
 
-def _slug_and_host(path, host):
+def _slug_and_host(path: str, host: str) -> tuple[str | None, bool]:
     """(slug, needs a short-domain check) for a path that may be a short link, else (None, False)."""
     if path.startswith(PREFIX):
         slug = path[len(PREFIX):]
@@ -36,15 +44,15 @@ def _slug_and_host(path, host):
     return (match.group(1), True) if match and host else (None, False)
 
 
-def _language(accept_language):
+def _language(accept_language: str) -> str:
     return "en" if accept_language.lower().startswith("en") else "zh-hans"
 
 
-def _parse_query(raw):
+def _parse_query(raw: str) -> dict[str, str]:
     return dict(parse_qsl(raw, keep_blank_values=True)) if raw else {}
 
 
-def _answer(result):
+def _answer(result: Visit) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """(status, headers, body) of a Visit."""
     headers = [(b"cache-control", b"no-store")]
     if result.location is not None:
@@ -55,7 +63,10 @@ def _answer(result):
     return result.status, headers, body
 
 
-def _resolve(path, host, query, user_agent, referer, remote_addr, language, stale_ok=False):
+def _resolve(
+    path: str, host: str, query: str, user_agent: str, referer: str, remote_addr: str, language: str,
+    stale_ok: bool = False,
+) -> Visit | None:
     slug, check_domain = _slug_and_host(path, host)
     if slug is None or (check_domain and short_domain(host, stale_ok) is None):
         return None
@@ -65,8 +76,8 @@ def _resolve(path, host, query, user_agent, referer, remote_addr, language, stal
     )
 
 
-def asgi(django_app):
-    async def application(scope, receive, send):
+def asgi(django_app: Callable[..., Awaitable[None]]) -> ASGIApp:
+    async def application(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
             return await django_app(scope, receive, send)
         path = scope["path"]
@@ -96,8 +107,8 @@ def asgi(django_app):
     return application
 
 
-def wsgi(django_app):
-    def application(environ, start_response):
+def wsgi(django_app: WSGIApp) -> WSGIApp:
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if environ.get("REQUEST_METHOD") in ("GET", "HEAD") and (path.startswith(PREFIX) or SINGLE_SEGMENT.match(path)):
             result = _resolve(

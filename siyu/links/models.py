@@ -35,7 +35,7 @@ class LinkDomain(models.Model):
             models.UniqueConstraint(fields=["workspace"], condition=Q(is_default=True), name="linkdomain_one_default"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.host
 
 
@@ -89,7 +89,7 @@ class Link(models.Model):
         ]
         indexes = [models.Index(fields=["workspace", "-created_at"], name="link_ws_created")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.domain or '/s'}/{self.slug}"
 
 
@@ -125,7 +125,7 @@ class ChannelCode(models.Model):
         verbose_name = _("channel code")
         verbose_name_plural = _("channel codes")
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name
 
 
@@ -153,7 +153,7 @@ class CodeTarget(models.Model):
         ordering = ["position", "id"]
         indexes = [models.Index(fields=["code", "position"], name="codetarget_code_pos")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.code} #{self.position}"
 
 

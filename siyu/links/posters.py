@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
+from PIL.Image import Image as PILImage
 
 from .qr import qr_image, scan_url
 
@@ -57,19 +59,19 @@ class PosterLayout:
     text_height: int = 140
     text_color: str = "#ffffff"
 
-    def qr_box(self):
+    def qr_box(self) -> tuple[int, int, int, int]:
         """(left, top, right, bottom) of the QR."""
         x_share, y_share = POSITIONS[self.position]
         left = round((self.width - self.qr_size) * x_share)
         top = round((self.height - self.qr_size) * y_share)
         return left, top, left + self.qr_size, top + self.qr_size
 
-    def text_box(self):
+    def text_box(self) -> tuple[int, int, int, int]:
         """(left, top, right, bottom) of the text line: the poster's width less a margin."""
         margin = self.width // 12
         return margin, self.text_top, self.width - margin, self.text_top + self.text_height
 
-    def check(self):
+    def check(self) -> None:
         if not (200 <= self.width <= 4000 and 200 <= self.height <= 4000):
             raise ValidationError(_("A poster is 200 to 4000 pixels wide and high."))
         if self.position not in POSITIONS:
@@ -84,7 +86,7 @@ class PosterLayout:
             raise ValidationError(_("The text line would cover the QR: move the text or the QR."))
 
 
-def cjk_font_path():
+def cjk_font_path() -> str:
     """The font file posters draw their text with; PosterFontMissing with what to install when none."""
     chosen = os.environ.get(FONT_ENV)
     candidates = [chosen] if chosen else FONT_CANDIDATES
@@ -100,23 +102,23 @@ def cjk_font_path():
 
 
 @lru_cache(maxsize=8)
-def _font_index(path):
+def _font_index(path: str) -> int:
     """The Simplified Chinese face of a font collection (Noto's .ttc holds JP, KR, SC, TC, HK)."""
     for index in range(12):
         try:
             family, _style = ImageFont.truetype(path, 12, index=index).getname()
         except OSError:
             break
-        if family.endswith(" SC"):
+        if family and family.endswith(" SC"):  # a face may have no family name
             return index
     return 0
 
 
-def _font(path, size):
+def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size, index=_font_index(path), layout_engine=ImageFont.Layout.BASIC)
 
 
-def background_read(data):
+def background_read(data: bytes) -> PILImage:
     """An uploaded background (bytes) as an RGB image; ValidationError when it is not an image we draw on."""
     if len(data) > MAX_BACKGROUND_BYTES:
         raise ValidationError(_("The background image is larger than 15 MB."))
@@ -132,21 +134,21 @@ def background_read(data):
     return ImageOps.exif_transpose(image).convert("RGB")
 
 
-def default_background(width, height):
+def default_background(width: int, height: int) -> PILImage:
     """The built-in background: a teal gradient with two soft circles (drawn, so no asset to ship)."""
     top, bottom = (15, 118, 110), (8, 51, 68)
     column = Image.new("RGB", (1, height))
     column.putdata([
         tuple(round(a + (b - a) * y / max(1, height - 1)) for a, b in zip(top, bottom)) for y in range(height)
     ])
-    image = column.resize((width, height), Image.NEAREST)
+    image = column.resize((width, height), Image.Resampling.NEAREST)
     draw = ImageDraw.Draw(image, "RGBA")
     draw.ellipse((-width // 3, -width // 4, width // 2, width // 2), fill=(255, 255, 255, 22))
     draw.ellipse((width // 2, height - width // 2, width + width // 3, height + width // 5), fill=(245, 158, 11, 40))
     return image
 
 
-def _fitted_font(path, text, box_width, box_height):
+def _fitted_font(path: str, text: str, box_width: int, box_height: int) -> ImageFont.FreeTypeFont:
     size = box_height * 3 // 4
     font = _font(path, size)
     while size > 12 and font.getlength(text) > box_width:
@@ -155,7 +157,9 @@ def _fitted_font(path, text, box_width, box_height):
     return font
 
 
-def poster_image(*, url, text, layout=PosterLayout(), background=None, member=None):
+def poster_image(
+    *, url: str, text: str, layout: PosterLayout = PosterLayout(), background: PILImage | None = None, member: Any = None
+) -> PILImage:
     """The poster of `url` (a short URL) as a Pillow RGB image.
 
     The QR encodes scan_url(url, member=member); `background` is a Pillow image (see background_read)
@@ -168,14 +172,14 @@ def poster_image(*, url, text, layout=PosterLayout(), background=None, member=No
     if background is None:
         image = default_background(*size)
     else:
-        image = ImageOps.fit(background.convert("RGB"), size, Image.LANCZOS)
+        image = ImageOps.fit(background.convert("RGB"), size, Image.Resampling.LANCZOS)
     draw = ImageDraw.Draw(image)
     left, top, right, bottom = layout.qr_box()
     # A white card a little larger than the QR's own quiet zone keeps it readable on a busy photo.
     pad = layout.qr_size // 24
     draw.rounded_rectangle((left - pad, top - pad, right + pad, bottom + pad), radius=pad * 2, fill="#ffffff")
     image.paste(qr_image(scan_url(url, member=member), size=layout.qr_size).convert("RGB"), (left, top))
-    if text:
+    if text and font_path:
         box_left, box_top, box_right, box_bottom = layout.text_box()
         font = _fitted_font(font_path, text, box_right - box_left, box_bottom - box_top)
         centre = ((box_left + box_right) // 2, (box_top + box_bottom) // 2)
@@ -183,7 +187,7 @@ def poster_image(*, url, text, layout=PosterLayout(), background=None, member=No
     return image
 
 
-def poster_png(**kwargs):
+def poster_png(**kwargs: Any) -> bytes:
     """The poster (see poster_image) as PNG bytes."""
     buffer = BytesIO()
     poster_image(**kwargs).save(buffer, format="PNG")

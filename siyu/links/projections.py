@@ -12,10 +12,16 @@ link.clicked events (source "links", written by links.spool) carry in `data`:
     ip                          the client address anonymised (IPv4 /24, IPv6 /48)
 """
 from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+from django.db.models import Model
 
 from siyu.core.db import chunked, upsert
 from siyu.core.events import EventType
-from siyu.core.projections import Projection
+from siyu.core.models import Workspace
+from siyu.core.projections import Batch, Projection
 from siyu.groups.models import Group
 from siyu.members.models import Member
 
@@ -24,14 +30,14 @@ from .models import BreakdownKind, CodeTarget, Link, LinkBreakdown, LinkDay, Lin
 BREAKDOWN_VALUE_MAX = 100
 
 
-def _ids(model, ids, **filters):
-    found = set()
+def _ids(model: type[Model], ids: Iterable[Any], **filters: Any) -> set[Any]:
+    found: set[Any] = set()
     for chunk in chunked(ids, 900):
-        found.update(model.objects.filter(pk__in=chunk, **filters).values_list("pk", flat=True))
+        found.update(model._default_manager.filter(pk__in=chunk, **filters).values_list("pk", flat=True))
     return found
 
 
-def resolve_clicks(batch):
+def resolve_clicks(batch: Batch) -> None:
     """Set member_id and group_id of new link.clicked events from their data, if those rows exist in
     the workspace (a member merged away or a group deleted since the click leaves the key empty)."""
     clicks = [e for e in batch.of_type(EventType.LINK_CLICKED) if e.member_id is None and e.group_id is None]
@@ -56,7 +62,7 @@ class LinkCountersProjection(Projection):
     name = "link_counters"
     COUNTERS = ("clicks", "scans", "bots", "humans", "wechat", "members_reached")
 
-    def apply(self, batch):
+    def apply(self, batch: Batch) -> None:
         clicks = batch.of_type(EventType.LINK_CLICKED)
         if not clicks:
             return
@@ -68,10 +74,10 @@ class LinkCountersProjection(Projection):
             CodeTarget, {e.data.get("target") for e in clicks if isinstance(e.data.get("target"), int)},
             code__workspace=batch.workspace,
         )
-        days = defaultdict(lambda: dict.fromkeys(self.COUNTERS, 0))
-        breakdowns = defaultdict(int)
-        sends = defaultdict(int)
-        reached = {}
+        days: defaultdict[tuple[int, date], dict[str, int]] = defaultdict(lambda: dict.fromkeys(self.COUNTERS, 0))
+        breakdowns: defaultdict[tuple[int, date, str, str], int] = defaultdict(int)
+        sends: defaultdict[tuple[int, date], int] = defaultdict(int)
+        reached: dict[tuple[int, int], datetime] = {}
         for event in clicks:
             data = event.data
             link, day, bot = data["link"], batch.local_day(event.occurred_at), bool(data.get("bot"))
@@ -90,7 +96,7 @@ class LinkCountersProjection(Projection):
             if event.member_id and (link, event.member_id) not in reached:
                 reached[(link, event.member_id)] = event.occurred_at
         if reached:
-            known = set()
+            known: set[tuple[int, int]] = set()
             for chunk in chunked(list(reached), 400):
                 known.update(
                     LinkReach.objects.filter(link_id__in={link for link, _m in chunk}, member_id__in={m for _l, m in chunk})
@@ -121,6 +127,6 @@ class LinkCountersProjection(Projection):
             key=["target", "day"], add=["sends"],
         )
 
-    def reset(self, *, workspace):
+    def reset(self, *, workspace: Workspace) -> None:
         for model in (LinkDay, LinkBreakdown, LinkReach, TargetDay):
             model.objects.filter(workspace=workspace).delete()

@@ -6,11 +6,15 @@ of the symbol may be lost: a crease, a smudge, a logo sticker), raised further b
 costs no extra size. The same URL and options always give the same bytes.
 """
 from io import BytesIO
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import segno
 
 from .refs import member_ref
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 SCAN_PARAMETER = "qr"
 MEMBER_PARAMETER = "m"
@@ -20,7 +24,7 @@ MAX_SCALE = 40
 MAX_SIZE = 4000  # pixels: an A3 poster at 300 dpi needs about 3500
 
 
-def scan_url(url, *, member=None):
+def scan_url(url: str, *, member: Any = None) -> str:
     """`url` with the scan marker and, for a member's own code, their signed reference."""
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in (SCAN_PARAMETER, MEMBER_PARAMETER)]
@@ -30,18 +34,18 @@ def scan_url(url, *, member=None):
     return urlunsplit(parts._replace(query=urlencode(query, safe=".")))
 
 
-def qr_code(url):
+def qr_code(url: str) -> segno.QRCode:
     """The segno symbol of `url` (already a scan URL)."""
     return segno.make(url, error=ERROR_CORRECTION, boost_error=True, micro=False)
 
 
-def _scale_for(code, size, border):
+def _scale_for(code: segno.QRCode, size: int, border: int) -> int:
     """The largest whole number of pixels per module that keeps the symbol within `size` pixels."""
-    width = code.symbol_size(scale=1, border=border)[0]
+    width = int(code.symbol_size(scale=1, border=border)[0])
     return max(1, min(MAX_SCALE, size // width))
 
 
-def qr_svg(url, *, scale=10, border=BORDER, dark="#000", light="#fff"):
+def qr_svg(url: str, *, scale: float = 10, border: int = BORDER, dark: str = "#000", light: str = "#fff") -> bytes:
     """The QR of `url` as an SVG document (bytes); `scale` is the size of one module in SVG units."""
     buffer = BytesIO()
     qr_code(url).save(buffer, kind="svg", scale=scale, border=border, dark=dark, light=light, xmldecl=True,
@@ -49,7 +53,7 @@ def qr_svg(url, *, scale=10, border=BORDER, dark="#000", light="#fff"):
     return buffer.getvalue()
 
 
-def qr_png(url, *, size=None, scale=10, border=BORDER):
+def qr_png(url: str, *, size: int | None = None, scale: int = 10, border: int = BORDER) -> bytes:
     """The QR of `url` as a PNG (bytes), `scale` pixels per module, or as many as fit in `size` pixels."""
     code = qr_code(url)
     if size is not None:
@@ -59,15 +63,15 @@ def qr_png(url, *, size=None, scale=10, border=BORDER):
     return buffer.getvalue()
 
 
-def qr_layout(code, *, size, border=BORDER):
+def qr_layout(code: segno.QRCode, *, size: int, border: int = BORDER) -> tuple[int, int, int]:
     """Where `qr_image` draws `code` in a `size`-pixel square: (modules per side, pixels per module,
     offset of the first module from the top left corner)."""
-    modules = code.symbol_size(scale=1, border=0)[0]
+    modules = int(code.symbol_size(scale=1, border=0)[0])
     scale = _scale_for(code, size, border)
     return modules, scale, (size - (modules + 2 * border) * scale) // 2 + border * scale
 
 
-def qr_image(url, *, size, border=BORDER):
+def qr_image(url: str, *, size: int, border: int = BORDER) -> "PILImage":
     """The QR of `url` as a Pillow image of exactly `size`×`size` pixels, centred on white, each module
     a whole number of pixels (no blur when printed)."""
     from PIL import Image
@@ -77,5 +81,5 @@ def qr_image(url, *, size, border=BORDER):
     symbol = Image.new("L", (modules, modules), 255)
     symbol.putdata([0 if dark else 255 for row in code.matrix for dark in row])
     image = Image.new("L", (size, size), 255)
-    image.paste(symbol.resize((modules * scale, modules * scale), Image.NEAREST), (offset, offset))
+    image.paste(symbol.resize((modules * scale, modules * scale), Image.Resampling.NEAREST), (offset, offset))
     return image

@@ -27,10 +27,12 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone as dt_timezone
 from pathlib import Path
+from typing import Any, TypedDict
 
 import orjson
 from django.conf import settings
@@ -74,16 +76,27 @@ class Resolved:
     fallback_url: str
 
 
-_links = {}  # (domain id or None, slug) -> (expires at, Resolved or None)
-_domains = {"expires": 0.0, "hosts": None}  # host -> (domain id, fallback URL)
+class _DomainCache(TypedDict):
+    expires: float
+    hosts: dict[str, tuple[int, str]] | None  # host -> (domain id, fallback URL)
+
+
+class _Spool(TypedDict):
+    fd: int | None
+    pid: int | None
+    dir: Any  # settings.VAR_DIR when the file was opened
+
+
+_links: dict[tuple[int | None, str], tuple[float, Resolved | None]] = {}  # (domain id or None, slug) -> (expires at, Resolved or None)
+_domains: _DomainCache = {"expires": 0.0, "hosts": None}
 # Cache keys being reloaded in a thread right now; an event-loop caller may serve their stale entry
 # meanwhile (see visit's `stale_ok`), so an expiry does not send every concurrent visit to the database.
-_refreshing = set()
-_guesses = {}  # client IP -> deque of monotonic times of unknown-slug visits
+_refreshing: set[object] = set()
+_guesses: dict[str, deque[float]] = {}  # client IP -> deque of monotonic times of unknown-slug visits
 _lock = threading.Lock()
 
 
-def cache_clear():
+def cache_clear() -> None:
     """Forget every cached link and domain (tests; an operator's change shows within CACHE_TTL anyway)."""
     _links.clear()
     _domains["expires"] = 0.0
@@ -92,7 +105,7 @@ def cache_clear():
     _guesses.clear()
 
 
-def _domain(host, clock, stale_ok=False):
+def _domain(host: str | None, clock: float, stale_ok: bool = False) -> tuple[int | None, str]:
     if _domains["expires"] <= clock and not (stale_ok and "domains" in _refreshing and _domains["hosts"] is not None):
         if stale_ok:
             _refreshing.add("domains")
@@ -111,11 +124,11 @@ def _domain(host, clock, stale_ok=False):
     return (_domains["hosts"] or {}).get(name, (None, ""))
 
 
-def _epoch(moment):
+def _epoch(moment: datetime | None) -> float | None:
     return None if moment is None else moment.timestamp()
 
 
-def _load(domain_id, slug):
+def _load(domain_id: int | None, slug: str) -> Resolved | None:
     row = (
         Link.objects.filter(domain_id=domain_id, slug=slug)
         .values_list(
@@ -135,7 +148,7 @@ def _load(domain_id, slug):
     )
 
 
-def _guessing(client, clock):
+def _guessing(client: str, clock: float) -> bool:
     """True if `client` has hit more than GUESS_LIMIT unknown slugs in the last GUESS_WINDOW seconds."""
     hits = _guesses.get(client)
     if hits is None:
@@ -145,7 +158,7 @@ def _guessing(client, clock):
     return len(hits) >= GUESS_LIMIT
 
 
-def _guess_record(client, clock):
+def _guess_record(client: str, clock: float) -> None:
     with _lock:
         hits = _guesses.get(client)
         if hits is None:
@@ -156,7 +169,10 @@ def _guess_record(client, clock):
         hits.append(clock)
 
 
-def visit(*, host, slug, query, user_agent, referer, remote_addr, language="zh-hans", now=None, stale_ok=False):
+def visit(
+    *, host: str | None, slug: str, query: Mapping[str, str], user_agent: str | None, referer: str | None,
+    remote_addr: str, language: str = "zh-hans", now: datetime | None = None, stale_ok: bool = False,
+) -> Visit:
     """Resolve one visit of a short link or channel code and record it; see the module docstring.
 
     stale_ok: the caller runs on an event loop (links.fastpath) and will run the visit again in a thread
@@ -220,10 +236,10 @@ def visit(*, host, slug, query, user_agent, referer, remote_addr, language="zh-h
     return Visit(302, location, None)
 
 
-def _route(link, group_id):
+def _route(link: Resolved, group_id: int | None) -> tuple[str, int | None, int | None]:
     from .rotation import code_visit_route
 
-    code = ChannelCode.objects.select_related("workspace").filter(pk=link.code_id).first()
+    code = ChannelCode.objects.select_related("workspace").filter(pk=link.code_id).first() if link.code_id is not None else None
     if code is None:
         return "", None, group_id
     choice = code_visit_route(code=code)
@@ -232,22 +248,22 @@ def _route(link, group_id):
     return choice.url, choice.target.pk, choice.target.group_id or group_id
 
 
-def _refused(status, reason, fallback_url, language):
+def _refused(status: int, reason: str, fallback_url: str, language: str) -> Visit:
     if fallback_url:
         return Visit(302, fallback_url, None)
     return Visit(status, None, _page(reason, language))
 
 
 # -- the spool -----------------------------------------------------------------------------------
-_spool = {"fd": None, "pid": None, "dir": None}
+_spool: _Spool = {"fd": None, "pid": None, "dir": None}
 
 
-def spool_dir():
+def spool_dir() -> Path:
     """Where click spool files live: $SIYU_VAR_DIR/spool/clicks."""
     return Path(settings.VAR_DIR) / "spool" / "clicks"
 
 
-def _spool_fd():
+def _spool_fd() -> int:
     directory = settings.VAR_DIR
     if _spool["fd"] is not None and _spool["pid"] == os.getpid() and _spool["dir"] is directory:
         return _spool["fd"]
@@ -261,11 +277,11 @@ def _spool_fd():
         fcntl.flock(fd, fcntl.LOCK_SH)
         if _spool["fd"] is not None and _spool["pid"] == os.getpid():
             os.close(_spool["fd"])  # the spool directory changed (tests); a forked child keeps its parent's fd
-        _spool.update(fd=fd, pid=os.getpid(), dir=directory)
+        _spool.update({"fd": fd, "pid": os.getpid(), "dir": directory})
         return fd
 
 
-def _spool_append(line):
+def _spool_append(line: bytes) -> None:
     fd = _spool_fd()
     written = os.write(fd, line)
     while written < len(line):  # a short write (disk nearly full); O_APPEND keeps the rest in place
@@ -273,10 +289,10 @@ def _spool_append(line):
 
 
 # -- pages ---------------------------------------------------------------------------------------
-_pages = {}
+_pages: dict[tuple[str, str], str] = {}
 
 
-def _page_texts():
+def _page_texts() -> dict[str, tuple[str, str]]:
     return {
         "unknown": (_("Link not found"), _("This short link does not exist. Check the address and try again.")),
         "not_yet": (_("Not active yet"), _("This link is not active yet. Please come back later.")),
@@ -288,7 +304,7 @@ def _page_texts():
     }
 
 
-def _page(reason, language):
+def _page(reason: str, language: str) -> str:
     language = "en" if (language or "").lower().startswith("en") else "zh-hans"
     page = _pages.get((reason, language))
     if page is None:

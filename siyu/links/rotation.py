@@ -16,8 +16,10 @@ When no target is open, the code's backup URL (empty: none, and the visitor gets
 """
 import logging
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -26,7 +28,8 @@ from django.utils import timezone
 
 from siyu.core.events import EventType
 from siyu.core.kinds import CREATE_GROUP, channel_kinds
-from siyu.core.models import OutboxMessage
+from siyu.core.models import OutboxMessage, Workspace
+from siyu.core.projections import PreparedEvent
 from siyu.core.outbox import outbox_enqueue
 from siyu.groups.models import Group, GroupStats
 
@@ -52,7 +55,7 @@ class TargetLoad:
     open: bool
 
 
-def code_targets_load(*, code, today: date | None = None):
+def code_targets_load(*, code: ChannelCode, today: date | None = None) -> list[TargetLoad]:
     """Every target of the code in position order with its fill figures. Four queries."""
     today = today or timezone.localtime(timezone.now(), code.workspace.tz).date()
     targets = list(code.targets.all())
@@ -76,7 +79,7 @@ def code_targets_load(*, code, today: date | None = None):
     return loads
 
 
-def _pick(code, open_targets, cursor):
+def _pick(code: ChannelCode, open_targets: Sequence[CodeTarget], cursor: int) -> CodeTarget | None:
     if code.strategy == Strategy.ROUND_ROBIN:
         return open_targets[cursor % len(open_targets)]
     if code.strategy == Strategy.WEIGHTED:
@@ -92,7 +95,7 @@ def _pick(code, open_targets, cursor):
     return open_targets[0]
 
 
-def code_target_choose(*, code, today=None, cursor=None):
+def code_target_choose(*, code: ChannelCode, today: date | None = None, cursor: int | None = None) -> Choice:
     """The target the next visit of `code` goes to, without recording anything."""
     open_targets = [load.target for load in code_targets_load(code=code, today=today) if load.open]
     target = _pick(code, open_targets, code.cursor if cursor is None else cursor) if open_targets else None
@@ -101,7 +104,7 @@ def code_target_choose(*, code, today=None, cursor=None):
     return Choice(target=target, url=target.url, all_full=False)
 
 
-def code_visit_route(*, code, today=None):
+def code_visit_route(*, code: ChannelCode, today: date | None = None) -> Choice:
     """Choose the target of one visit and record it: the code's cursor moves on (round robin,
     weighted) and the target's unflushed sends go up by one, so caps apply at once.
 
@@ -123,7 +126,7 @@ def code_visit_route(*, code, today=None):
     return choice
 
 
-def code_group_request(*, code, now=None):
+def code_group_request(*, code: ChannelCode, now: datetime | None = None) -> OutboxMessage | None:
     """Ask the channel of the code's last group for a new group, once until a target is added.
 
     Queued through the outbox as kind "create_group" (target: the last group's external id; payload:
@@ -132,7 +135,7 @@ def code_group_request(*, code, now=None):
     code's next target. Returns the outbox message or None.
     """
     last = code.targets.filter(group__isnull=False).select_related("group").order_by("-position", "-id").first()
-    if last is None:
+    if last is None or last.group is None:
         return None
     kinds = channel_kinds(channel=last.group.channel)
     if kinds is None:
@@ -155,7 +158,9 @@ def code_group_request(*, code, now=None):
         )
 
 
-def code_groups_created(sender, *, workspace, source, events, **kwargs):
+def code_groups_created(
+    sender: object, *, workspace: Workspace, source: str, events: Sequence[PreparedEvent], **kwargs: Any
+) -> None:
     """On the outbox's "sent" event of a create_group message: the new group becomes the code's next target.
 
     Runs inside the ingest transaction that records the send, so the target exists as soon as the send
@@ -167,9 +172,11 @@ def code_groups_created(sender, *, workspace, source, events, **kwargs):
     for event in events:
         if event.type != sent or event.group_id is None or event.data.get("kind") != CREATE_GROUP:
             continue
-        message = OutboxMessage.objects.filter(pk=event.data.get("outbox_id"), workspace=workspace).first()
+        outbox_id = event.data.get("outbox_id")
+        message = OutboxMessage.objects.filter(pk=outbox_id, workspace=workspace).first() if outbox_id is not None else None
         payload = message.payload if message is not None and isinstance(message.payload, dict) else {}
-        code = ChannelCode.objects.filter(pk=payload.get("code"), workspace=workspace).first()
+        code_id = payload.get("code")
+        code = ChannelCode.objects.filter(pk=code_id, workspace=workspace).first() if code_id is not None else None
         if code is None or code.targets.filter(group_id=event.group_id).exists():
             continue
         group = Group.objects.get(pk=event.group_id)

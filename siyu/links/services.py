@@ -5,13 +5,20 @@ an operator can act on (keyed by field where there is one); views and commands o
 """
 import re
 import secrets
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, NoReturn
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http.request import split_domain_port, validate_host
 from django.utils.translation import gettext as _
+
+from siyu.core.models import Workspace
+from siyu.groups.models import Group
 
 from .models import ChannelCode, CodeTarget, Link, LinkDomain, Strategy
 
@@ -32,11 +39,11 @@ WHITESPACE = re.compile(r"\s")
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-def _refuse(field, message):
+def _refuse(field: str, message: str) -> NoReturn:
     raise ValidationError({field: [message]})
 
 
-def target_url_errors(url, *, field="target_url"):
+def target_url_errors(url: object, *, field: str = "target_url") -> None:
     """Raise ValidationError unless `url` is an http(s) URL that does not lead back to our short links.
 
     Refused: other schemes (javascript:, data:, ftp:…), control characters, whitespace anywhere, no
@@ -71,13 +78,13 @@ def target_url_errors(url, *, field="target_url"):
         _refuse(field, _("%(url)s is one of our own short links: a link to it would loop.") % {"url": url})
 
 
-def fallback_url_errors(url, *, field):
+def fallback_url_errors(url: str, *, field: str) -> None:
     """Like target_url_errors for an optional URL (fallback, backup): empty is allowed."""
     if url:
         target_url_errors(url, field=field)
 
 
-def slug_errors(slug):
+def slug_errors(slug: str | None) -> None:
     """Raise ValidationError unless `slug` can be a custom slug."""
     if isinstance(slug, str) and slug.lower() in RESERVED_SLUGS:
         _refuse("slug", _("%(slug)r is reserved; choose another slug.") % {"slug": slug})
@@ -85,12 +92,12 @@ def slug_errors(slug):
         _refuse("slug", _("A slug is 2 to 64 letters, digits, - or _, starting with a letter or digit."))
 
 
-def slug_generate():
+def slug_generate() -> str:
     """A random slug of 7 characters from SLUG_ALPHABET (about 1.5 × 10¹² possibilities)."""
     return "".join(secrets.choice(SLUG_ALPHABET) for _ in range(SLUG_LENGTH))
 
 
-def domain_host_normalise(host):
+def domain_host_normalise(host: str | None) -> str:
     """A host as stored: lowercase, no port, no trailing dot; ValidationError if it is not a host name."""
     name, _port = split_domain_port((host or "").strip().lower())
     name = name.rstrip(".")
@@ -99,7 +106,7 @@ def domain_host_normalise(host):
     return name
 
 
-def link_domain_add(*, workspace, host, is_default=False, fallback_url=""):
+def link_domain_add(*, workspace: Workspace, host: str, is_default: bool = False, fallback_url: str = "") -> LinkDomain:
     """Register a host of the workspace for short links. Transactional; a host belongs to one workspace."""
     name = domain_host_normalise(host)
     fallback_url_errors(fallback_url, field="fallback_url")
@@ -112,9 +119,11 @@ def link_domain_add(*, workspace, host, is_default=False, fallback_url=""):
 
 
 def link_create(
-    *, workspace, target_url, slug=None, domain=None, group=None, actor=None, utm=None, valid_from=None,
-    valid_until=None, max_visits=None, tags=(), campaign="", channel="", fallback_url="",
-):
+    *, workspace: Workspace, target_url: str, slug: str | None = None, domain: LinkDomain | None = None,
+    group: Group | None = None, actor: User | None = None, utm: Mapping[str, str] | None = None,
+    valid_from: datetime | None = None, valid_until: datetime | None = None, max_visits: int | None = None,
+    tags: Iterable[object] = (), campaign: str = "", channel: str = "", fallback_url: str = "",
+) -> Link:
     """Create a short link and return it.
 
     `slug` None generates one (retried on a collision); a custom slug is validated and refused when
@@ -131,8 +140,10 @@ def link_create(
 
 
 def _link_fields(
-    *, workspace, group, utm, valid_from, valid_until, max_visits, tags, campaign, channel, fallback_url,
-):
+    *, workspace: Workspace, group: Group | None, utm: Mapping[str, str] | None, valid_from: datetime | None,
+    valid_until: datetime | None, max_visits: int | None, tags: Iterable[object], campaign: str, channel: str,
+    fallback_url: str,
+) -> dict[str, Any]:
     """The checked, normalised fields a link's owner may set (all but target, slug and domain)."""
     fallback_url_errors(fallback_url, field="fallback_url")
     utm = dict(utm or {})
@@ -156,9 +167,11 @@ def _link_fields(
 
 
 def _link_insert(
-    *, workspace, target_url, slug, domain, actor, tags, campaign, channel, group=None, utm=None, valid_from=None,
-    valid_until=None, max_visits=None, fallback_url="",
-):
+    *, workspace: Workspace, target_url: str, slug: str | None, domain: LinkDomain | None, actor: User | None,
+    tags: Iterable[object], campaign: str, channel: str, group: Group | None = None,
+    utm: Mapping[str, str] | None = None, valid_from: datetime | None = None, valid_until: datetime | None = None,
+    max_visits: int | None = None, fallback_url: str = "",
+) -> Link:
     checked = _link_fields(
         workspace=workspace, group=group, utm=utm, valid_from=valid_from, valid_until=valid_until,
         max_visits=max_visits, tags=tags, campaign=campaign, channel=channel, fallback_url=fallback_url,
@@ -168,6 +181,7 @@ def _link_insert(
     elif domain.workspace_id != workspace.pk:
         _refuse("domain", _("The domain belongs to another workspace."))
     fields = dict(workspace=workspace, domain=domain, target_url=target_url, created_by=actor, **checked)
+    candidates: Iterable[str]
     if slug is not None:
         slug_errors(slug)
         candidates = [slug]
@@ -187,9 +201,10 @@ def _link_insert(
 
 
 def link_update(
-    *, link, target_url, utm=None, valid_from=None, valid_until=None, max_visits=None, tags=(), group=None,
-    campaign="", channel="", fallback_url="",
-):
+    *, link: Link, target_url: str, utm: Mapping[str, str] | None = None, valid_from: datetime | None = None,
+    valid_until: datetime | None = None, max_visits: int | None = None, tags: Iterable[object] = (),
+    group: Group | None = None, campaign: str = "", channel: str = "", fallback_url: str = "",
+) -> Link:
     """Change where a link goes and its limits; its slug and domain stay (they may be printed).
 
     Same checks as link_create; UTM parameters not given are cleared. A channel code's link has no
@@ -208,14 +223,14 @@ def link_update(
     return link
 
 
-def link_disable(*, link, disabled=True):
+def link_disable(*, link: Link, disabled: bool = True) -> Link:
     """Disable (or enable again) a link; visits see it within the redirect cache's lifetime (2 s)."""
     Link.objects.filter(pk=link.pk).update(disabled=disabled)
     link.disabled = disabled
     return link
 
 
-def utm_url(link):
+def utm_url(link: Link) -> str:
     """The link's target with its UTM parameters appended (existing parameters of the same name are replaced)."""
     added = {name: getattr(link, name) for name in UTM_FIELDS if getattr(link, name)}
     if not added:
@@ -227,9 +242,10 @@ def utm_url(link):
 
 
 def channel_code_create(
-    *, workspace, name, strategy=Strategy.NEXT_WHEN_FULL, backup_url="", auto_create_group=False, slug=None,
-    domain=None, actor=None, tags=(), campaign="", channel="",
-):
+    *, workspace: Workspace, name: str, strategy: str = Strategy.NEXT_WHEN_FULL, backup_url: str = "",
+    auto_create_group: bool = False, slug: str | None = None, domain: LinkDomain | None = None,
+    actor: User | None = None, tags: Iterable[object] = (), campaign: str = "", channel: str = "",
+) -> ChannelCode:
     """Create a channel code (活码) with its own short link, the URL its QR prints. Transactional.
 
     The link has no target of its own: the code decides where each visit goes (links.rotation).
@@ -250,7 +266,10 @@ def channel_code_create(
         )
 
 
-def code_target_add(*, code, url="", group=None, capacity=None, weight=1, daily_cap=None, position=None, active=True):
+def code_target_add(
+    *, code: ChannelCode, url: str = "", group: Group | None = None, capacity: int | None = None, weight: int = 1,
+    daily_cap: int | None = None, position: int | None = None, active: bool = True,
+) -> CodeTarget:
     """Add a target to a channel code, after the existing ones unless `position` is given.
 
     `url` defaults to nothing: give the group's invite link. `capacity` defaults to the group's

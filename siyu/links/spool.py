@@ -19,7 +19,10 @@ import logging
 import os
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -66,7 +69,7 @@ _crawlers = CrawlerDetect()
 
 
 @lru_cache(maxsize=4096)
-def user_agent_parse(user_agent):
+def user_agent_parse(user_agent: str) -> Agent:
     """Browser, OS and device families (ua-parser), the bot flag (crawlerdetect) and WeChat's in-app browser.
 
     An empty user agent counts as a bot: every browser sends one.
@@ -83,19 +86,19 @@ def user_agent_parse(user_agent):
     )
 
 
-def ip_anonymise(address):
+def ip_anonymise(address: str | None) -> str:
     """The network of an address: IPv4 to its /24 (203.0.113.0), IPv6 to its /48; "" if not an address."""
     try:
         ip = ipaddress.ip_address((address or "").strip())
     except ValueError:
         return ""
-    if ip.version == 6 and ip.ipv4_mapped:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
     prefix = 24 if ip.version == 4 else 48
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
 
 
-def referer_host(referer):
+def referer_host(referer: str | None) -> str:
     """Only the host of the referring page: paths and queries can carry personal data."""
     try:
         return (urlsplit(referer).hostname or "")[:253] if referer else ""
@@ -103,10 +106,12 @@ def referer_host(referer):
         return ""
 
 
-def click_event(click, *, now):
+def click_event(click: dict[str, Any], *, now: datetime) -> dict[str, Any]:
     """The raw link.clicked event of one spooled click (see links.projections for the data)."""
     agent = user_agent_parse(click.get("ua") or "")
     occurred_at = parse_datetime(click["t"])
+    if occurred_at is None:
+        raise ValueError(f"not a timestamp: {click['t']!r}")
     member = member_ref_read(click["m"], click["ws"]) if click.get("m") else None
     return {
         "type": "link.clicked",
@@ -122,7 +127,7 @@ def click_event(click, *, now):
     }
 
 
-def links_spool_flush(*, chunk_bytes=CHUNK_BYTES):
+def links_spool_flush(*, chunk_bytes: int = CHUNK_BYTES) -> FlushResult:
     """Ingest every complete spooled click not yet ingested and remove finished files. See the module docstring."""
     directory = spool_dir()
     files = clicks = stored = removed = 0
@@ -144,7 +149,7 @@ def links_spool_flush(*, chunk_bytes=CHUNK_BYTES):
     return FlushResult(files=files, clicks=clicks, stored=stored, removed=removed)
 
 
-def _flush_chunk(path, chunk_bytes):
+def _flush_chunk(path: Path, chunk_bytes: int) -> tuple[int, int, bool]:
     """Ingest the next chunk of complete lines of one file; (lines read, events stored, more to read)."""
     SpoolOffset.objects.get_or_create(file_name=path.name)
     with transaction.atomic():
@@ -170,10 +175,10 @@ def _flush_chunk(path, chunk_bytes):
     return len(lines), stored, len(data) == chunk_bytes
 
 
-def _ingest(name, lines):
+def _ingest(name: str, lines: list[bytes]) -> int:
     now = timezone.now()
-    by_workspace = defaultdict(list)
-    sends = defaultdict(int)
+    by_workspace: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
+    sends: defaultdict[int, int] = defaultdict(int)
     for number, line in enumerate(lines):
         try:
             click = orjson.loads(line)
@@ -198,7 +203,7 @@ def _ingest(name, lines):
     return stored
 
 
-def _remove_if_finished(path):
+def _remove_if_finished(path: Path) -> int:
     """Delete a file read to its end whose writer is gone; 1 if deleted."""
     try:
         size = path.stat().st_size

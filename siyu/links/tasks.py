@@ -13,12 +13,12 @@ FLUSHES_PER_MINUTE = 60 // FLUSH_EVERY_SECONDS
 
 
 @db_task()
-def flush_clicks():
+def flush_clicks() -> None:
     links_spool_flush()
 
 
 @db_periodic_task(crontab(minute="*"))
-def flush_clicks_every_minute():
+def flush_clicks_every_minute() -> None:
     links_spool_flush()
     for n in range(1, FLUSHES_PER_MINUTE):
         flush_clicks.schedule(delay=n * FLUSH_EVERY_SECONDS)

@@ -1,10 +1,10 @@
 """The plain Django view of /s/<slug>; the lead's fast path answers the same URLs without Django's stack."""
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from .redirect import visit
 
 
-def short_link(request, slug):
+def short_link(request: HttpRequest, slug: str) -> HttpResponse:
     """Resolve a visit (links.redirect.visit) and answer it: a redirect or Siyu's page with the status."""
     result = visit(
         host=request.get_host(),
@@ -15,6 +15,7 @@ def short_link(request, slug):
         remote_addr=request.META.get("REMOTE_ADDR", ""),
         language="en" if request.META.get("HTTP_ACCEPT_LANGUAGE", "").lower().startswith("en") else "zh-hans",
     )
+    response: HttpResponse
     if result.location is not None:
         response = HttpResponseRedirect(result.location)
     else:

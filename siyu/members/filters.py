@@ -34,6 +34,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from siyu.core.models import Workspace
+
 from .models import Member, MemberDay, MemberStats, MemberTag, Segment, SegmentMember, Tag, TagRule
 
 MAX_DEPTH = 8
@@ -175,7 +177,7 @@ def _owner_condition(leaf):
 class Leaf:
     """What a condition's `compile` gets: one leaf of a filter, and where and when it is evaluated."""
 
-    workspace: object
+    workspace: Workspace
     node: dict
     where: str  # the leaf's path in the filter (e.g. "all.2"), for FilterError messages
     now: datetime

@@ -188,3 +188,18 @@ def test_the_timeline_says_what_each_moderation_event_was(ingest, workspace, lin
     assert details[1].startswith("广告链接 · strike 2/2 · Message deleted, Strike counted, Removed, Barred")
     assert "广告链接" in details[2]  # barred: the reason
     assert details[3] == "undone by boss"
+
+
+def test_a_strike_of_an_erased_member_can_be_undone(ingest, workspace, links_rule):
+    # Erasure deletes the member's identities; the undo then names the member directly (found by mypy:
+    # the identity lookup could be None).
+    from siyu.members.privacy import member_erase
+
+    ingest([say("spam", "https://a.example.com"), say("spam", "https://b.example.com")])
+    member = Member.objects.get()
+    member_erase(member=member)
+    assert not Identity.objects.filter(member=member).exists()
+    assert strike_undo(strike=Strike.objects.get(number=2), by_user=None) is True
+    assert Strike.objects.get(number=2).undone_at is not None
+    member.refresh_from_db()
+    assert member.barred_at is None

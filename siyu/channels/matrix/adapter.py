@@ -7,6 +7,7 @@ import html
 import logging
 import re
 from datetime import datetime, timezone
+from typing import Any
 
 from django.utils import timezone as dj_timezone
 from django.utils.translation import gettext as _
@@ -265,7 +266,7 @@ def room_events(room_id, room, *, bot_user, names=None):
         if isinstance(listed, list):
             raw += [(part, e) for e in listed]
     # What this response says about the room: its name, its members' names and power levels.
-    context = {"name": None, "names": {}, "power": None, "creators": set()}
+    context: dict[str, Any] = {"name": None, "names": {}, "power": None, "creators": set()}
     for _part, event in raw:
         if not isinstance(event, dict) or not isinstance(event.get("content"), dict):
             continue

@@ -32,7 +32,7 @@ def _response_names(room, bot_user):
         if event.get("type") == "m.room.member" and isinstance(user_id, str) and isinstance(content, dict):
             name = content.get("displayname")
             joined = content.get("membership") == "join" and isinstance(name, str) and name.strip()
-            names[user_id] = name.strip()[:MAX_NAME] if joined else None
+            names[user_id] = name.strip()[:MAX_NAME] if joined and isinstance(name, str) else None
         elif event.get("type") == "m.room.message" and isinstance(event.get("sender"), str) and event["sender"] != bot_user:
             senders.add(event["sender"])
     return names, senders
@@ -50,7 +50,7 @@ def member_names_resolve(*, account, client, response):
     rooms = (response.get("rooms") or {}).get("join") if isinstance(response, dict) else None
     if not isinstance(rooms, dict) or not rooms:
         return {}, {}
-    known = {room_id: {} for room_id in rooms}
+    known: dict[str, dict[str, str]] = {room_id: {} for room_id in rooms}
     for chunk in chunked(list(rooms), 500):
         for room_id, user_id, name in MatrixMemberName.objects.filter(account=account, room_id__in=chunk).values_list(
             "room_id", "user_id", "display_name"

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10.0
 
-_clients = {}
+_clients: dict[int, tuple[tuple[str, str], MatrixClient]] = {}
 _clients_lock = threading.Lock()
 
 

@@ -8,6 +8,7 @@ seconds, backing off on errors and stopping cleanly on SIGTERM/SIGINT.
 """
 import logging
 import threading
+from typing import Any
 
 from django.db import DatabaseError, connection, transaction
 
@@ -110,7 +111,8 @@ def gaps_backfill(*, account, client, response):
         timeline = room.get("timeline") if isinstance(room, dict) else None
         if not isinstance(timeline, dict) or not timeline.get("limited") or not timeline.get("prev_batch"):
             continue
-        missed, start = [], timeline["prev_batch"]
+        missed: list[dict[str, Any]] = []
+        start = timeline["prev_batch"]
         for _page in range(BACKFILL_PAGES):
             page = client.messages(
                 room_id, start=start, end=account.since, limit=BACKFILL_PAGE, filter={"types": PARSED_TYPES}
@@ -196,7 +198,7 @@ def channel_run(*, workspace=None, once=False, stop=None, poll_seconds=30.0, rel
             _say(stdout, f"{account.workspace.slug}: {account.user_id}: received {result.received}, stored {result.stored}")
         return failed
     stop = stop or threading.Event()
-    running = {}
+    running: dict[int, AccountSyncer] = {}
     try:
         while not stop.is_set():
             for account_id in accounts.values_list("pk", flat=True):

@@ -84,8 +84,8 @@ class Community:
         self.counter = 0
         self.groups = self._make_groups()
         self.people = [self._make_person(i) for i in range(plan.members)]
-        self.arrived = []  # people who have joined, for picking inviters
-        self.by_arrival = {}
+        self.arrived: list[Person] = []  # people who have joined, for picking inviters
+        self.by_arrival: dict[int, list[Person]] = {}
         for person in self.people:
             self.by_arrival.setdefault(person.arrival_day, []).append(person)
 
@@ -203,7 +203,7 @@ class Community:
 
     def _costs(self, day, events):
         """Paid channels bill each lead group for the day's views; content is booked weekly."""
-        views = {}
+        views: dict[str, int] = {}
         for event in events:
             if event["type"] == "link.exposed":
                 views[event["group"]["id"]] = views.get(event["group"]["id"], 0) + 1
