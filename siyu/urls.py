@@ -7,3 +7,4 @@ urlpatterns = [
     path("", include("siyu.links.urls")),
     path("", include("siyu.console.urls")),
 ]
+handler403 = "siyu.console.views.refused"

@@ -1,11 +1,19 @@
-"""Every console page of a workspace goes through `workspace_view`: no role there, no page (404)."""
+"""Who reaches a console page, and how a refusal or a service's ValidationError reaches the operator.
+
+Every console page of a workspace goes through `workspace_view`: no role there, no page (404). A page or
+an action that needs a role says so with `role_required(...)` under it: the refusal is the translated
+page (403) that names the roles that may (see siyu.core.roles). A service's ValidationError goes on the
+form, or into the page's messages, with `errors_show` / `errors_flash`.
+"""
 from functools import wraps
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.utils import timezone
 
 from siyu.core.models import StaffRole
+from siyu.core.roles import role_check
 from siyu.groups import selectors as group_selectors
 from siyu.groups.models import Group
 
@@ -33,6 +41,49 @@ def workspace_view(view):
             timezone.deactivate()
 
     return wrapper
+
+
+def role_required(roles, message, *, methods=None):
+    """Refuse the view (RoleRequired: the refusal page) unless the user's role is one of `roles`.
+
+    `message` says what is refused (a lazy translation); with `methods` (e.g. ("POST",)) only requests of
+    those methods are checked: the page shows to everyone, the change needs the role. Goes right under
+    @workspace_view. The roles are kept on the view (`view.roles`) for the console's areas.
+    """
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if methods is None or request.method in methods:
+                role_check(staff_role=request.staff_role, roles=roles, message=message)
+            return view(request, *args, **kwargs)
+
+        wrapper.roles = tuple(roles)
+        return wrapper
+
+    return decorate
+
+
+def error_lines(error):
+    """A ValidationError as one line per message, field by field."""
+    if hasattr(error, "error_dict"):
+        return [message for problems in error.message_dict.values() for message in problems]
+    return list(error.messages)
+
+
+def errors_show(form, error):
+    """Put a service's ValidationError on `form`: by field where the form has that field, else on top."""
+    if hasattr(error, "error_dict"):
+        for field, problems in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, problems)
+    else:
+        form.add_error(None, error.messages)
+
+
+def errors_flash(request, error):
+    """Show a service's ValidationError in the page's messages, one message a line."""
+    for line in error_lines(error):
+        messages.error(request, line)
 
 
 def workspace_today(request):

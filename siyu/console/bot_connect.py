@@ -4,7 +4,7 @@ Everyone with a role sees the page; only owners and admins change it (it holds t
 """
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
@@ -14,9 +14,10 @@ from siyu.channels.matrix.models import MatrixAccount
 from siyu.channels.matrix.services import (
     matrix_connect, matrix_connection_test, matrix_disconnect, matrix_settings_update,
 )
+from siyu.core.roles import ADMINS
 from siyu.groups.models import Group
 
-from .access import workspace_view
+from .access import role_required, workspace_view
 
 
 class ConnectForm(forms.Form):
@@ -45,14 +46,13 @@ class SettingsForm(forms.ModelForm):
         fields = ["enabled", "bot_per_second", "bot_burst", "room_per_second", "room_burst"]
 
 
-def _require_admin(request):
-    if request.method == "POST" and not request.staff_role.is_admin:
-        raise PermissionDenied(_("Only the workspace's owners and admins can change the bot."))
+admin_posts_required = role_required(
+    ADMINS, gettext_lazy("Only the workspace's owners and admins can change the bot."), methods=("POST",))
 
 
 @workspace_view
+@admin_posts_required
 def bot_page(request):
-    _require_admin(request)
     return _render(request)
 
 
@@ -69,8 +69,8 @@ def _render(request, connect_form=None, settings_form=None):
 
 
 @workspace_view
+@admin_posts_required
 def bot_connect(request):
-    _require_admin(request)
     if request.method != "POST":
         return redirect("console:bot", slug=request.workspace.slug)
     form = ConnectForm(request.POST)
@@ -90,8 +90,8 @@ def bot_connect(request):
 
 
 @workspace_view
+@admin_posts_required
 def bot_test(request):
-    _require_admin(request)
     account = MatrixAccount.objects.filter(workspace=request.workspace).first()
     if request.method == "POST" and account is not None:
         try:
@@ -107,8 +107,8 @@ def bot_test(request):
 
 
 @workspace_view
+@admin_posts_required
 def bot_settings(request):
-    _require_admin(request)
     account = MatrixAccount.objects.filter(workspace=request.workspace).first()
     if request.method != "POST" or account is None:
         return redirect("console:bot", slug=request.workspace.slug)
@@ -125,8 +125,8 @@ def bot_settings(request):
 
 
 @workspace_view
+@admin_posts_required
 def bot_disconnect(request):
-    _require_admin(request)
     if request.method == "POST" and matrix_disconnect(workspace=request.workspace):
         messages.success(request, _("The bot is disconnected. Its groups and their history stay."))
     return redirect("console:bot", slug=request.workspace.slug)

@@ -11,15 +11,16 @@ from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from siyu.analytics import cohorts, metrics, selectors
 from siyu.analytics.rollups import rollups_refresh
 from siyu.core.events import EventType
+from siyu.core.roles import WRITERS, role_allows
 from siyu.groups.models import Group
 
-from .access import group_or_404, workspace_today, workspace_view
+from .access import group_or_404, role_required, workspace_today, workspace_view
 from .exports import FORMATS, table_download
 from .forms import DEFAULT_PERIOD, PeriodForm
 
@@ -133,7 +134,7 @@ def dashboard(request):
         "weeks_after": range(1, cohorts.WEEKS_AFTER + 1), "funnel": funnel, "funnel_labels": FUNNEL_LABELS,
         "funnel_chart": json.dumps({"labels": [str(FUNNEL_LABELS[s.key]) for s in funnel], "values": [s.count for s in funnel]}),
         "query": request.GET.urlencode(), "watermark": selectors.watermark_get(workspace=workspace),
-        "period_query": _period_query(request),
+        "period_query": _period_query(request), "can_refresh": role_allows(request.staff_role, WRITERS),
     }
     return render(request, "console/dashboard.html", context)
 
@@ -225,6 +226,7 @@ def group_analytics(request, group_id):
 
 @require_POST
 @workspace_view
+@role_required(WRITERS, gettext_lazy("Viewers cannot update the figures; they update by themselves within a minute."))
 def analytics_refresh(request):
     """On demand: bring the rollups up to the ledger now instead of waiting for the worker."""
     result = rollups_refresh(workspace=request.workspace)

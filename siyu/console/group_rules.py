@@ -5,7 +5,6 @@ Every page exists twice, for the workspace defaults (w/<slug>/bot/rules/…) and
 admin or operator role; undoing a strike needs owner or admin.
 """
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -14,12 +13,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from siyu.core.roles import ADMINS, OPERATORS
 from siyu.groups import selectors as group_selectors
 from siyu.groups import services
 from siyu.groups.bot import welcome_payload
 from siyu.groups.models import Announcement, BotSettings, Group, KeywordReply, ModerationRule, Strike
 
-from .access import group_or_404, workspace_view
+from .access import group_or_404, role_required, workspace_view
 from .rule_forms import (
     AnnouncementForm, BotSettingsForm, KeywordReplyForm, ModerationRuleForm, StrikeFilterForm, WelcomePreviewForm,
 )
@@ -29,9 +29,9 @@ LOG_PAGE = 100
 SAMPLE_NEWCOMERS = [{"id": "@xiaoming", "name": "小明", "number": 1024}, {"id": "@xiaohong", "name": "小红", "number": 1025}]
 
 
-def _require_change(request):
-    if not request.staff_role.can_operate:
-        raise PermissionDenied(_("Only owners, admins and operators can change the bot's rules."))
+CHANGE_REFUSED = gettext_lazy("Only owners, admins and operators can change the bot's rules.")
+change_required = role_required(OPERATORS, CHANGE_REFUSED)
+change_posts_required = role_required(OPERATORS, CHANGE_REFUSED, methods=("POST",))
 
 
 def _scope(request, group_id):
@@ -93,12 +93,12 @@ def _preview(welcome_text, rules_text, group):
 
 
 @workspace_view
+@change_posts_required
 def bot_rules(request, group_id=None):
     """The rules page; POST saves the bot settings (a group's first save gives it its own settings)."""
     group = _scope(request, group_id)
     if request.method != "POST":
         return _page(request, group)
-    _require_change(request)
     form = BotSettingsForm(request.POST, instance=services.bot_settings_get(workspace=request.workspace, group=group))
     if not form.is_valid():
         return _page(request, group, settings_form=form, status=400)
@@ -120,9 +120,9 @@ def welcome_preview(request, group_id=None):
 
 @require_POST
 @workspace_view
+@change_required
 def settings_reset(request, group_id):
     group = _scope(request, group_id)
-    _require_change(request)
     if services.bot_settings_reset(group=group):
         messages.success(request, _("This group now follows the workspace defaults."))
     return redirect(_page_url(request, group))
@@ -130,8 +130,8 @@ def settings_reset(request, group_id):
 
 @require_POST
 @workspace_view
+@change_required
 def recommended_rules(request):
-    _require_change(request)
     created = services.recommended_rules_create(workspace=request.workspace)
     messages.success(request, _("%(n)s recommended rules added.") % {"n": created})
     return redirect(_page_url(request, None))
@@ -160,9 +160,9 @@ def _item_views(kind):
 
     @require_POST
     @workspace_view
+    @change_required
     def add(request, group_id=None):
         group = _scope(request, group_id)
-        _require_change(request)
         form = form_class(request.POST, instance=model(workspace=request.workspace, group=group))
         if not form.is_valid():
             return _page(request, group, **{form_name: form}, status=400)
@@ -171,12 +171,12 @@ def _item_views(kind):
         return redirect(_page_url(request, group))
 
     @workspace_view
+    @change_posts_required
     def edit(request, pk, group_id=None):
         group = _scope(request, group_id)
         item = _item(request, group, model, pk)
         form = form_class(instance=item)
         if request.method == "POST":
-            _require_change(request)
             form = form_class(request.POST, instance=item)
             if form.is_valid():
                 services.rule_save(rule=form.save(commit=False))
@@ -189,9 +189,9 @@ def _item_views(kind):
 
     @require_POST
     @workspace_view
+    @change_required
     def delete(request, pk, group_id=None):
         group = _scope(request, group_id)
-        _require_change(request)
         services.rule_delete(rule=_item(request, group, model, pk))
         messages.success(request, deleted)
         return redirect(_page_url(request, group))
@@ -207,9 +207,9 @@ moderation_rule_add, moderation_rule_edit, moderation_rule_delete = _item_views(
 
 @require_POST
 @workspace_view
+@change_required
 def announcement_add(request, group_id=None):
     group = _scope(request, group_id)
-    _require_change(request)
     form = AnnouncementForm(request.POST, channels=None if group else _channels(request.workspace))
     if not form.is_valid():
         return _page(request, group, announcement_form=form, status=400)
@@ -224,9 +224,9 @@ def announcement_add(request, group_id=None):
 
 @require_POST
 @workspace_view
+@change_required
 def announcement_action(request, pk, action, group_id=None):
     group = _scope(request, group_id)
-    _require_change(request)
     if action not in ("post", "stop"):
         raise Http404("No such action.")
     announcement = _item(request, group, Announcement, pk)
@@ -264,9 +264,8 @@ def moderation_log(request):
 
 @require_POST
 @workspace_view
+@role_required(ADMINS, gettext_lazy("Only owners and admins can undo a strike."))
 def strike_undo(request, pk):
-    if not request.staff_role.is_admin:
-        raise PermissionDenied(_("Only owners and admins can undo a strike."))
     try:
         strike = Strike.objects.select_related("group", "workspace").get(workspace=request.workspace, pk=pk)
     except Strike.DoesNotExist:

@@ -1,8 +1,8 @@
 """Forms of the short-link and channel-code pages.
 
 They only parse what the browser sends (numbers, dates, lists of tags); every rule about targets,
-slugs, validity and capacities lives in siyu.links.services, whose ValidationErrors `errors_show`
-puts on the form next to the field they are about.
+slugs, validity and capacities lives in siyu.links.services, whose ValidationErrors
+console.access.errors_show puts on the form next to the field they are about.
 """
 from django import forms
 from django.core.exceptions import ValidationError
@@ -19,15 +19,6 @@ STATUSES = [
     ("", _("Any status")), ("live", _("Live")), ("scheduled", _("Not yet valid")), ("expired", _("Expired")),
     ("exhausted", _("Visits used up")), ("disabled", _("Disabled")),
 ]
-
-
-def errors_show(form, error):
-    """Put a service's ValidationError on `form`: by field where the form has that field, else on top."""
-    if hasattr(error, "error_dict"):
-        for field, messages in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, messages)
-    else:
-        form.add_error(None, error.messages)
 
 
 def _choices(empty, rows):

@@ -8,7 +8,7 @@ import json
 from datetime import datetime, time, timedelta
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import F, Prefetch, Q, Sum
 from django.http import Http404, HttpResponse
@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 
 from siyu.core.events import EventType
 from siyu.core.models import Event
+from siyu.core.roles import OPERATORS
 from siyu.core.selectors import keyset_page
 from siyu.groups import selectors as group_selectors
 from siyu.links import selectors as link_selectors
@@ -32,10 +33,8 @@ from siyu.links.rotation import code_target_choose, code_targets_load
 from siyu.members import selectors as member_selectors
 from siyu.members.models import Member
 
-from .access import workspace_today, workspace_view
-from .link_forms import (
-    ChannelCodeForm, CodeTargetForm, LinkFilterForm, LinkForm, PosterForm, UtmPreviewForm, errors_show,
-)
+from .access import errors_show, role_required, workspace_today, workspace_view
+from .link_forms import ChannelCodeForm, CodeTargetForm, LinkFilterForm, LinkForm, PosterForm, UtmPreviewForm
 
 PAGE = 50
 CODES_PAGE = 20  # each code's fill levels and live target take a few queries
@@ -49,9 +48,8 @@ LINK_FIELDS = ("target_url", "utm", "valid_from", "valid_until", "max_visits", "
                "fallback_url")
 
 
-def _require_change(request):
-    if not request.staff_role.can_operate:
-        raise PermissionDenied(_("Only owners, admins and operators can change links and channel codes."))
+change_required = role_required(
+    OPERATORS, gettext_lazy("Only owners, admins and operators can change links and channel codes."))
 
 
 def _link_or_404(request, link_id):
@@ -206,12 +204,12 @@ def _link_kwargs(request, form):
 
 
 @workspace_view
+@change_required
 def link_new(request):
     """Create a short link; GET shows the form with its UTM builder."""
     form = _link_form(request)
     if request.method != "POST":
         return _link_form_page(request, form)
-    _require_change(request)
     if not form.is_valid():
         return _link_form_page(request, form, status=400)
     data = _link_kwargs(request, form)
@@ -227,6 +225,7 @@ def link_new(request):
 
 
 @workspace_view
+@change_required
 def link_edit(request, link_id):
     """Change where a link goes and its limits; its slug and domain stay (they are printed)."""
     link = _link_or_404(request, link_id)
@@ -236,7 +235,6 @@ def link_edit(request, link_id):
     form = _link_form(request, link=link)
     if request.method != "POST":
         return _link_form_page(request, form, link)
-    _require_change(request)
     if not form.is_valid():
         return _link_form_page(request, form, link, status=400)
     data = _link_kwargs(request, form)
@@ -251,9 +249,9 @@ def link_edit(request, link_id):
 
 @require_POST
 @workspace_view
+@change_required
 def link_disable(request, link_id):
     """Disable a link, or enable it again (`enable=1`)."""
-    _require_change(request)
     link = _link_or_404(request, link_id)
     enable = request.POST.get("enable") == "1"
     services.link_disable(link=link, disabled=not enable)
@@ -468,10 +466,10 @@ def codes(request):
 
 
 @workspace_view
+@change_required
 def code_new(request):
     form = ChannelCodeForm(request.POST or None, domains=_domains(request.workspace))
     if request.method == "POST":
-        _require_change(request)
         if form.is_valid():
             data = dict(form.cleaned_data)
             domain_id = data.pop("domain")
@@ -503,8 +501,8 @@ def code_detail(request, code_id):
 
 @require_POST
 @workspace_view
+@change_required
 def code_target_add(request, code_id):
-    _require_change(request)
     code = _code_or_404(request, code_id)
     form = CodeTargetForm(request.POST, groups=group_selectors.group_choices(workspace=request.workspace))
     if not form.is_valid():

@@ -8,26 +8,25 @@ larger ones run on the Huey queue (members.tasks) and the progress page polls th
 import os
 import tempfile
 
-from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from siyu.members import exports, imports
 from siyu.members.models import ImportStatus, Member, MemberImport, Segment, SegmentMember
+from siyu.core.roles import ADMINS, OPERATORS, role_check
 from siyu.members.privacy import can_see_contacts
 
-from .access import workspace_view
+from .access import errors_flash, role_required, workspace_view
 
 INLINE_BYTES = 1_000_000  # about 10,000 rows: larger files go to the queue
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 
 
-def _require_import(request):
-    if not request.staff_role.can_operate:
-        raise PermissionDenied(_("Only owners, admins and operators can import and export members."))
+import_required = role_required(OPERATORS, gettext_lazy("Only owners, admins and operators can import and export members."))
 
 
 def _import_or_404(request, import_id):
@@ -42,9 +41,9 @@ def _segments(workspace):
 
 
 @workspace_view
+@import_required
 def import_start(request):
     """Upload a file (POST) or see recent imports and the export form."""
-    _require_import(request)
     error = ""
     if request.method == "POST":
         upload = request.FILES.get("file")
@@ -86,9 +85,9 @@ def _run(imp, *, commit):
 
 
 @workspace_view
+@import_required
 def import_detail(request, import_id):
     """One import: its mapping step, its dry-run report, its progress or its result, by status."""
-    _require_import(request)
     imp = _import_or_404(request, import_id)
     options = imports.import_options(imp)
     if request.method == "POST":
@@ -118,7 +117,7 @@ def import_detail(request, import_id):
             imp.error = str(problem)[:500]
             imp.save(update_fields=["error"])
         except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
+            errors_flash(request, exc)
         return redirect("console:member_import", request.workspace.slug, imp.pk)
     context = {"imp": imp, "options": options, "summary": options.get("summary", {}),
                "encoding_label": imports.encoding_label(imp.encoding) if imp.encoding else "",
@@ -142,9 +141,9 @@ def import_detail(request, import_id):
 
 
 @workspace_view
+@import_required
 def import_progress(request, import_id):
     """The progress fragment polled by htmx; once the run ended, the page reloads to show the outcome."""
-    _require_import(request)
     imp = _import_or_404(request, import_id)
     if imp.status != ImportStatus.RUNNING:
         response = HttpResponse("")
@@ -155,10 +154,10 @@ def import_progress(request, import_id):
 
 
 @workspace_view
+@import_required
 def members_export(request):
     """Download every member, or a segment's (?segment=ID), as ?format=csv|xlsx; ?with_contacts=1 for
     owners and admins only. Audited."""
-    _require_import(request)
     workspace = request.workspace
     fmt = request.GET.get("format", "csv")
     if fmt not in exports.FORMATS:
@@ -169,8 +168,8 @@ def members_export(request):
         if segment is None:
             raise Http404("No such segment.")
     with_contacts = request.GET.get("with_contacts") == "1"
-    if with_contacts and not can_see_contacts(request.staff_role):
-        raise PermissionDenied(_("Only owners and admins can export contacts unmasked."))
+    if with_contacts:
+        role_check(staff_role=request.staff_role, roles=ADMINS, message=_("Only owners and admins can export contacts unmasked."))
     filename = f"{workspace.slug}-{'segment-%s' % segment.pk if segment else 'members'}.{fmt}"
     if fmt == "xlsx":
         out = tempfile.TemporaryFile()

@@ -10,7 +10,7 @@ import json
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -19,20 +19,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from siyu.core.models import Role, StaffRole
+from siyu.core.models import StaffRole
+from siyu.core.roles import ADMINS, LEAD_LIST_READERS, OPERATORS, WRITERS, role_allows
 from siyu.members import handover as handover_services
 from siyu.members import leads as lead_services
 from siyu.members import notes as note_services
 from siyu.members.models import Assignment, Lead, LeadList, LeadStatus, Member, Note, NoteKind, Segment, Tag
 
-from .access import workspace_view
-
-
-def _errors(error):
-    """A ValidationError as one line per message."""
-    if hasattr(error, "message_dict"):
-        return [m for ms in error.message_dict.values() for m in ms]
-    return list(error.messages)
+from .access import error_lines, errors_flash, errors_show, role_required, workspace_view
 
 
 def _member_or_404(request, number):
@@ -63,7 +57,7 @@ def member_context(*, request, member):
     role = request.staff_role
     return {
         "note_kinds": NoteKind.choices,
-        "can_note": role.role != Role.VIEWER,
+        "can_note": role_allows(role, WRITERS),
         "can_set_owner": role.can_operate,
         "owner_choices": _staff_users(request.workspace) if role.can_operate else [],
         "my_user_id": request.user.pk,
@@ -79,8 +73,7 @@ def member_note_add(request, number):
                                text=request.POST.get("text", ""))
         messages.success(request, _("Note added."))
     except ValidationError as error:
-        for message in _errors(error):
-            messages.error(request, message)
+        errors_flash(request, error)
     return redirect("console:member", slug=request.workspace.slug, number=member.number)
 
 
@@ -103,16 +96,14 @@ def member_remark(request, number):
         note_services.remark_set(member=member, remark=request.POST.get("remark", ""), by=request.user)
         messages.success(request, _("Remark saved."))
     except ValidationError as error:
-        for message in _errors(error):
-            messages.error(request, message)
+        errors_flash(request, error)
     return redirect("console:member", slug=request.workspace.slug, number=member.number)
 
 
 @workspace_view
+@role_required(OPERATORS, gettext_lazy("Only owners, admins and operators can change a member's owner."))
 @require_POST
 def member_owner(request, number):
-    if not request.staff_role.can_operate:
-        raise PermissionDenied(_("Only owners, admins and operators can change a member's owner."))
     member = _member_or_404(request, number)
     owner = _user_in_workspace(request.workspace, request.POST.get("owner"))
     if owner is None and request.POST.get("owner"):
@@ -122,8 +113,7 @@ def member_owner(request, number):
             handover_services.member_owner_set(members=[member], owner=owner, by=request.user)
             messages.success(request, _("Owner changed."))
         except ValidationError as error:
-            for message in _errors(error):
-                messages.error(request, message)
+            errors_flash(request, error)
     return redirect("console:member", slug=request.workspace.slug, number=member.number)
 
 
@@ -164,9 +154,8 @@ class HandoverForm(forms.Form):
 
 
 @workspace_view
+@role_required(ADMINS, gettext_lazy("Only owners and admins can hand members over."))
 def handover(request):
-    if not request.staff_role.is_admin:
-        raise PermissionDenied(_("Only owners and admins can hand members over."))
     workspace = request.workspace
     form = HandoverForm(request.POST or None, workspace=workspace, initial={"include_groups": True})
     preview = None
@@ -183,7 +172,7 @@ def handover(request):
                 return redirect("console:handover", slug=workspace.slug)
             preview = handover_services.handover_preview(**args)
         except ValidationError as error:
-            for message in _errors(error):
+            for message in error_lines(error):
                 form.add_error(None, message)
     context = {"form": form, "preview": preview, "history": handover_services.handover_list(workspace=workspace)}
     return render(request, "console/handover.html", context)
@@ -218,12 +207,8 @@ class LeadListForm(forms.Form):
         return weights
 
 
-def _require_lead_pages(request, change=False):
-    role = request.staff_role
-    if role.role == Role.SALES:
-        raise PermissionDenied(_("Sales staff see their own leads under “My leads”."))
-    if change and not role.can_operate:
-        raise PermissionDenied(_("Only owners, admins and operators can change lead lists."))
+lead_lists_required = role_required(LEAD_LIST_READERS, gettext_lazy("Sales staff see their own leads under “My leads”."))
+LEAD_LISTS_CHANGE = gettext_lazy("Only owners, admins and operators can change lead lists.")
 
 
 def _leadlist_or_404(request, list_id):
@@ -234,8 +219,9 @@ def _leadlist_or_404(request, list_id):
 
 
 @workspace_view
+@lead_lists_required
+@role_required(OPERATORS, LEAD_LISTS_CHANGE, methods=("POST",))
 def leads(request):
-    _require_lead_pages(request, change=request.method == "POST")
     workspace = request.workspace
     form = LeadListForm(request.POST or None, workspace=workspace,
                         initial={"weights": '{"messages_30d": 1, "spend_yuan": 0.1}'})
@@ -250,16 +236,15 @@ def leads(request):
             )
             return redirect("console:leadlist", slug=workspace.slug, list_id=lead_list.pk)
         except ValidationError as error:
-            for field, problems in error.message_dict.items():
-                form.add_error(field if field in form.fields else None, problems)
+            errors_show(form, error)
     lists = LeadList.objects.filter(workspace=workspace).select_related("segment").order_by("-created_at")
     context = {"form": form, "lists": lists, "inputs": lead_services.SCORE_INPUTS.items()}
     return render(request, "console/leads.html", context)
 
 
 @workspace_view
+@lead_lists_required
 def leadlist_detail(request, list_id):
-    _require_lead_pages(request)
     lead_list = _leadlist_or_404(request, list_id)
     leads_shown = lead_services.leadlist_leads(lead_list=lead_list)
     context = {
@@ -272,25 +257,26 @@ def leadlist_detail(request, list_id):
 
 
 @workspace_view
+@lead_lists_required
+@role_required(OPERATORS, LEAD_LISTS_CHANGE)
 @require_POST
 def leadlist_build(request, list_id):
-    _require_lead_pages(request, change=True)
     lead_list = _leadlist_or_404(request, list_id)
     try:
         result = lead_services.leadlist_build(lead_list=lead_list)
         messages.success(request, _("Rebuilt: %(leads)s leads, %(added)s new, %(removed)s removed, %(assigned)s assigned.")
                          % result)
     except ValidationError as error:
-        for message in _errors(error):
-            messages.error(request, message)
+        errors_flash(request, error)
     return redirect("console:leadlist", slug=request.workspace.slug, list_id=lead_list.pk)
 
 
 @workspace_view
+@lead_lists_required
+@role_required(OPERATORS, LEAD_LISTS_CHANGE)
 @require_POST
 def lead_reassign(request, lead_id):
     """Give one lead to another staff member (operators and up), from the lead list's page."""
-    _require_lead_pages(request, change=True)
     lead = Lead.objects.filter(lead_list__workspace=request.workspace, pk=lead_id).select_related("lead_list").first()
     if lead is None:
         raise Http404("No such lead.")
@@ -300,8 +286,7 @@ def lead_reassign(request, lead_id):
         lead_services.lead_assign(lead=lead, to_user=to_user, by=request.user)
         messages.success(request, _("Lead reassigned."))
     except ValidationError as error:
-        for message in _errors(error):
-            messages.error(request, message)
+        errors_flash(request, error)
     return redirect("console:leadlist", slug=request.workspace.slug, list_id=lead.lead_list_id)
 
 
@@ -338,8 +323,7 @@ def lead_follow_up(request, lead_id):
             lead_services.lead_status_set(lead=lead, status=status, by=request.user)
         messages.success(request, _("Saved."))
     except ValidationError as error:
-        for message in _errors(error):
-            messages.error(request, message)
+        errors_flash(request, error)
     back = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
         back = reverse("console:leads_mine", args=[request.workspace.slug])

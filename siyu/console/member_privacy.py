@@ -6,18 +6,20 @@ and erasing them need the owner or admin role; erasing asks for the member's num
 Merging members and undoing a merge need the owner or admin role too: both move every row of a person.
 """
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from siyu.core.roles import ADMINS, OPERATORS
 from siyu.members import merge as merging
 from siyu.members import privacy
 from siyu.members.models import Member, MemberMerge
 
-from .access import workspace_view
+from .access import error_lines, role_required, workspace_view
 
 
 def _member_or_404(request, number):
@@ -25,11 +27,6 @@ def _member_or_404(request, number):
         return Member.objects.select_related("merged_into").get(workspace=request.workspace, number=number)
     except Member.DoesNotExist:
         raise Http404("No such member.") from None
-
-
-def _require_admin(request, message):
-    if not request.staff_role.is_admin:
-        raise PermissionDenied(message)
 
 
 def member_privacy_context(request, member, *, revealed=False, errors=None, values=None):
@@ -59,19 +56,17 @@ def _contacts_render(request, member, **kwargs):
 
 @require_POST
 @workspace_view
+@role_required(ADMINS, gettext_lazy("Only owners and admins can see contact details."))
 def contacts_reveal(request, number):
     member = _member_or_404(request, number)
-    if not privacy.can_see_contacts(request.staff_role):
-        raise PermissionDenied(_("Only owners and admins can see contact details."))
     return _contacts_render(request, member, revealed=True)
 
 
 @require_POST
 @workspace_view
+@role_required(OPERATORS, gettext_lazy("Only owners, admins and operators can change contact details."))
 def contacts_edit(request, number):
     member = _member_or_404(request, number)
-    if not privacy.can_edit_contacts(request.staff_role):
-        raise PermissionDenied(_("Only owners, admins and operators can change contact details."))
     values = {f: request.POST.get(f, "") for f in ("phone", "email", "wechat")}
     # A masked value sent back unchanged means "leave it as it is".
     submitted = {f: (None if "*" in v else v) for f, v in values.items()}
@@ -87,8 +82,8 @@ def contacts_edit(request, number):
 
 @require_POST
 @workspace_view
+@role_required(ADMINS, gettext_lazy("Only owners and admins can export a person's data."))
 def member_export(request, number):
-    _require_admin(request, _("Only owners and admins can export a person's data."))
     member = _member_or_404(request, number)
     body = privacy.member_data_export(member=member, by=request.user)
     response = HttpResponse(body, content_type="application/json; charset=utf-8")
@@ -97,8 +92,8 @@ def member_export(request, number):
 
 
 @workspace_view
+@role_required(ADMINS, gettext_lazy("Only owners and admins can erase a person."))
 def member_erase(request, number):
-    _require_admin(request, _("Only owners and admins can erase a person."))
     member = _member_or_404(request, number)
     error = None
     if request.method == "POST":
@@ -109,7 +104,7 @@ def member_erase(request, number):
             try:
                 privacy.member_erase(member=member, by=request.user, reason=request.POST.get("reason", ""))
             except ValidationError as refused:
-                error = " ".join(refused.messages)
+                error = " ".join(error_lines(refused))
             else:
                 messages.success(request, _("Member #%(number)s was erased.") % {"number": member.number})
                 return redirect("console:member", request.workspace.slug, member.number)
@@ -117,18 +112,18 @@ def member_erase(request, number):
 
 
 @workspace_view
+@role_required(ADMINS, gettext_lazy("Only owners and admins can merge members."), methods=("POST",))
 def merges(request):
     """Same-phone candidates, a form to merge two numbers, and past merges with undo."""
     can_merge = request.staff_role.is_admin
     error = None
     if request.method == "POST":
-        _require_admin(request, _("Only owners and admins can merge members."))
         try:
             kept = _number(request, "kept")
             merged = _number(request, "merged")
             merge = merging.member_merge(kept=kept, merged=merged, by=request.user, reason=request.POST.get("reason", ""))
         except ValidationError as refused:
-            error = " ".join(refused.messages)
+            error = " ".join(error_lines(refused))
         else:
             messages.success(request, _("Member #%(merged)s was merged into #%(kept)s.")
                              % {"merged": merge.merged.number, "kept": merge.kept.number})
@@ -154,15 +149,15 @@ def _number(request, field):
 
 @require_POST
 @workspace_view
+@role_required(ADMINS, gettext_lazy("Only owners and admins can undo a merge."))
 def merge_undo(request, merge_id):
-    _require_admin(request, _("Only owners and admins can undo a merge."))
     merge = MemberMerge.objects.filter(workspace=request.workspace, pk=merge_id).first()
     if merge is None:
         raise Http404("No such merge.")
     try:
         merging.member_merge_undo(merge=merge, by=request.user)
     except ValidationError as refused:
-        messages.error(request, " ".join(refused.messages))
+        messages.error(request, " ".join(error_lines(refused)))
     else:
         messages.success(request, _("The merge was undone: #%(merged)s is separate from #%(kept)s again.")
                          % {"merged": merge.merged.number, "kept": merge.kept.number})

@@ -1,18 +1,19 @@
 """The outbox page: what the bot has queued, sent and failed to send, with the reasons."""
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from siyu.core.models import OutboxMessage, OutboxStatus
 from siyu.core.outbox import outbox_retry
+from siyu.core.roles import OPERATORS
 from siyu.core.selectors import keyset_page
 from siyu.groups.models import Group
 
-from .access import workspace_view
+from .access import role_required, workspace_view
 
 # The statuses as the page shows them, in the order of a message's life.
 STATUS_TABS = [OutboxStatus.PENDING, OutboxStatus.CLAIMED, OutboxStatus.SENT, OutboxStatus.FAILED]
@@ -48,11 +49,10 @@ def outbox(request):
 
 
 @workspace_view
+@role_required(OPERATORS, gettext_lazy("Only owners, admins and operators can retry a message."))
 @require_POST
 def outbox_message_retry(request, message_id):
     """Queue a failed message again (after the cause was fixed: a permission given, a bot reconnected)."""
-    if not request.staff_role.can_operate:
-        raise PermissionDenied(_("Only owners, admins and operators can retry a message."))
     message = get_object_or_404(OutboxMessage, workspace=request.workspace, pk=message_id)
     if outbox_retry(message=message):
         messages.success(request, _("Message %(id)s is queued again.") % {"id": message.pk})

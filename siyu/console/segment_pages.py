@@ -8,7 +8,7 @@ deeper than that is edited as JSON. Views parse and call siyu.members.tags / tag
 import json
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from siyu.analytics.models import ActivityTier, Loyalty, Pyramid, ValueTier
 from siyu.core.models import StaffRole
+from siyu.core.roles import OPERATORS, role_allows
 from siyu.groups.models import Group, GroupKind
 from siyu.members import segments as segment_services
 from siyu.members import tag_rules as tag_rule_services
@@ -26,7 +27,7 @@ from siyu.members.models import Member, MemberTag, Segment, SegmentMember, Segme
 from siyu.members.filters import COUNT_LABELS, FIELDS, OP_LABELS, FilterError, filter_describe, filter_error, filter_preview
 from siyu.members.tags import tag_create, tag_delete, tag_group_create, tags_apply, tags_remove
 
-from .access import workspace_view
+from .access import errors_flash, role_required, workspace_view
 
 KINDS = {
     "tag": gettext_lazy("has tag"),
@@ -50,9 +51,8 @@ MAX_ROWS = 20
 PAGE = 100
 
 
-def _require_change(request):
-    if not request.staff_role.can_operate:
-        raise PermissionDenied(_("Only owners, admins and operators can change tags and segments."))
+CHANGE_REFUSED = gettext_lazy("Only owners, admins and operators can change tags and segments.")
+change_required = role_required(OPERATORS, CHANGE_REFUSED)
 
 
 # -- rows ↔ filter ------------------------------------------------------------------------------
@@ -220,9 +220,9 @@ def _segment_or_404(request, segment_id):
 
 
 @workspace_view
+@change_required
 def segment_edit(request, segment_id=None):
     """The builder: new segment (or tag rule, with ?rule=1) or an existing segment."""
-    _require_change(request)
     segment = _segment_or_404(request, segment_id) if segment_id else None
     for_rule = segment is None and request.GET.get("rule") == "1"
     condition = segment.filter if segment else {"all": []}
@@ -297,14 +297,14 @@ def segment_detail(request, segment_id):
         "segment": segment, "words": filter_describe(workspace=request.workspace, filter=segment.filter),
         "members": page[:PAGE], "next_before": next_before, "sizes": sizes[::-1],
         "peak": max((s.size for s in sizes), default=0) or 1,
-        "can_change": request.staff_role.can_operate,
+        "can_change": request.staff_role.can_operate, "can_export": role_allows(request.staff_role, OPERATORS),
     })
 
 
 @workspace_view
+@change_required
 @require_POST
 def segment_recount(request, segment_id):
-    _require_change(request)
     segment = _segment_or_404(request, segment_id)
     entered, left = segment_services.segment_build(segment=segment)
     if segment.error:
@@ -316,9 +316,9 @@ def segment_recount(request, segment_id):
 
 
 @workspace_view
+@change_required
 @require_POST
 def segment_archive(request, segment_id):
-    _require_change(request)
     segment = _segment_or_404(request, segment_id)
     if segment.lead_lists.exists():
         messages.error(request, _("Lead lists use this segment; delete them first."))
@@ -330,15 +330,14 @@ def segment_archive(request, segment_id):
 
 # -- tags ----------------------------------------------------------------------------------------
 @workspace_view
+@role_required(OPERATORS, CHANGE_REFUSED, methods=("POST",))
 def tags(request):
     workspace = request.workspace
     if request.method == "POST":
-        _require_change(request)
         try:
             _tags_post(request)
         except ValidationError as exc:
-            for message in exc.messages:
-                messages.error(request, message)
+            errors_flash(request, exc)
         return redirect("console:tags", workspace.slug)
     live_tags = (Tag.objects.filter(workspace=workspace, deleted_at__isnull=True)
                  .annotate(members=Count("member_tags")).select_related("group"))
@@ -387,10 +386,10 @@ def _tags_post(request):
 
 
 @workspace_view
+@change_required
 @require_POST
 def member_tags(request, number):
     """Give or take a tag on the member page."""
-    _require_change(request)
     member = Member.objects.filter(workspace=request.workspace, number=number).first()
     tag = Tag.objects.filter(workspace=request.workspace, pk=_int(request.POST.get("tag")), deleted_at__isnull=True).first()
     if member is None or tag is None:

@@ -5,10 +5,10 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from siyu.analytics import selectors as analytics_selectors
@@ -17,6 +17,7 @@ from siyu.analytics.tiers import member_model_reasons, model_settings_get
 from siyu.core import selectors as core_selectors
 from siyu.core.events import TYPE_BY_KEY
 from siyu.core.models import Role, StaffRole
+from siyu.core.roles import OPERATORS
 from siyu.groups import services as group_services
 from siyu.groups import selectors as group_selectors
 from siyu.groups.models import Group
@@ -24,7 +25,7 @@ from siyu.members import selectors as member_selectors
 from siyu.members.models import Member
 
 from . import member_people, member_privacy, segment_pages
-from .access import group_or_404, staff_roles, workspace_today, workspace_view
+from .access import group_or_404, role_required, staff_roles, workspace_today, workspace_view
 from .forms import EventFilterForm, GroupFilterForm, MemberFilterForm, TimelineForm
 
 
@@ -88,11 +89,10 @@ def group_detail(request, group_id):
 
 
 @workspace_view
+@role_required(OPERATORS, gettext_lazy("Only owners, admins and operators can change who is in charge of a group."))
 @require_POST
 def group_staff(request, group_id):
     """Put a staff member in charge of the group (operators and up)."""
-    if not request.staff_role.can_operate:
-        raise PermissionDenied(_("Only owners, admins and operators can change who is in charge of a group."))
     group = group_or_404(request, group_id)
     chosen = request.POST.get("staff") or None
     role = StaffRole.objects.filter(workspace=request.workspace, user_id=chosen).select_related("user").first() if chosen else None
@@ -194,3 +194,12 @@ def events(request):
     query.pop("before", None)
     context = {"form": form, "events": page, "next_before": next_before, "query": query.urlencode(), "group": group}
     return render(request, "console/events.html", context)
+
+
+def refused(request, exception=None):
+    """The refusal page (handler403), translated: what was refused and which roles may do it."""
+    context = {
+        "message": getattr(exception, "message", None) or (str(exception) if exception and exception.args else ""),
+        "roles": getattr(exception, "roles", ()),
+    }
+    return render(request, "403.html", context, status=403)

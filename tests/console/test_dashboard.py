@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.html import escape
 from openpyxl import load_workbook
 
-from siyu.analytics.models import MemberModel
+from siyu.analytics.models import MemberModel, Watermark
 from siyu.analytics.rollups import rollups_refresh
 from siyu.channels.simulator.services import simulation_plan, simulation_run
 from siyu.core.models import Role
@@ -121,9 +121,22 @@ def test_events_page_filters_by_type_group_and_day(client_in, community):
     assert client_in.get(url(community, "events") + "?type=bogus&start=not-a-day").status_code == 200
 
 
-def test_refresh_on_demand_reads_new_events(client_in, community, ingest):
+def test_refresh_on_demand_reads_new_events(client, community, ingest, make_staff):
     from tests.conftest import ev
 
+    client.force_login(make_staff(community, role=Role.OPERATOR))
     ingest([ev("group.joined", "late1", actor="newcomer", group="g-new")], ws=community)
-    response = client_in.post(url(community, "analytics_refresh"), {"next": "https://evil.example/"})
+    assert "Update now" in client.get(url(community), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    response = client.post(url(community, "analytics_refresh"), {"next": "https://evil.example/"})
     assert response.status_code == 302 and response.url == url(community)
+
+
+@pytest.mark.parametrize("language, says", [("en", "Roles that may:"), ("zh-hans", "可以这样做的角色：")])
+def test_a_viewer_cannot_refresh_and_is_told_which_role_can(client_in, community, language, says):
+    assert "Update now" not in client_in.get(url(community), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    before = Watermark.objects.get(workspace=community).refreshed_at
+    response = client_in.post(url(community, "analytics_refresh"), HTTP_ACCEPT_LANGUAGE=language)
+    html = response.content.decode()
+    assert response.status_code == 403 and says in html and "Forbidden" not in html
+    assert ("Operator" if language == "en" else "运营") in html
+    assert Watermark.objects.get(workspace=community).refreshed_at == before
