@@ -17,6 +17,7 @@ from siyu.channels.matrix.services import (
 from siyu.core.roles import ADMINS
 from siyu.groups.models import Group
 
+from .areas import ConsoleArea, MenuEntry
 from .access import role_required, workspace_view
 
 
@@ -132,10 +133,14 @@ def bot_disconnect(request):
     return redirect("console:bot", slug=request.workspace.slug)
 
 
-urlpatterns = [
-    path("w/<slug:slug>/bot/", bot_page, name="bot"),
-    path("w/<slug:slug>/bot/connect/", bot_connect, name="bot_connect"),
-    path("w/<slug:slug>/bot/test/", bot_test, name="bot_test"),
-    path("w/<slug:slug>/bot/settings/", bot_settings, name="bot_settings"),
-    path("w/<slug:slug>/bot/disconnect/", bot_disconnect, name="bot_disconnect"),
-]
+area = ConsoleArea(
+    key="bot",
+    routes=[
+        path("bot/", bot_page, name="bot"),
+        path("bot/connect/", bot_connect, name="bot_connect"),
+        path("bot/test/", bot_test, name="bot_test"),
+        path("bot/settings/", bot_settings, name="bot_settings"),
+        path("bot/disconnect/", bot_disconnect, name="bot_disconnect"),
+    ],
+    menu=[MenuEntry(gettext_lazy("Bot"), "bot", order=100)],
+)

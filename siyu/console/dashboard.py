@@ -7,7 +7,7 @@ import json
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -20,6 +20,7 @@ from siyu.core.events import EventType
 from siyu.core.roles import WRITERS, role_allows
 from siyu.groups.models import Group
 
+from .areas import ConsoleArea, MenuEntry
 from .access import group_or_404, role_required, workspace_today, workspace_view
 from .exports import FORMATS, table_download
 from .forms import DEFAULT_PERIOD, PeriodForm
@@ -236,3 +237,14 @@ def analytics_refresh(request):
         target = reverse("console:dashboard", args=[request.workspace.slug])
     return redirect(target)
 
+
+
+area = ConsoleArea(
+    key="dashboard",
+    routes=[
+        path("", dashboard, name="dashboard"),
+        path("refresh/", analytics_refresh, name="analytics_refresh"),
+        path("groups/<int:group_id>/figures/", group_analytics, name="group_analytics"),
+    ],
+    menu=[MenuEntry(gettext_lazy("Dashboard"), "dashboard", order=10)],
+)

@@ -19,6 +19,7 @@ from siyu.groups import services
 from siyu.groups.bot import welcome_payload
 from siyu.groups.models import Announcement, BotSettings, Group, KeywordReply, ModerationRule, Strike
 
+from .areas import ConsoleArea, MenuEntry
 from .access import group_or_404, role_required, workspace_view
 from .rule_forms import (
     AnnouncementForm, BotSettingsForm, KeywordReplyForm, ModerationRuleForm, StrikeFilterForm, WelcomePreviewForm,
@@ -283,24 +284,28 @@ def strike_undo(request, pk):
 def _both(suffix, view, name):
     """The same view for the workspace defaults and for one group."""
     return [
-        path(f"w/<slug:slug>/bot/rules/{suffix}", view, name=f"bot_rules{name}"),
-        path(f"w/<slug:slug>/groups/<int:group_id>/bot/{suffix}", view, name=f"group_bot{name}"),
+        path(f"bot/rules/{suffix}", view, name=f"bot_rules{name}"),
+        path(f"groups/<int:group_id>/bot/{suffix}", view, name=f"group_bot{name}"),
     ]
 
 
-urlpatterns = [
-    *_both("", bot_rules, ""),
-    *_both("preview/", welcome_preview, "_preview"),
-    *_both("replies/new/", reply_add, "_reply_add"),
-    *_both("replies/<int:pk>/", reply_edit, "_reply"),
-    *_both("replies/<int:pk>/delete/", reply_delete, "_reply_delete"),
-    *_both("moderation-rules/new/", moderation_rule_add, "_rule_add"),
-    *_both("moderation-rules/<int:pk>/", moderation_rule_edit, "_rule"),
-    *_both("moderation-rules/<int:pk>/delete/", moderation_rule_delete, "_rule_delete"),
-    *_both("announcements/new/", announcement_add, "_announcement_add"),
-    *_both("announcements/<int:pk>/<str:action>/", announcement_action, "_announcement"),
-    path("w/<slug:slug>/groups/<int:group_id>/bot/reset/", settings_reset, name="group_bot_reset"),
-    path("w/<slug:slug>/bot/rules/recommended/", recommended_rules, name="bot_rules_recommended"),
-    path("w/<slug:slug>/moderation/", moderation_log, name="moderation"),
-    path("w/<slug:slug>/moderation/<int:pk>/undo/", strike_undo, name="strike_undo"),
-]
+area = ConsoleArea(
+    key="bot_rules",
+    routes=[
+        *_both("", bot_rules, ""),
+        *_both("preview/", welcome_preview, "_preview"),
+        *_both("replies/new/", reply_add, "_reply_add"),
+        *_both("replies/<int:pk>/", reply_edit, "_reply"),
+        *_both("replies/<int:pk>/delete/", reply_delete, "_reply_delete"),
+        *_both("moderation-rules/new/", moderation_rule_add, "_rule_add"),
+        *_both("moderation-rules/<int:pk>/", moderation_rule_edit, "_rule"),
+        *_both("moderation-rules/<int:pk>/delete/", moderation_rule_delete, "_rule_delete"),
+        *_both("announcements/new/", announcement_add, "_announcement_add"),
+        *_both("announcements/<int:pk>/<str:action>/", announcement_action, "_announcement"),
+        path("groups/<int:group_id>/bot/reset/", settings_reset, name="group_bot_reset"),
+        path("bot/rules/recommended/", recommended_rules, name="bot_rules_recommended"),
+        path("moderation/", moderation_log, name="moderation"),
+        path("moderation/<int:pk>/undo/", strike_undo, name="strike_undo"),
+    ],
+    menu=[MenuEntry(gettext_lazy("Moderation"), "moderation", order=90, active=("moderation", "bot_rules"))],
+)

@@ -33,6 +33,7 @@ from siyu.links.rotation import code_target_choose, code_targets_load
 from siyu.members import selectors as member_selectors
 from siyu.members.models import Member
 
+from .areas import ConsoleArea, MenuEntry
 from .access import errors_show, role_required, workspace_today, workspace_view
 from .link_forms import ChannelCodeForm, CodeTargetForm, LinkFilterForm, LinkForm, PosterForm, UtmPreviewForm
 
@@ -521,17 +522,21 @@ def code_target_add(request, code_id):
     return redirect("console:code", slug=request.workspace.slug, code_id=code.pk)
 
 
-urlpatterns = [
-    path("w/<slug:slug>/links/", links, name="links"),
-    path("w/<slug:slug>/links/new/", link_new, name="link_new"),
-    path("w/<slug:slug>/links/utm-preview/", utm_preview, name="link_utm_preview"),
-    path("w/<slug:slug>/links/<int:link_id>/", link_detail, name="link"),
-    path("w/<slug:slug>/links/<int:link_id>/edit/", link_edit, name="link_edit"),
-    path("w/<slug:slug>/links/<int:link_id>/disable/", link_disable, name="link_disable"),
-    path("w/<slug:slug>/links/<int:link_id>/qr.<str:fmt>", link_qr, name="link_qr"),
-    path("w/<slug:slug>/links/<int:link_id>/poster/", link_poster, name="link_poster"),
-    path("w/<slug:slug>/codes/", codes, name="codes"),
-    path("w/<slug:slug>/codes/new/", code_new, name="code_new"),
-    path("w/<slug:slug>/codes/<int:code_id>/", code_detail, name="code"),
-    path("w/<slug:slug>/codes/<int:code_id>/targets/new/", code_target_add, name="code_target_add"),
-]
+area = ConsoleArea(
+    key="links",
+    routes=[
+        path("links/", links, name="links"),
+        path("links/new/", link_new, name="link_new"),
+        path("links/utm-preview/", utm_preview, name="link_utm_preview"),
+        path("links/<int:link_id>/", link_detail, name="link"),
+        path("links/<int:link_id>/edit/", link_edit, name="link_edit"),
+        path("links/<int:link_id>/disable/", link_disable, name="link_disable"),
+        path("links/<int:link_id>/qr.<str:fmt>", link_qr, name="link_qr"),
+        path("links/<int:link_id>/poster/", link_poster, name="link_poster"),
+        path("codes/", codes, name="codes"),
+        path("codes/new/", code_new, name="code_new"),
+        path("codes/<int:code_id>/", code_detail, name="code"),
+        path("codes/<int:code_id>/targets/new/", code_target_add, name="code_target_add"),
+    ],
+    menu=[MenuEntry(gettext_lazy("Links"), "links", order=60, active=("link*", "code*"))],
+)

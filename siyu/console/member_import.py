@@ -20,6 +20,7 @@ from siyu.members.models import ImportStatus, Member, MemberImport, Segment, Seg
 from siyu.core.roles import ADMINS, OPERATORS, role_check
 from siyu.members.privacy import can_see_contacts
 
+from .areas import ConsoleArea
 from .access import errors_flash, role_required, workspace_view
 
 INLINE_BYTES = 1_000_000  # about 10,000 rows: larger files go to the queue
@@ -192,9 +193,12 @@ def members_export(request):
 
 
 
-urlpatterns = [
-    path("w/<slug:slug>/members/import/", import_start, name="member_import_start"),
-    path("w/<slug:slug>/members/import/<int:import_id>/", import_detail, name="member_import"),
-    path("w/<slug:slug>/members/import/<int:import_id>/progress/", import_progress, name="member_import_progress"),
-    path("w/<slug:slug>/members/export/", members_export, name="members_export"),
-]
+area = ConsoleArea(
+    key="member_import",
+    routes=[
+        path("members/import/", import_start, name="member_import_start"),
+        path("members/import/<int:import_id>/", import_detail, name="member_import"),
+        path("members/import/<int:import_id>/progress/", import_progress, name="member_import_progress"),
+        path("members/export/", members_export, name="members_export"),
+    ],
+)

@@ -19,13 +19,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from siyu.core.models import StaffRole
+from siyu.core.models import Role, StaffRole
 from siyu.core.roles import ADMINS, LEAD_LIST_READERS, OPERATORS, WRITERS, role_allows
 from siyu.members import handover as handover_services
 from siyu.members import leads as lead_services
 from siyu.members import notes as note_services
 from siyu.members.models import Assignment, Lead, LeadList, LeadStatus, Member, Note, NoteKind, Segment, Tag
 
+from .areas import ConsoleArea, MenuEntry
 from .access import error_lines, errors_flash, errors_show, role_required, workspace_view
 
 
@@ -330,16 +331,23 @@ def lead_follow_up(request, lead_id):
     return redirect(back)
 
 
-urlpatterns = [
-    path("w/<slug:slug>/members/<int:number>/notes/", member_note_add, name="member_note_add"),
-    path("w/<slug:slug>/notes/<int:note_id>/delete/", member_note_delete, name="member_note_delete"),
-    path("w/<slug:slug>/members/<int:number>/remark/", member_remark, name="member_remark"),
-    path("w/<slug:slug>/members/<int:number>/owner/", member_owner, name="member_owner"),
-    path("w/<slug:slug>/handover/", handover, name="handover"),
-    path("w/<slug:slug>/leads/", leads, name="leads"),
-    path("w/<slug:slug>/leads/mine/", leads_mine, name="leads_mine"),
-    path("w/<slug:slug>/leads/<int:list_id>/", leadlist_detail, name="leadlist"),
-    path("w/<slug:slug>/leads/<int:list_id>/build/", leadlist_build, name="leadlist_build"),
-    path("w/<slug:slug>/leads/lead/<int:lead_id>/follow-up/", lead_follow_up, name="lead_follow_up"),
-    path("w/<slug:slug>/leads/lead/<int:lead_id>/assign/", lead_reassign, name="lead_reassign"),
-]
+area = ConsoleArea(
+    key="people",
+    routes=[
+        path("members/<int:number>/notes/", member_note_add, name="member_note_add"),
+        path("notes/<int:note_id>/delete/", member_note_delete, name="member_note_delete"),
+        path("members/<int:number>/remark/", member_remark, name="member_remark"),
+        path("members/<int:number>/owner/", member_owner, name="member_owner"),
+        path("handover/", handover, name="handover"),
+        path("leads/", leads, name="leads"),
+        path("leads/mine/", leads_mine, name="leads_mine"),
+        path("leads/<int:list_id>/", leadlist_detail, name="leadlist"),
+        path("leads/<int:list_id>/build/", leadlist_build, name="leadlist_build"),
+        path("leads/lead/<int:lead_id>/follow-up/", lead_follow_up, name="lead_follow_up"),
+        path("leads/lead/<int:lead_id>/assign/", lead_reassign, name="lead_reassign"),
+    ],
+    menu=[
+        MenuEntry(gettext_lazy("Leads"), "leads", order=50, roles=LEAD_LIST_READERS, active=("lead*",)),
+        MenuEntry(gettext_lazy("Leads"), "leads_mine", order=50, roles=(Role.SALES,), active=("lead*",)),
+    ],
+)

@@ -19,6 +19,7 @@ from siyu.members import merge as merging
 from siyu.members import privacy
 from siyu.members.models import Member, MemberMerge
 
+from .areas import ConsoleArea
 from .access import error_lines, role_required, workspace_view
 
 
@@ -164,11 +165,14 @@ def merge_undo(request, merge_id):
     return redirect("console:member_merges", request.workspace.slug)
 
 
-urlpatterns = [
-    path("w/<slug:slug>/members/merge/", merges, name="member_merges"),
-    path("w/<slug:slug>/members/merge/<int:merge_id>/undo/", merge_undo, name="member_merge_undo"),
-    path("w/<slug:slug>/members/<int:number>/contacts/", contacts_edit, name="member_contacts"),
-    path("w/<slug:slug>/members/<int:number>/contacts/reveal/", contacts_reveal, name="member_contacts_reveal"),
-    path("w/<slug:slug>/members/<int:number>/export/", member_export, name="member_export"),
-    path("w/<slug:slug>/members/<int:number>/erase/", member_erase, name="member_erase"),
-]
+area = ConsoleArea(
+    key="member_privacy",
+    routes=[
+        path("members/merge/", merges, name="member_merges"),
+        path("members/merge/<int:merge_id>/undo/", merge_undo, name="member_merge_undo"),
+        path("members/<int:number>/contacts/", contacts_edit, name="member_contacts"),
+        path("members/<int:number>/contacts/reveal/", contacts_reveal, name="member_contacts_reveal"),
+        path("members/<int:number>/export/", member_export, name="member_export"),
+        path("members/<int:number>/erase/", member_erase, name="member_erase"),
+    ],
+)

@@ -13,6 +13,7 @@ from siyu.core.roles import OPERATORS
 from siyu.core.selectors import keyset_page
 from siyu.groups.models import Group
 
+from .areas import ConsoleArea, MenuEntry
 from .access import role_required, workspace_view
 
 # The statuses as the page shows them, in the order of a message's life.
@@ -61,7 +62,11 @@ def outbox_message_retry(request, message_id):
     return redirect(f"{reverse('console:outbox', args=[request.workspace.slug])}?status={OutboxStatus.FAILED}")
 
 
-urlpatterns = [
-    path("w/<slug:slug>/outbox/", outbox, name="outbox"),
-    path("w/<slug:slug>/outbox/<int:message_id>/retry/", outbox_message_retry, name="outbox_retry"),
-]
+area = ConsoleArea(
+    key="outbox",
+    routes=[
+        path("outbox/", outbox, name="outbox"),
+        path("outbox/<int:message_id>/retry/", outbox_message_retry, name="outbox_retry"),
+    ],
+    menu=[MenuEntry(gettext_lazy("Outbox"), "outbox", order=80)],
+)

@@ -27,6 +27,7 @@ from siyu.members.models import Member, MemberTag, Segment, SegmentMember, Segme
 from siyu.members.filters import COUNT_LABELS, FIELDS, OP_LABELS, FilterError, filter_describe, filter_error, filter_preview
 from siyu.members.tags import tag_create, tag_delete, tag_group_create, tags_apply, tags_remove
 
+from .areas import ConsoleArea, MenuEntry
 from .access import errors_flash, role_required, workspace_view
 
 KINDS = {
@@ -417,14 +418,18 @@ def member_tags_context(request, member):
             "workspace": request.workspace, "member_segments": list(in_segments)}
 
 
-urlpatterns = [
-    path("w/<slug:slug>/tags/", tags, name="tags"),
-    path("w/<slug:slug>/segments/", segments, name="segments"),
-    path("w/<slug:slug>/segments/new/", segment_edit, name="segment_new"),
-    path("w/<slug:slug>/segments/preview/", segment_preview, name="segment_preview"),
-    path("w/<slug:slug>/segments/<int:segment_id>/", segment_detail, name="segment"),
-    path("w/<slug:slug>/segments/<int:segment_id>/edit/", segment_edit, name="segment_edit"),
-    path("w/<slug:slug>/segments/<int:segment_id>/recount/", segment_recount, name="segment_recount"),
-    path("w/<slug:slug>/segments/<int:segment_id>/delete/", segment_archive, name="segment_archive"),
-    path("w/<slug:slug>/members/<int:number>/tags/", member_tags, name="member_tags"),
-]
+area = ConsoleArea(
+    key="segments",
+    routes=[
+        path("tags/", tags, name="tags"),
+        path("segments/", segments, name="segments"),
+        path("segments/new/", segment_edit, name="segment_new"),
+        path("segments/preview/", segment_preview, name="segment_preview"),
+        path("segments/<int:segment_id>/", segment_detail, name="segment"),
+        path("segments/<int:segment_id>/edit/", segment_edit, name="segment_edit"),
+        path("segments/<int:segment_id>/recount/", segment_recount, name="segment_recount"),
+        path("segments/<int:segment_id>/delete/", segment_archive, name="segment_archive"),
+        path("members/<int:number>/tags/", member_tags, name="member_tags"),
+    ],
+    menu=[MenuEntry(gettext_lazy("Segments"), "segments", order=40, active=("segment*", "tags"))],
+)

@@ -1,27 +1,28 @@
 """The Staff page: who has which role in the workspace, changing roles within the hierarchy, unlocking logins."""
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from siyu.core.login import login_locked_usernames, login_unlock
 from siyu.core.models import Role, StaffRole
+from siyu.core.roles import ADMINS
 from siyu.core.services import ROLE_RANK, staff_role_change
 
-from .access import workspace_view
+from .access import error_lines, role_required, workspace_view
+from .areas import ConsoleArea, MenuEntry
 
 
-def _require_admin(request):
-    if not request.staff_role.is_admin:
-        raise PermissionDenied(_("Only owners and admins can manage staff."))
+admin_required = role_required(ADMINS, gettext_lazy("Only owners and admins can manage staff."))
 
 
 @workspace_view
+@admin_required
 def staff(request):
     """Every colleague with their role; the roles the viewer may give each; who is locked out by failed logins."""
-    _require_admin(request)
     own_rank = ROLE_RANK[request.staff_role.role]
     rows = sorted(
         StaffRole.objects.filter(workspace=request.workspace).select_related("user"),
@@ -41,15 +42,15 @@ def _colleague(request, user_id):
 
 
 @workspace_view
+@admin_required
 @require_POST
 def staff_role_post(request, user_id):
-    _require_admin(request)
     colleague = _colleague(request, user_id)
     role = request.POST.get("role", "")
     try:
         staff_role_change(workspace=request.workspace, user=colleague, role=role, by=request.user, via="console")
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        messages.error(request, " ".join(error_lines(exc)))
     else:
         messages.success(request, _("%(username)s is now %(role)s.") % {"username": colleague.username, "role": Role(role).label})
     return redirect("console:staff", slug=request.workspace.slug)
@@ -64,8 +65,12 @@ def staff_unlock(request, user_id):
     return redirect("console:staff", slug=request.workspace.slug)
 
 
-urlpatterns = [
-    path("w/<slug:slug>/staff/", staff, name="staff"),
-    path("w/<slug:slug>/staff/<int:user_id>/role/", staff_role_post, name="staff_role"),
-    path("w/<slug:slug>/staff/<int:user_id>/unlock/", staff_unlock, name="staff_unlock"),
-]
+area = ConsoleArea(
+    key="staff",
+    routes=[
+        path("staff/", staff, name="staff"),
+        path("staff/<int:user_id>/role/", staff_role_post, name="staff_role"),
+        path("staff/<int:user_id>/unlock/", staff_unlock, name="staff_unlock"),
+    ],
+    menu=[MenuEntry(gettext_lazy("Staff"), "staff", order=105, roles=ADMINS, active=("staff*",))],
+)

@@ -7,8 +7,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import path
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from siyu.analytics import selectors as analytics_selectors
@@ -17,7 +18,7 @@ from siyu.analytics.tiers import member_model_reasons, model_settings_get
 from siyu.core import selectors as core_selectors
 from siyu.core.events import TYPE_BY_KEY
 from siyu.core.models import Role, StaffRole
-from siyu.core.roles import OPERATORS
+from siyu.core.roles import ADMINS, OPERATORS
 from siyu.groups import services as group_services
 from siyu.groups import selectors as group_selectors
 from siyu.groups.models import Group
@@ -25,6 +26,7 @@ from siyu.members import selectors as member_selectors
 from siyu.members.models import Member
 
 from . import member_people, member_privacy, segment_pages
+from .areas import ConsoleArea, MenuEntry
 from .access import group_or_404, role_required, staff_roles, workspace_today, workspace_view
 from .forms import EventFilterForm, GroupFilterForm, MemberFilterForm, TimelineForm
 
@@ -203,3 +205,23 @@ def refused(request, exception=None):
         "roles": getattr(exception, "roles", ()),
     }
     return render(request, "403.html", context, status=403)
+
+
+area = ConsoleArea(
+    key="groups_members_events",
+    routes=[
+        path("events/", events, name="events"),
+        path("groups/", groups, name="groups"),
+        path("groups/<int:group_id>/", group_detail, name="group"),
+        path("groups/<int:group_id>/staff/", group_staff, name="group_staff"),
+        path("members/", members, name="members"),
+        path("members/<int:number>/", member_detail, name="member"),
+    ],
+    menu=[
+        MenuEntry(gettext_lazy("Groups"), "groups", order=20, active=("groups", "group", "group_analytics", "group_staff")),
+        MenuEntry(gettext_lazy("Members"), "members", order=30,
+                  active=("members", "member", "member_import*", "member_merge*", "handover")),
+        MenuEntry(gettext_lazy("Events"), "events", order=70),
+        MenuEntry(pgettext_lazy("link to the admin site", "Admin"), "admin:index", order=110, roles=ADMINS, in_workspace=False),
+    ],
+)

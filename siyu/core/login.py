@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import AuditEntry, Role, StaffRole, Workspace
+from .roles import role_check, staff_role_get
 
 
 def client_address(request: HttpRequest) -> str:
@@ -70,8 +71,8 @@ def login_unlock(*, workspace: Workspace, user: User, by: User | None, via: str 
     share of their address's count. Returns how many attempt records were removed (0: nothing was locked).
     """
     if by is not None and not by.is_superuser:
-        if not StaffRole.objects.filter(workspace=workspace, user=by, role=Role.OWNER).exists():
-            raise PermissionDenied(_("Only an owner can unlock a colleague's login."))
+        role_check(staff_role=staff_role_get(workspace_id=workspace.pk, user=by), roles=(Role.OWNER,),
+                   message=_("Only an owner can unlock a colleague's login."))
     if not StaffRole.objects.filter(workspace=workspace, user=user).exists():
         raise PermissionDenied(_("%(username)s has no role in this workspace.") % {"username": user.get_username()})
     removed = axes_reset(username=user.get_username())

@@ -36,6 +36,6 @@ def role_check(*, staff_role: StaffRole | None, roles, message) -> None:
         raise RoleRequired(message, roles=roles)
 
 
-def staff_role_get(*, workspace, user) -> StaffRole | None:
-    """`user`'s role in `workspace`, or None."""
-    return StaffRole.objects.filter(workspace=workspace, user=user).first()
+def staff_role_get(*, workspace_id: int, user) -> StaffRole | None:
+    """`user`'s role in the workspace, or None (also for no user)."""
+    return StaffRole.objects.filter(workspace_id=workspace_id, user=user).first() if user is not None else None

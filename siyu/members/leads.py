@@ -14,7 +14,7 @@ import math
 from datetime import timedelta
 
 from django.apps import apps
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, IntegerField, Q, Sum
 from django.db.models.functions import Coalesce
@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy
 
 from siyu.core.events import EventType
 from siyu.core.models import Event, StaffRole
+from siyu.core.roles import OPERATORS, WRITERS, role_check, staff_role_get
 
 from .models import (
     Assignment, Lead, LeadList, LeadStatus, Member, MemberDailyActivity, MemberStats, MemberTag, Segment,
@@ -297,9 +298,9 @@ def lead_status_set(*, lead, status, by):
     """Set a lead's status. Sales may change only their own leads; viewers none."""
     if status not in LeadStatus.values:
         raise ValidationError({"status": [_("Choose one of: %(values)s.") % {"values": ", ".join(LeadStatus.values)}]})
-    role = StaffRole.objects.filter(workspace_id=lead.lead_list.workspace_id, user=by).first()
-    if role is None or role.role == "viewer" or (not role.can_operate and lead.assigned_to_id != by.pk):
-        raise PermissionDenied(_("You can change only your own leads."))
+    role_check(staff_role=staff_role_get(workspace_id=lead.lead_list.workspace_id, user=by),
+               roles=WRITERS if by is not None and lead.assigned_to_id == by.pk else OPERATORS,
+               message=_("You can change only your own leads."))
     Lead.objects.filter(pk=lead.pk).update(status=status)
     lead.status = status
     return lead
@@ -317,9 +318,8 @@ def lead_follow_up(*, lead, author, text, status=None, occurred_at=None):
 
 def lead_assign(*, lead, to_user, by):
     """Give one lead to another staff member of the list (operators and above)."""
-    role = StaffRole.objects.filter(workspace_id=lead.lead_list.workspace_id, user=by).first()
-    if role is None or not role.can_operate:
-        raise PermissionDenied(_("Only owners, admins and operators can reassign leads."))
+    role_check(staff_role=staff_role_get(workspace_id=lead.lead_list.workspace_id, user=by), roles=OPERATORS,
+               message=_("Only owners, admins and operators can reassign leads."))
     if to_user is not None and not StaffRole.objects.filter(workspace_id=lead.lead_list.workspace_id, user=to_user).exists():
         raise ValidationError({"assigned_to": [_("%(user)s has no role in this workspace.") % {"user": to_user}]})
     lead.assigned_to, lead.assigned_at = to_user, timezone.now() if to_user else None

@@ -11,12 +11,12 @@ appears: member lists, group member lists, lead lists.
 """
 from datetime import timedelta
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from siyu.core.models import StaffRole
+from siyu.core.roles import ADMINS, EVERYONE, WRITERS, role_check, staff_role_get
 
 from .models import Note, NoteKind
 
@@ -28,17 +28,12 @@ NOTE_ICONS = {
 }
 
 
-def _role(workspace_id, user):
-    return StaffRole.objects.filter(workspace_id=workspace_id, user=user).first() if user is not None else None
-
-
 def note_add(*, member, author, kind, text, occurred_at=None, lead=None):
     """Record a note or service record on `member`, written by `author` (a staff member of the workspace
     who is not a viewer). `occurred_at` defaults to now and may not be in the future; a `lead` must be
     one of the member's leads (a follow-up). Returns the Note."""
-    role = _role(member.workspace_id, author)
-    if role is None or role.role == "viewer":
-        raise PermissionDenied(_("Viewers cannot add notes."))
+    role_check(staff_role=staff_role_get(workspace_id=member.workspace_id, user=author), roles=WRITERS,
+               message=_("Viewers cannot add notes."))
     errors = {}
     if kind not in NoteKind.values:
         errors["kind"] = [_("Choose one of: %(kinds)s.") % {"kinds": ", ".join(str(label) for label in NoteKind.labels)}]
@@ -63,17 +58,16 @@ def note_add(*, member, author, kind, text, occurred_at=None, lead=None):
 
 def note_delete(*, note, by):
     """Delete a note: its author may, and the workspace's owners and admins."""
-    role = _role(note.workspace_id, by)
-    if role is None or not (note.author_id == by.pk or role.is_admin):
-        raise PermissionDenied(_("Only the author or an admin can delete a note."))
+    role_check(staff_role=staff_role_get(workspace_id=note.workspace_id, user=by),
+               roles=EVERYONE if by is not None and note.author_id == by.pk else ADMINS,
+               message=_("Only the author or an admin can delete a note."))
     note.delete()
 
 
 def remark_set(*, member, remark, by):
     """Set the member's remark (备注), at most 200 characters; empty clears it. Viewers may not."""
-    role = _role(member.workspace_id, by)
-    if role is None or role.role == "viewer":
-        raise PermissionDenied(_("Viewers cannot change remarks."))
+    role_check(staff_role=staff_role_get(workspace_id=member.workspace_id, user=by), roles=WRITERS,
+               message=_("Viewers cannot change remarks."))
     remark = " ".join((remark or "").split())
     if len(remark) > MAX_REMARK:
         raise ValidationError({"remark": [_("At most %(max)s characters (this has %(n)s).") % {"max": MAX_REMARK, "n": len(remark)}]})

@@ -16,7 +16,7 @@ not read them back plain: a leaked operator account then leaks no phone book.
 import json
 import re
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import validate_email
 from django.db import transaction
@@ -25,7 +25,8 @@ from django.utils.translation import gettext as _
 
 from siyu.core.events import EventType
 from siyu.core.fields import contact_digest
-from siyu.core.models import AuditEntry, Event, OutboxMessage, Role
+from siyu.core.models import AuditEntry, Event, OutboxMessage
+from siyu.core.roles import ADMINS, OPERATORS, role_allows, role_check
 
 from .models import Gender, Identity, Lead, Member, MemberTag, Note, SegmentMember
 from .personal import Erasure, personal_data
@@ -102,12 +103,12 @@ def wechat_mask(wechat):
 
 def can_see_contacts(staff_role):
     """Owners and admins see contacts plain; operators, sales and viewers see them masked."""
-    return staff_role is not None and staff_role.role in (Role.OWNER, Role.ADMIN)
+    return role_allows(staff_role, ADMINS)
 
 
 def can_edit_contacts(staff_role):
     """Owners, admins and operators may set contacts (operators collect them, they do not read them back)."""
-    return staff_role is not None and staff_role.can_operate
+    return role_allows(staff_role, OPERATORS)
 
 
 def email_normalise(text):
@@ -181,10 +182,9 @@ def contacts_for(member, staff_role):
 def contact_reveal(*, member, staff_role):
     """The plain contacts, for an explicit "reveal" by an owner or admin; audited ("contact_revealed").
 
-    Raises PermissionDenied for other roles (nothing is written then).
+    Raises RoleRequired (a PermissionDenied) for other roles (nothing is written then).
     """
-    if not can_see_contacts(staff_role):
-        raise PermissionDenied(_("Only owners and admins can see contact details."))
+    role_check(staff_role=staff_role, roles=ADMINS, message=_("Only owners and admins can see contact details."))
     AuditEntry.objects.create(
         workspace_id=member.workspace_id, user=staff_role.user, action="contact_revealed",
         subject=f"member:{member.number}", data={"member": member.number},

@@ -99,3 +99,19 @@ def test_viewer_sees_no_note_form_and_cannot_post(client, workspace, member, mak
     response = client.post(reverse("console:member_note_add", args=[workspace.slug, member.number]), {"kind": "note", "text": "x"})
     assert response.status_code == 403
     assert not Note.objects.exists()
+
+
+def test_services_refuse_in_the_one_way_the_console_shows(workspace, member, make_staff):
+    """A service called from the CLI or a task refuses with the same RoleRequired as the views: it names the roles."""
+    from siyu.core.roles import ADMINS, WRITERS, RoleRequired
+
+    viewer, sales = make_staff(workspace, Role.VIEWER), make_staff(workspace, Role.SALES)
+    with pytest.raises(RoleRequired) as refused:
+        note_add(member=member, author=viewer, kind=NoteKind.NOTE, text="x")
+    assert refused.value.roles == WRITERS
+    note = note_add(member=member, author=sales, kind=NoteKind.NOTE, text="x")
+    with pytest.raises(RoleRequired) as refused:
+        note_delete(note=note, by=make_staff(workspace, Role.OPERATOR))
+    assert refused.value.roles == ADMINS
+    note_delete(note=note, by=sales)
+    assert not Note.objects.filter(pk=note.pk).exists()
