@@ -5,6 +5,9 @@ its own (it is also called from the CLI or a task with no view in front of it) c
 raise `RoleRequired`, a PermissionDenied that names the roles that may, so the console's refusal page can
 say which role is needed.
 """
+from collections.abc import Collection
+from typing import Any
+
 from django.core.exceptions import PermissionDenied
 
 from .models import Role, StaffRole
@@ -19,23 +22,23 @@ LEAD_LIST_READERS = (Role.OWNER, Role.ADMIN, Role.OPERATOR, Role.VIEWER)  # sale
 class RoleRequired(PermissionDenied):
     """Refused for the staff member's role (or for having none); `roles` are the roles that may."""
 
-    def __init__(self, message, *, roles):
+    def __init__(self, message: Any, *, roles: Collection[str]) -> None:
         super().__init__(message)
         self.message = message
         self.roles = tuple(Role(role) for role in roles)
 
 
-def role_allows(staff_role: StaffRole | None, roles) -> bool:
+def role_allows(staff_role: StaffRole | None, roles: Collection[str]) -> bool:
     """True if `staff_role` (None: no role in the workspace) is one of `roles`."""
     return staff_role is not None and staff_role.role in roles
 
 
-def role_check(*, staff_role: StaffRole | None, roles, message) -> None:
+def role_check(*, staff_role: StaffRole | None, roles: Collection[str], message: Any) -> None:
     """Raise RoleRequired(message) unless `staff_role` is one of `roles`; nothing is read or written."""
     if not role_allows(staff_role, roles):
         raise RoleRequired(message, roles=roles)
 
 
-def staff_role_get(*, workspace_id: int, user) -> StaffRole | None:
+def staff_role_get(*, workspace_id: int, user: Any) -> StaffRole | None:
     """`user`'s role in the workspace, or None (also for no user)."""
     return StaffRole.objects.filter(workspace_id=workspace_id, user=user).first() if user is not None else None
