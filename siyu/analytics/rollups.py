@@ -29,6 +29,7 @@ from siyu.members.models import MemberDailyActivity
 
 from . import calendar
 from .models import CampaignTouch, Cost, GroupDay, Invite, MemberModel, Sale, SaleGroup, Watermark, WorkspaceDay
+from .tiers import member_models_update
 
 # Events whose details become facts; the ledger has a partial index on exactly these types.
 FACT_TYPES = (
@@ -150,8 +151,6 @@ def _refresh(workspace, *, today, full, up_to):
     if first_day is not None:
         last_day = end
         _recompute(sql, first_day, last_day)
-    from .tiers import member_models_update
-
     daily = mark.refreshed_at is None or full or calendar.local_day(sql.tz, mark.refreshed_at) < today
     updated = member_models_update(
         workspace=workspace, members=None if daily else touched_members, today=today,

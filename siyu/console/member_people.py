@@ -3,7 +3,7 @@
 Notes and remarks: everyone but viewers. Changing an owner: owners, admins, operators. Handover: owners
 and admins. Lead lists: operators and above create and rebuild them, viewers look; sales see their own
 leads only (/leads/mine/), change their status and log follow-ups. Views parse, call the services of
-siyu.members (notes, handover, leads) and render; the services' ValidationErrors are shown as they are.
+siyu.members (notes, owners, leads) and siyu.groups.handover and render; the services' ValidationErrors are shown as they are.
 """
 import json
 
@@ -21,9 +21,10 @@ from django.views.decorators.http import require_POST
 
 from siyu.core.models import Role, StaffRole
 from siyu.core.roles import ADMINS, LEAD_LIST_READERS, OPERATORS, WRITERS, role_allows
-from siyu.members import handover as handover_services
+from siyu.groups import handover as handover_services
 from siyu.members import leads as lead_services
 from siyu.members import notes as note_services
+from siyu.members import owners as owner_services
 from siyu.members.models import Assignment, Lead, LeadList, LeadStatus, Member, Note, NoteKind, Segment, Tag
 
 from .areas import ConsoleArea, MenuEntry
@@ -111,7 +112,7 @@ def member_owner(request, number):
         messages.error(request, _("Choose a staff member of this workspace."))
     else:
         try:
-            handover_services.member_owner_set(members=[member], owner=owner, by=request.user)
+            owner_services.member_owner_set(members=[member], owner=owner, by=request.user)
             messages.success(request, _("Owner changed."))
         except ValidationError as error:
             errors_flash(request, error)

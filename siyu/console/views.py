@@ -101,7 +101,7 @@ def group_staff(request, group_id):
     if chosen and role is None:
         messages.error(request, _("Choose a staff member of this workspace."))
     else:
-        group_services.group_staff_set(group=group, staff=role.user if role else None, by=request.user)
+        group_services.group_staff_set(groups=[group], staff=role.user if role else None, by=request.user)
         messages.success(request, _("Saved."))
     return redirect("console:group", request.workspace.slug, group.pk)
 

@@ -34,6 +34,7 @@ class EventType(IntEnum):
     GROUP_ROLE_CHANGED = 305
     GROUP_STRIKE_ADDED = 306  # the bot's moderation: data.rule, data.strike, data.actions, data.message_id
     GROUP_STRIKE_UNDONE = 307  # an admin took a strike back; data.strike (the strike event's source_id)
+    GROUP_STAFF_CHANGED = 308  # data.staff (user id or null), data.previous, data.by, data.handover (id or null)
 
     # 4xx links and channel codes
     LINK_EXPOSED = 401
@@ -51,6 +52,34 @@ class EventType(IntEnum):
     def key(self) -> str:
         prefix, _, rest = self.name.partition("_")
         return f"{prefix.lower()}.{rest.lower()}"
+
+
+# Siyu's own events (outbox outcomes, strikes and bars, tags, segment entries, owner changes) have this
+# source. Their references name a platform in "channel", so they resolve to the member that platform's
+# events created, or name the member itself (MEMBER_REF: a member who may have no identity on any
+# channel, such as an imported one).
+OWN_SOURCE = "siyu"
+MEMBER_REF = "siyu.member"
+
+
+def member_ref(member_id, name=None):
+    """The reference Siyu's own events use for a member: {"id": str(member id), "channel": MEMBER_REF}."""
+    ref = {"id": str(member_id), "channel": MEMBER_REF}
+    if name is not None:
+        ref["name"] = name[:128]
+    return ref
+
+
+def ref_channel(batch, ref):
+    """The channel a reference's id belongs to: the batch's source, or the named one for Siyu's own events."""
+    if batch.source == OWN_SOURCE and isinstance(ref.get("channel"), str) and ref["channel"]:
+        return ref["channel"]
+    return batch.source
+
+
+def own_member_event(kind, *, member_id, source_id, occurred_at, data):
+    """A raw event of Siyu's own about a member, to ingest with source OWN_SOURCE."""
+    return {"type": kind.key, "source_id": source_id, "occurred_at": occurred_at, "actor": member_ref(member_id), "data": data}
 
 
 # Raw events name their type by key; ingest looks up the stored number here (a plain int: database
@@ -85,6 +114,7 @@ NEEDS_GROUP = {
     EventType.GROUP_ROLE_CHANGED,
     EventType.GROUP_STRIKE_ADDED,
     EventType.GROUP_STRIKE_UNDONE,
+    EventType.GROUP_STAFF_CHANGED,
     EventType.LINK_EXPOSED,
 }
 
@@ -111,6 +141,7 @@ def _labels() -> dict[EventType, "StrPromise"]:
         EventType.GROUP_ROLE_CHANGED: _("Role changed"),
         EventType.GROUP_STRIKE_ADDED: _("Strike"),
         EventType.GROUP_STRIKE_UNDONE: _("Strike undone"),
+        EventType.GROUP_STAFF_CHANGED: _("Staff in charge changed"),
         EventType.LINK_EXPOSED: _("Exposure"),
         EventType.LINK_CLICKED: _("Link clicked"),
         EventType.ORDER_PAID: _("Order paid"),

@@ -22,7 +22,8 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .events import EventType
+from .db import value_adapter
+from .events import OWN_SOURCE, EventType
 from .ingest import events_ingest
 from .models import OutboxMessage, OutboxRateBucket, OutboxStatus, Workspace
 
@@ -30,7 +31,6 @@ from .models import OutboxMessage, OutboxRateBucket, OutboxStatus, Workspace
 # worker can be woken now or scheduled for the due time.
 outbox_enqueued = django.dispatch.Signal()
 
-OUTCOME_SOURCE = "siyu"
 CLAIM_LOCK = 0x51A1 << 32  # PostgreSQL advisory lock serialising claims
 
 
@@ -127,8 +127,6 @@ def _blockers(now: datetime) -> dict[tuple[int, str, str], int]:
 
 
 def _moment() -> Callable[[Any], Any]:
-    from .db import value_adapter
-
     return value_adapter(OutboxMessage._meta.get_field("due_at"), connection) or (lambda value: value)
 
 
@@ -230,7 +228,7 @@ def outbox_record_results(results: Sequence[Result], *, now: datetime | None = N
         if events:
             workspaces = {w.pk: w for w in Workspace.objects.filter(pk__in=events)}
             for workspace_id, batch in events.items():
-                events_ingest(workspace=workspaces[workspace_id], source=OUTCOME_SOURCE, events=batch)
+                events_ingest(workspace=workspaces[workspace_id], source=OWN_SOURCE, events=batch)
     return outcomes
 
 

@@ -113,12 +113,58 @@ class LatestFieldsProjection(Projection):
         return None
 
 
+class LatestUserProjection(Projection):
+    """Events of one type name a user for one row (`data[user_field]`: a user id or null); the last one wins.
+
+    Subclasses name the `model`, the `event_type`, the event attribute holding the row id
+    (`row_id_attribute`) and the `user_field` (a foreign key to the user, named the same in `data`).
+    `reset` keeps the values: a rebuild replays the events over them in order.
+    """
+
+    model: type[models.Model]
+    event_type: int
+    row_id_attribute = "member_id"
+    user_field = ""
+
+    def validate(self, batch: Batch) -> Iterator[Refusal]:
+        yield from user_id_errors(batch.of_type(self.event_type), self.user_field)
+
+    def apply(self, batch: Batch) -> None:
+        latest: dict[int, dict[str, Any]] = {}
+        for event in batch.of_type(self.event_type):  # occurrence order: the last one wins
+            row_id = getattr(event, self.row_id_attribute)
+            if row_id:
+                latest[row_id] = {self.user_field: event.data.get(self.user_field)}
+        update_by_field_set(self.model, latest)
+
+    def reset(self, *, workspace: "Workspace") -> None:
+        return None
+
+
 def text_error(data: Mapping[str, Any], name: str, *, shortest: int, longest: int) -> str | None:
     """The reason `data[name]`, if present, is not a string of `shortest` to `longest` characters."""
     value = data.get(name)
     if name in data and (not isinstance(value, str) or not shortest <= len(value) <= longest):
         return _("must be a string of %(min)s to %(max)s characters") % {"min": shortest, "max": longest}
     return None
+
+
+def user_id_errors(events: Iterable[PreparedEvent], name: str) -> Iterator[Refusal]:
+    """(index, "data.<name>", reason) for events whose `data[name]` is neither null nor the id of a user."""
+    from django.contrib.auth import get_user_model
+
+    users: dict[int, int] = {}
+    for event in events:
+        value = event.data.get(name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            yield event.index, f"data.{name}", _("must be a user id or null")
+        elif value is not None:
+            users.setdefault(value, event.index)
+    if users:
+        known = set(get_user_model().objects.filter(pk__in=users).values_list("pk", flat=True))
+        for value, index in users.items():
+            if value not in known:
+                yield index, f"data.{name}", _("no user %(id)s") % {"id": value}
 
 
 Resolver = Callable[[Batch], None]

@@ -19,14 +19,18 @@ class GroupsConfig(AppConfig):
         projections.register(group_projections.MembershipProjection())
         projections.register(group_projections.GroupDailyStatsProjection())
         projections.register(group_projections.StrikeProjection())
+        projections.register(group_projections.GroupStaffProjection())
         events_ingested.connect(bot_react, dispatch_uid="siyu.groups.bot_react")
 
+        from siyu.members.exports import export_column_register
         from siyu.members.filters import condition_register
         from siyu.members.personal import personal_data_register
 
         from .conditions import CONDITIONS
+        from .exports import GROUPS_NOW
         from .personal import PERSONAL_DATA
 
         for condition in CONDITIONS:
             condition_register(condition)
         personal_data_register(PERSONAL_DATA)
+        export_column_register(GROUPS_NOW)

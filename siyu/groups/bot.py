@@ -14,11 +14,10 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 
-from siyu.core.events import EventType
+from siyu.core.events import OWN_SOURCE, EventType
 from siyu.core.ingest import events_ingest
 from siyu.core.outbox import outbox_enqueue, outbox_update_pending
 from siyu.members.models import Member
-from siyu.members.projections import OWN_SOURCE
 
 from . import rules
 from .models import (

@@ -7,11 +7,12 @@ from typing import Any, cast
 from django.utils.translation import gettext as _
 
 from siyu.core.db import chunked, insert_many, update_many, upsert
-from siyu.core.events import EventType
+from siyu.core.events import EventType, ref_channel
 from siyu.core.ingest import IngestError, IngestRejected
 from siyu.core.models import Workspace
-from siyu.core.projections import Batch, LatestFieldsProjection, PreparedEvent, Projection, Refusal, text_error
-from siyu.members.projections import ref_channel
+from siyu.core.projections import (
+    Batch, LatestFieldsProjection, LatestUserProjection, PreparedEvent, Projection, Refusal, text_error,
+)
 
 from .models import Group, GroupDailyStats, GroupKind, GroupStats, Membership, MembershipRole, Strike, StrikeAction
 
@@ -19,7 +20,7 @@ from .models import Group, GroupDailyStats, GroupKind, GroupStats, Membership, M
 def resolve_groups(batch: Batch) -> None:
     """Set group_id on events with a group reference, creating the group on first sight.
 
-    Siyu's own events (strikes) name the group's channel in the reference (see members.projections.ref_channel).
+    Siyu's own events (strikes, staff changes) name the group's channel in the reference (see core.events.ref_channel).
     """
     wanted: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
     for event in batch.events:
@@ -216,6 +217,16 @@ def strike_errors(data: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     for name, longest in (("message_id", 191), ("excerpt", 200)):
         if reason := text_error(data, name, shortest=0, longest=longest):
             yield name, reason
+
+
+class GroupStaffProjection(LatestUserProjection):
+    """group.staff_changed → Group.staff (the last event per group wins); a rebuild replays them."""
+
+    name = "group_staff"
+    model = Group
+    event_type = EventType.GROUP_STAFF_CHANGED
+    row_id_attribute = "group_id"
+    user_field = "staff"
 
 
 class StrikeProjection(Projection):

@@ -2,6 +2,7 @@
 
 Views, tasks and commands call these; each is one use case and one transaction.
 """
+import uuid
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
@@ -10,12 +11,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from siyu.core.db import UTC
-from siyu.core.events import EventType
+from siyu.core.events import OWN_SOURCE, EventType, member_ref
 from siyu.core.ingest import events_ingest
-from siyu.core.models import Event
+from siyu.core.models import AuditEntry, Event, StaffRole
 from siyu.core.outbox import outbox_enqueue
 from siyu.members.models import Identity
-from siyu.members.projections import OWN_SOURCE, member_actor
 
 from . import rules
 from .bot import own_id
@@ -111,7 +111,7 @@ def strike_undo(*, strike, by_user, now=None):
     if identity is not None:
         actor = {"id": identity.external_id, "name": identity.display_name[:128], "channel": identity.channel}
     else:  # an erased member has no identity left
-        actor = member_actor(strike.member)
+        actor = member_ref(strike.member_id, name=strike.member.display_name)
     by = by_user.get_username() if by_user is not None else ""
     events = [{
         "type": EventType.GROUP_STRIKE_UNDONE.key, "source_id": own_id("undo", strike.source_id), "occurred_at": now,
@@ -261,23 +261,39 @@ def announcement_stop(*, announcement):
     return bool(Announcement.objects.filter(pk=announcement.pk, active=True).update(active=False))
 
 
-def group_staff_set(*, group, staff, by=None):
-    """Put a staff member (with a role in the group's workspace) in charge of the group, or nobody (None).
+def group_staff_set(*, groups, staff, by=None, handover=None):
+    """Put a staff member (with a role in the groups' workspace) in charge of `groups`, or nobody (None).
 
-    Audited; a handover (members.handover) moves these duties from a leaving colleague in one step.
+    The one write path of Group.staff: one group.staff_changed event per group that changes (source
+    "siyu"; data staff, previous, by, handover), projected by GroupStaffProjection, and one AuditEntry
+    "group_staff" per group, in one transaction. Groups already in `staff`'s charge are skipped. A
+    handover (groups.handover) moves a leaving colleague's groups through here. Returns how many changed.
     """
-    from siyu.core.models import AuditEntry, StaffRole
-
-    if staff is not None and not StaffRole.objects.filter(workspace_id=group.workspace_id, user=staff).exists():
+    groups = list(groups)
+    staff_id = staff.pk if staff else None
+    changing = [group for group in groups if group.staff_id != staff_id]
+    if not changing:
+        return 0
+    workspace_id = changing[0].workspace_id
+    if any(group.workspace_id != workspace_id for group in changing):
+        raise ValidationError(_("The groups belong to different workspaces."))
+    if staff is not None and not StaffRole.objects.filter(workspace_id=workspace_id, user=staff).exists():
         raise ValidationError({"staff": [_("%(user)s has no role in this workspace.") % {"user": staff.get_username()}]})
-    previous = group.staff_id
-    if previous == (staff.pk if staff else None):
-        return group
+    kind, key, now = EventType.GROUP_STAFF_CHANGED, uuid.uuid4().hex, timezone.now()
+    handover_id = getattr(handover, "pk", handover)
+    events = [
+        {"type": kind.key, "source_id": f"{kind.key}:{key}:{n}", "occurred_at": now,
+         "group": {"id": group.external_id, "channel": group.channel},
+         "data": {"staff": staff_id, "previous": group.staff_id, "by": getattr(by, "pk", None), "handover": handover_id}}
+        for n, group in enumerate(changing)
+    ]
     with transaction.atomic():
-        Group.objects.filter(pk=group.pk).update(staff=staff)
-        group.staff = staff
-        AuditEntry.objects.create(
-            workspace_id=group.workspace_id, user=by, action="group_staff", subject=f"group:{group.pk}",
-            data={"previous": previous, "staff": staff.pk if staff else None},
-        )
-    return group
+        events_ingest(workspace=changing[0].workspace, source=OWN_SOURCE, events=events)
+        for group in changing:
+            audit = {"previous": group.staff_id, "staff": staff_id}
+            AuditEntry.objects.create(
+                workspace_id=workspace_id, user=by, action="group_staff", subject=f"group:{group.pk}",
+                data=audit if handover_id is None else {**audit, "handover": handover_id},
+            )
+            group.staff = staff
+    return len(changing)

@@ -34,6 +34,7 @@ from siyu.core.outbox import outbox_enqueue
 from siyu.groups.models import Group, GroupStats
 
 from .models import ChannelCode, CodeTarget, Strategy, TargetDay
+from .services import code_target_add
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +167,6 @@ def code_groups_created(
     Runs inside the ingest transaction that records the send, so the target exists as soon as the send
     is recorded; a target for that group already on the code (a replayed event) is not added twice.
     """
-    from .services import code_target_add
-
     sent = EventType.OUTBOX_SENT
     for event in events:
         if event.type != sent or event.group_id is None or event.data.get("kind") != CREATE_GROUP:

@@ -22,6 +22,6 @@ class MembersConfig(AppConfig):
         from .segments import members_react
 
         events_ingested.connect(members_react, dispatch_uid="siyu.members.members_react")
-        from .handover import MemberOwnerProjection
+        from .owners import MemberOwnerProjection
 
         projections.register(MemberOwnerProjection())

@@ -5,17 +5,20 @@ Chinese right) or XLSX (openpyxl write-only), streamed CHUNK members at a time s
         members_export(workspace=w, out=out, fmt="csv", segment=seg, by=user)
 
 Contacts (phone, e-mail, WeChat ID) are masked (138****5678) unless `with_contacts`; every export is
-audited (AuditEntry action "export", with "with_contacts" in its data).
+audited (AuditEntry action "export", with "with_contacts" in its data). Columns of other apps' facts
+(groups: "Groups now") are registered with `export_column_register` in their AppConfig.ready() and
+come after "Owner".
 """
 import codecs
 import csv
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from siyu.core.models import AuditEntry
-from siyu.groups.models import Membership
 
 from .models import Member, MemberStats, MemberTag, SegmentMember
 from .privacy import email_mask, phone_mask, wechat_mask
@@ -24,11 +27,29 @@ CHUNK = 2000
 FORMATS = ("csv", "xlsx")
 
 
+@dataclass(frozen=True)
+class ExportColumn:
+    """A column another app adds to the member export: its title and its cells for a chunk of members."""
+
+    key: str
+    title: Callable[[], str]  # called when the export runs, in the active language
+    cells: Callable[[list], dict]  # member ids → {member id: cell text}; members without a cell get ""
+
+
+EXPORT_COLUMNS: dict[str, ExportColumn] = {}
+
+
+def export_column_register(column):
+    """Add a column after "Owner" (from an app's AppConfig.ready()); columns keep their registration order."""
+    EXPORT_COLUMNS[column.key] = column
+    return column
+
+
 def export_headers():
     """Column titles; the same with or without contacts (only the contact cells differ)."""
     return [_("Member number"), _("Name"), _("Gender"), _("City"), _("Remark"), _("Phone"), _("E-mail"), _("WeChat ID"),
-            _("Tags"), _("Owner"), _("Groups now"), _("First seen"), _("Last seen"), _("Messages"), _("Orders"),
-            _("Spend (yuan)")]
+            _("Tags"), _("Owner"), *(column.title() for column in EXPORT_COLUMNS.values()), _("First seen"),
+            _("Last seen"), _("Messages"), _("Orders"), _("Spend (yuan)")]
 
 
 def _member_id_chunks(*, workspace, segment):
@@ -65,11 +86,7 @@ def export_rows(*, workspace, segment=None, with_contacts=False):
             "member_id", "tag__group__name", "tag__name"
         ):
             tags[member_id].append(f"{group}:{name}" if group else name)
-        groups = defaultdict(list)
-        for member_id, name in Membership.objects.filter(member_id__in=ids, left_at__isnull=True).order_by(
-            "group__name"
-        ).values_list("member_id", "group__name"):
-            groups[member_id].append(name)
+        extra = [column.cells(ids) for column in EXPORT_COLUMNS.values()]
         stats = {s.member_id: s for s in MemberStats.objects.filter(member_id__in=ids)}
         for m in members:
             s = stats.get(m.pk)
@@ -78,7 +95,7 @@ def export_rows(*, workspace, segment=None, with_contacts=False):
                 phone, email, wechat = phone_mask(phone), email_mask(email), wechat_mask(wechat)
             yield [
                 m.number, m.display_name, str(genders.get(m.gender, m.gender)), m.city, m.remark, phone, email, wechat,
-                "、".join(tags[m.pk]), m.owner.get_username() if m.owner else "", "、".join(groups[m.pk]),
+                "、".join(tags[m.pk]), m.owner.get_username() if m.owner else "", *(cells.get(m.pk, "") for cells in extra),
                 _local(s.first_seen_at if s else None, tz), _local(s.last_seen_at if s else None, tz),
                 s.messages if s else 0, s.orders if s else 0, round((s.spend_cents if s else 0) / 100, 2),
             ]

@@ -35,14 +35,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from siyu.core.db import insert_many, update_by_field_set
-from siyu.core.events import EventType
+from siyu.core.events import OWN_SOURCE, EventType, own_member_event
 from siyu.core.fields import contact_digest
 from siyu.core.ingest import events_ingest
 from siyu.core.models import AuditEntry, StaffRole
 
-from .privacy import phone_normalise as privacy_phone_normalise
+from .privacy import phone_normalise
 from .models import Identity, ImportStatus, Member, MemberImport, Tag, TagGroup, TagVia
-from .projections import MEMBER_REF, OWN_SOURCE, member_numbers_allocate
+from .projections import member_numbers_allocate
 from .tags import tag_create, tag_group_create, tags_apply
 
 CHUNK = 1000  # rows validated, looked up and written together; progress is written after each chunk
@@ -266,17 +266,6 @@ def rows_count(*, path, encoding=""):
     except ImportProblem:
         return 0
     return sum(1 for _n, row in data if any(row))
-
-
-# -- phones ---------------------------------------------------------------------------------------
-def phone_normalise(text):
-    """A Chinese mobile number as 11 digits (members.privacy.phone_normalise), with one more reason a
-    spreadsheet gives: a number Excel wrote in scientific notation (1.38E+10) has lost its digits."""
-    raw = (text or "").strip()
-    if re.fullmatch(r"\d(\.\d+)?[eE]\+\d+", raw):
-        raise ValidationError(_("“%(value)s” is a number Excel shortened: format the column as text and export again.")
-                              % {"value": raw})
-    return privacy_phone_normalise(raw)
 
 
 # -- storage: the import's folder -----------------------------------------------------------------
@@ -766,10 +755,10 @@ def _write(ctx, rows, chunk_no):
     if pairs:
         ctx.result.tags_given += tags_apply(workspace=ctx.workspace, pairs=pairs, via=TagVia.IMPORT, by=imp.by_id,
                                             at=ctx.now, key=f"import:{imp.pk}:{chunk_no}")
+    kind = EventType.MEMBER_OWNER_CHANGED
     owner_events = [
-        {"type": EventType.MEMBER_OWNER_CHANGED.key, "source_id": f"{EventType.MEMBER_OWNER_CHANGED.key}:import:{imp.pk}:{r.line}",
-         "occurred_at": ctx.now, "actor": {"id": str(r.member_id), "channel": MEMBER_REF},
-         "data": {"owner": r.owner_id, "previous": r.owner_previous, "handover": None, "import": imp.pk}}
+        own_member_event(kind, member_id=r.member_id, source_id=f"{kind.key}:import:{imp.pk}:{r.line}", occurred_at=ctx.now,
+                         data={"owner": r.owner_id, "previous": r.owner_previous, "handover": None, "import": imp.pk})
         for r in rows if r.owner_changed
     ]
     if owner_events:

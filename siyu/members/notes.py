@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from siyu.core.models import Event
 from siyu.core.roles import ADMINS, EVERYONE, WRITERS, role_check, staff_role_get
 
 from .models import Note, NoteKind
@@ -87,8 +88,6 @@ def notes_for_timeline(*, member, events, before_id=None, more=False, limit=200)
     """
     notes = Note.objects.filter(member=member).select_related("author", "lead__lead_list")
     if before_id is not None:
-        from siyu.core.models import Event
-
         anchor = Event.objects.filter(member=member, pk=before_id).values_list("occurred_at", flat=True).first()
         if anchor is not None:
             notes = notes.filter(occurred_at__lt=anchor)

@@ -33,6 +33,7 @@ from .personal import Erasure, personal_data
 
 PHONE_PATTERN = re.compile(r"^1[3-9]\d{9}$")
 PHONE_SEPARATORS = re.compile(r"[\s\-().]")
+EXCEL_SHORTENED = re.compile(r"\d(\.\d+)?[eE]\+\d+")
 WECHAT_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 # Keys of Event.data that carry what a person wrote or who they are (see core.ingest and the channel
@@ -49,9 +50,14 @@ KEEP_KEYS_BY_TYPE = {int(EventType.MEMBER_BARRED): frozenset({"reason"})}
 def phone_normalise(text):
     """A Chinese mobile number as 11 digits ("13812345678"), or ValidationError saying what is wrong.
 
-    Spaces, dashes, dots and brackets are ignored, as is a +86 / 0086 / 86 country prefix.
+    Spaces, dashes, dots and brackets are ignored, as is a +86 / 0086 / 86 country prefix. A number a
+    spreadsheet wrote in scientific notation (1.38E+10, as Excel does) has lost its digits: refused as such.
     """
-    value = PHONE_SEPARATORS.sub("", str(text or ""))
+    raw = str(text or "").strip()
+    if EXCEL_SHORTENED.fullmatch(raw):
+        raise ValidationError(_("“%(value)s” is a number Excel shortened: format the column as text and export again.")
+                              % {"value": raw})
+    value = PHONE_SEPARATORS.sub("", raw)
     if not value:
         raise ValidationError(_("Enter a phone number."))
     if value.startswith("+86"):

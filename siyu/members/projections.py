@@ -7,11 +7,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from siyu.core.db import chunked, fetch_existing, insert_many, update_by_field_set, upsert
-from siyu.core.events import EventType
+from siyu.core.events import MEMBER_REF, OWN_SOURCE, EventType, ref_channel
+from siyu.core.ingest import IngestError, IngestRejected
 from siyu.core.models import Workspace
 from siyu.core.projections import LatestFieldsProjection, Projection, text_error
 
-from .models import Gender, Identity, Member, MemberDailyActivity, MemberDay, MemberStats
+from .models import Gender, Identity, Member, MemberDailyActivity, MemberDay, MemberStats, MemberTag, Tag, TagRule, TagVia
 
 
 def member_numbers_allocate(*, workspace, count):
@@ -26,28 +27,6 @@ def member_numbers_allocate(*, workspace, count):
     return range(last - count + 1, last + 1)
 
 
-# Siyu's own events (source "siyu": strikes, bars) are about people on a platform; their references
-# name that platform in "channel", so they resolve to the member the platform's events created.
-OWN_SOURCE = "siyu"
-
-
-# Siyu's own events about a member who may have no identity on any channel (an imported member, a tag
-# given in the console) name the member itself: {"id": str(member.pk), "channel": MEMBER_REF}.
-MEMBER_REF = "siyu.member"
-
-
-def member_actor(member):
-    """The actor reference Siyu's own events use for a member."""
-    return {"id": str(member.pk), "name": member.display_name[:128], "channel": MEMBER_REF}
-
-
-def ref_channel(batch, ref):
-    """The channel a reference's id belongs to: the batch's source, or the named one for Siyu's own events."""
-    if batch.source == OWN_SOURCE and isinstance(ref.get("channel"), str) and ref["channel"]:
-        return ref["channel"]
-    return batch.source
-
-
 def _direct_members(batch, wanted):
     """Resolve MEMBER_REF references (own events only); an id that is not a member of the workspace is an error."""
     direct = {key for key in wanted if key[0] == MEMBER_REF}
@@ -57,8 +36,6 @@ def _direct_members(batch, wanted):
     found = set(Member.objects.filter(workspace=batch.workspace, pk__in=ids).values_list("pk", flat=True))
     missing = [external_id for _c, external_id in direct if not external_id.isdigit() or int(external_id) not in found]
     if missing:
-        from siyu.core.ingest import IngestError, IngestRejected
-
         index = next(e.index for e in batch.events if e.actor and e.actor.get("id") in missing)
         raise IngestRejected([IngestError(index, "actor.id", _("no member %(id)s in this workspace") % {"id": missing[0]})])
     return {(MEMBER_REF, external_id): int(external_id) for _c, external_id in direct}
@@ -261,8 +238,6 @@ class MemberTagProjection(Projection):
     TYPES = (EventType.MEMBER_TAGGED, EventType.MEMBER_UNTAGGED)
 
     def validate(self, batch):
-        from .models import Tag, TagVia
-
         wanted = {}
         for event in batch.events:
             if event.type in self.TYPES:
@@ -281,8 +256,6 @@ class MemberTagProjection(Projection):
 
     def apply(self, batch):
         from django.contrib.auth import get_user_model
-
-        from .models import MemberTag, TagRule, TagVia
 
         final = {}
         for event in batch.events:  # in occurrence order: the last event per (member, tag) wins
@@ -318,6 +291,4 @@ class MemberTagProjection(Projection):
         )
 
     def reset(self, *, workspace):
-        from .models import MemberTag
-
         MemberTag.objects.filter(workspace=workspace).delete()

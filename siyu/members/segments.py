@@ -28,12 +28,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from siyu.core.db import chunked, insert_many
-from siyu.core.events import EventType
+from siyu.core.events import OWN_SOURCE, EventType, own_member_event
 from siyu.core.ingest import events_ingest
 
 from .filters import FilterError, filter_compile, filter_member_ids, filter_validate
 from .models import Segment, SegmentMember, SegmentSize, TagRule
-from .projections import MEMBER_REF, OWN_SOURCE
 from .tag_rules import tag_rule_apply, tag_rule_build
 
 log = logging.getLogger(__name__)
@@ -130,7 +129,8 @@ def _list_write(segment, entered, left, now, *, events=True):
         now = min(now, timezone.now())  # a recount evaluated "as of" a later time still happens now
         key = uuid.uuid4().hex
         raw = [
-            _member_event(kind, member_id, now, {"segment": segment.pk}, f"seg:{segment.pk}:{key}:{n}")
+            own_member_event(kind, member_id=member_id, source_id=f"seg:{segment.pk}:{key}:{n}", occurred_at=now,
+                             data={"segment": segment.pk})
             for n, (kind, member_id) in enumerate(
                 [(EventType.MEMBER_SEGMENT_ENTERED, m) for m in sorted(entered)]
                 + [(EventType.MEMBER_SEGMENT_LEFT, m) for m in sorted(left)]
@@ -138,13 +138,6 @@ def _list_write(segment, entered, left, now, *, events=True):
         ]
         for chunk in chunked(raw, 5_000):
             events_ingest(workspace=segment.workspace, source=OWN_SOURCE, events=chunk)
-
-
-def _member_event(kind, member_id, at, data, source_id):
-    return {
-        "type": kind.key, "source_id": source_id, "occurred_at": at,
-        "actor": {"id": str(member_id), "channel": MEMBER_REF}, "data": data,
-    }
 
 
 def _size_record(segment, now):

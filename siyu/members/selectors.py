@@ -1,5 +1,6 @@
 from django.db.models import Q
 
+from siyu.core.events import EventType
 from siyu.core.models import Event
 from siyu.core.selectors import keyset_page
 
@@ -49,8 +50,6 @@ def member_timeline(*, member, before_id=None, limit=50):
 def timeline_subjects(events):
     """Set `subject` on Siyu's own member events: the tag, segment or owner they name (three queries at most)."""
     from django.contrib.auth import get_user_model
-
-    from siyu.core.events import EventType
 
     wanted = {
         EventType.MEMBER_TAGGED: ("tag", Tag), EventType.MEMBER_UNTAGGED: ("tag", Tag),

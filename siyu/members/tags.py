@@ -18,12 +18,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from siyu.core.db import chunked
-from siyu.core.events import EventType
+from siyu.core.events import OWN_SOURCE, EventType, own_member_event
 from siyu.core.ingest import events_ingest
 
 from .filters import live_sets_check
 from .models import MemberTag, Tag, TagChoice, TagGroup, TagVia
-from .projections import MEMBER_REF, OWN_SOURCE
 
 MAX_NAME = 64
 COLOR_DEFAULT = "#475467"
@@ -133,13 +132,8 @@ def _events(kind, pairs, via, by, rule, at, key):
     by_id = getattr(by, "pk", by)
     rule_id = getattr(rule, "pk", rule)
     for n, (member_id, tag_id) in enumerate(pairs):
-        yield {
-            "type": kind.key,
-            "source_id": f"{kind.key}:{key}:{n}",
-            "occurred_at": at,
-            "actor": {"id": str(member_id), "channel": MEMBER_REF},
-            "data": {"tag": tag_id, "via": via, "rule": rule_id, "by": by_id},
-        }
+        yield own_member_event(kind, member_id=member_id, source_id=f"{kind.key}:{key}:{n}", occurred_at=at,
+                               data={"tag": tag_id, "via": via, "rule": rule_id, "by": by_id})
 
 
 def _ingest(workspace, events):

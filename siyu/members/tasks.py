@@ -5,6 +5,7 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 
 from .imports import import_options, import_run
 from .models import MemberImport
+from .segments import live_recount_due
 
 
 @db_task()
@@ -18,6 +19,4 @@ def member_import_run(import_id, commit):
 @db_periodic_task(crontab(minute="7"))
 def live_recount_hourly():
     """Segments and tag rules with time windows, last-seen or tier conditions: recounted every hour."""
-    from .segments import live_recount_due
-
     live_recount_due()

@@ -5,7 +5,7 @@ from django.utils import translation
 
 from siyu.core.models import AuditEntry, Role
 from siyu.groups.models import Group
-from siyu.members.handover import handover_run
+from siyu.groups.handover import handover_run
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,8 @@ from siyu.core.events import EventType
 from siyu.core.models import AuditEntry, Event, Role
 from siyu.core.rebuild import projections_rebuild
 from siyu.groups.models import Group
-from siyu.members.handover import handover_preview, handover_run, member_owner_set
+from siyu.groups.handover import handover_preview, handover_run
+from siyu.members.owners import member_owner_set
 from siyu.members.models import Handover, Member, Segment, SegmentMember
 from tests.conftest import ev
 

@@ -166,3 +166,9 @@ def test_erased_member_cannot_be_reidentified(workspace, ingest):
     assert newcomer.pk != member.pk
     with translation.override("en"), pytest.raises(ValidationError, match="already erased"):
         privacy.member_erase(member=Member.objects.get(pk=member.pk), reason="")
+
+
+def test_phone_normalise_names_a_number_excel_shortened():
+    with translation.override("en"), pytest.raises(ValidationError) as error:
+        privacy.phone_normalise("1.38E+10")
+    assert "Excel shortened" in error.value.messages[0]

@@ -5,6 +5,7 @@ from django.db import transaction
 from siyu.core.models import Role, Workspace
 from siyu.core.services import staff_role_set, staff_user_ensure, workspace_create
 
+from .members_demo import members_demo
 from .services import simulation_plan, simulation_run
 
 DEMO_SLUG = "demo"
@@ -30,8 +31,6 @@ def demo_create(*, groups=40, members=5_000, days=90, seed=2026, progress=None):
     if new_workspace:
         plan = simulation_plan(workspace=workspace, groups=groups, members=members, days=days, seed=seed)
         simulation_run(workspace=workspace, plan=plan, progress=progress)
-        from siyu.members.demo import members_demo
-
         members_demo(workspace=workspace, staff=users, seed=seed)
     if new_camp:
         plan = simulation_plan(workspace=camp, groups=6, members=max(50, members // 20), days=30, seed=seed + 1)

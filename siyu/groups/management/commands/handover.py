@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from siyu.core.commands import validation_text, workspace_or_fail
-from siyu.members.handover import handover_preview, handover_run
+from siyu.groups.handover import handover_preview, handover_run
 
 
 class Command(BaseCommand):

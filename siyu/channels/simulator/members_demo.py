@@ -1,12 +1,18 @@
-"""The demo workspace's members in depth: tag groups and tags (seed 003's 标签体系), a tag rule, segments."""
+"""The demo workspace's members in depth (`siyu demo`, channels.simulator.demo): tag groups and tags (seed
+003's 标签体系), a tag rule, segments; owners, groups in charge, notes and a lead list."""
 import random
 
 from django.db import transaction
 
-from .segments import segment_create
-from .tag_rules import tag_rule_create
-from .models import Member, TagChoice, TagVia
-from .tags import tag_create, tag_group_create, tags_apply
+from siyu.groups.models import Group
+from siyu.groups.services import group_staff_set
+from siyu.members.leads import leadlist_build, leadlist_create
+from siyu.members.models import Member, TagChoice, TagVia
+from siyu.members.notes import note_add
+from siyu.members.owners import member_owner_set
+from siyu.members.segments import segment_create
+from siyu.members.tag_rules import tag_rule_create
+from siyu.members.tags import tag_create, tag_group_create, tags_apply
 
 TAG_GROUPS = [
     ("风格偏好", TagChoice.MULTI, [("简约", "#475467"), ("可爱", "#e04f8a"), ("复古", "#a15c07")]),
@@ -52,16 +58,10 @@ def members_demo(*, workspace, staff=None, seed=2026):
 
 
 def _people(workspace, staff, segment, tags, rng):
-    from .handover import member_owner_set
-    from .leads import leadlist_build, leadlist_create
-    from .notes import note_add
-
-    from siyu.groups.models import Group
-    from siyu.groups.services import group_staff_set
-
     owners = [staff[name] for name in ("operator", "sales") if name in staff]
-    for n, group in enumerate(Group.objects.filter(workspace=workspace).order_by("pk")):
-        group_staff_set(group=group, staff=owners[n % len(owners)], by=staff.get("demo"))
+    groups = list(Group.objects.filter(workspace=workspace).order_by("pk"))
+    for n, owner in enumerate(owners):
+        group_staff_set(groups=groups[n::len(owners)], staff=owner, by=staff.get("demo"))
     members = list(Member.objects.filter(workspace=workspace).order_by("number"))
     for n, owner in enumerate(owners):
         member_owner_set(members=members[n::len(owners) * 2], owner=owner, by=staff.get("demo"))
