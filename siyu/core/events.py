@@ -3,11 +3,15 @@
 A raw event names its type by key ("group.joined"); the ledger stores the small integer.
 Numbers are permanent: never renumber or reuse one.
 """
+from collections.abc import Mapping
+from datetime import datetime
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrPromise as StrPromise
+
+    from .projections import Batch
 
 
 class EventType(IntEnum):
@@ -62,22 +66,21 @@ OWN_SOURCE = "siyu"
 MEMBER_REF = "siyu.member"
 
 
-def member_ref(member_id, name=None):
+def member_ref(member_id: int) -> dict[str, str]:
     """The reference Siyu's own events use for a member: {"id": str(member id), "channel": MEMBER_REF}."""
-    ref = {"id": str(member_id), "channel": MEMBER_REF}
-    if name is not None:
-        ref["name"] = name[:128]
-    return ref
+    return {"id": str(member_id), "channel": MEMBER_REF}
 
 
-def ref_channel(batch, ref):
+def ref_channel(batch: "Batch", ref: Mapping[str, Any]) -> str:
     """The channel a reference's id belongs to: the batch's source, or the named one for Siyu's own events."""
     if batch.source == OWN_SOURCE and isinstance(ref.get("channel"), str) and ref["channel"]:
         return ref["channel"]
     return batch.source
 
 
-def own_member_event(kind, *, member_id, source_id, occurred_at, data):
+def own_member_event(
+    kind: "EventType", *, member_id: int, source_id: str, occurred_at: datetime, data: dict[str, Any],
+) -> dict[str, Any]:
     """A raw event of Siyu's own about a member, to ingest with source OWN_SOURCE."""
     return {"type": kind.key, "source_id": source_id, "occurred_at": occurred_at, "actor": member_ref(member_id), "data": data}
 
