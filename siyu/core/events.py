@@ -66,9 +66,12 @@ OWN_SOURCE = "siyu"
 MEMBER_REF = "siyu.member"
 
 
-def member_ref(member_id: int) -> dict[str, str]:
+def member_ref(member_id: int, *, name: str | None = None) -> dict[str, str]:
     """The reference Siyu's own events use for a member: {"id": str(member id), "channel": MEMBER_REF}."""
-    return {"id": str(member_id), "channel": MEMBER_REF}
+    ref = {"id": str(member_id), "channel": MEMBER_REF}
+    if name is not None:
+        ref["name"] = name[:128]
+    return ref
 
 
 def ref_channel(batch: "Batch", ref: Mapping[str, Any]) -> str:

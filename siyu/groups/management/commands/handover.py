@@ -28,15 +28,15 @@ class Command(BaseCommand):
         if segment and tag:
             raise CommandError("give --segment or --tag, not both")
         filter = {"segment": segment} if segment else {"tag": tag} if tag else {}
-        args = {"workspace": workspace, "from_user": users[from_user], "to_user": users[to_user], "filter": filter,
-                "include_groups": not no_groups}
+        moving = {"workspace": workspace, "from_user": users[from_user], "to_user": users[to_user], "filter": filter,
+                  "include_groups": not no_groups}
         try:
             if dry_run:
-                counts = handover_preview(**args)
+                counts = handover_preview(**moving)
                 self.stdout.write(f"would move {counts['members']} members and {counts['groups']} groups "
                                   f"from {from_user} to {to_user} (dry run, nothing changed)")
                 return
-            done = handover_run(by=None, **args)
+            done = handover_run(by=None, **moving)
         except ValidationError as error:
             raise CommandError(validation_text(error)) from None
         self.stdout.write(f"handover {done.pk}: moved {done.members} members and {done.groups} groups "
