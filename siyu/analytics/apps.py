@@ -7,7 +7,7 @@ class AnalyticsConfig(AppConfig):
     label = "analytics"
     verbose_name = _("Analytics")
 
-    def ready(self):
+    def ready(self) -> None:
         from siyu.core import signals
 
         from . import tasks

@@ -1,7 +1,9 @@
 """Local days of a workspace's time zone, in Python and inside SQL (SQLite and PostgreSQL)."""
 import functools
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import overload
 from zoneinfo import ZoneInfo
 
 from siyu.core.db import sqlite_datetime
@@ -12,16 +14,16 @@ SAFE_ZONE = re.compile(r"^[A-Za-z0-9_+\-/]+$")
 SPAN = (datetime(1990, 1, 1, tzinfo=UTC), datetime(2060, 1, 1, tzinfo=UTC))
 
 
-def day_start(tz, day):
+def day_start(tz: tzinfo, day: date) -> datetime:
     """The UTC instant a local day starts."""
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
-def local_day(tz, moment):
+def local_day(tz: tzinfo, moment: datetime) -> date:
     return moment.astimezone(tz).date()
 
 
-def days(first, last):
+def days(first: date, last: date) -> Iterator[date]:
     day = first
     while day <= last:
         yield day
@@ -29,12 +31,14 @@ def days(first, last):
 
 
 @functools.lru_cache(maxsize=64)
-def transitions(zone_name):
+def transitions(zone_name: str) -> list[tuple[datetime, int]]:
     """[(utc instant from which the offset applies, offset in minutes)], first entry from SPAN start."""
     tz = ZoneInfo(zone_name)
 
-    def offset(moment):
-        return int(moment.astimezone(tz).utcoffset().total_seconds() // 60)
+    def offset(moment: datetime) -> int:
+        utc_offset = moment.astimezone(tz).utcoffset()
+        assert utc_offset is not None  # an aware datetime in a ZoneInfo zone has one
+        return int(utc_offset.total_seconds() // 60)
 
     moment, current = SPAN[0], offset(SPAN[0])
     changes = [(moment, current)]
@@ -55,7 +59,7 @@ def transitions(zone_name):
     return changes
 
 
-def local_day_sql(column, zone_name, vendor):
+def local_day_sql(column: str, zone_name: str, vendor: str) -> str:
     """An SQL expression for the local day of a UTC timestamp column (a date on PostgreSQL, text on SQLite)."""
     if not SAFE_ZONE.match(zone_name):
         raise ValueError(f"unexpected time zone name {zone_name!r}")
@@ -71,7 +75,13 @@ def local_day_sql(column, zone_name, vendor):
     return f"date({column}, CASE {branches} ELSE '{changes[-1][1]:+d} minutes' END)"
 
 
-def as_date(value):
+@overload
+def as_date(value: None) -> None: ...
+@overload
+def as_date(value: date | str) -> date: ...
+@overload
+def as_date(value: object) -> date | None: ...
+def as_date(value: object) -> date | None:
     """A date from what a cursor returns for a day column or expression."""
     if value is None or isinstance(value, date) and not isinstance(value, datetime):
         return value
@@ -80,10 +90,18 @@ def as_date(value):
     return date.fromisoformat(str(value)[:10])
 
 
-def aware(value):
+@overload
+def aware(value: None) -> None: ...
+@overload
+def aware(value: datetime | str) -> datetime: ...
+@overload
+def aware(value: object) -> datetime | None: ...
+def aware(value: object) -> datetime | None:
     """An aware UTC datetime from what a cursor returns for a timestamp (text or naive on SQLite)."""
     if value is None:
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        raise TypeError(f"not a timestamp: {value!r}")
     return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -1,7 +1,10 @@
 """Retention triangle by join week and the lifecycle funnel, from memberships, activity and sales."""
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 
+from siyu.core.models import Workspace
 from siyu.groups.models import Membership
 from siyu.members.models import MemberDailyActivity
 
@@ -10,17 +13,18 @@ from .models import Sale, WorkspaceDay
 from .rollups import COUNTS, Sql
 
 WEEKS_AFTER = 8
+T = TypeVar("T")
 
 
 @dataclass
 class Cohort:
-    week: object  # the Monday the cohort's week starts
+    week: date  # the Monday the cohort's week starts
     size: int
-    present: list  # per week after (1..8): members still in a group at that week's end (None: not reached)
-    speaking: list  # per week after: members still in a group who spoke during that week
+    present: list[int | None]  # per week after (1..8): members still in a group at that week's end (None: not reached)
+    speaking: list[int | None]  # per week after: members still in a group who spoke during that week
 
 
-def _first_joins(sql, since):
+def _first_joins(sql: Sql, since: datetime) -> dict[int, datetime]:
     stay = sql.t(Membership)
     rows = sql.rows(
         f"SELECT member_id, MIN(joined_at) FROM {stay} WHERE workspace_id = %s GROUP BY member_id HAVING MIN(joined_at) >= %s",
@@ -29,7 +33,7 @@ def _first_joins(sql, since):
     return {member: calendar.aware(at) for member, at in rows}
 
 
-def retention_triangle(*, workspace, last, weeks=12):
+def retention_triangle(*, workspace: Workspace, last: date, weeks: int = 12) -> list[Cohort]:
     """Cohorts of the `weeks` join weeks up to the week of `last`; each followed for 1..8 weeks.
 
     A member's join week is the local week (Monday to Sunday) of their first join in any group.
@@ -77,11 +81,11 @@ def retention_triangle(*, workspace, last, weeks=12):
     return cohorts
 
 
-def _monday(day):
+def _monday(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def _chunks(values, size=900):
+def _chunks(values: Sequence[T], size: int = 900) -> Iterator[Sequence[T]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
 
@@ -93,7 +97,7 @@ class FunnelStep:
     rate: float | None  # share of the previous step (None for the first, or when it was 0)
 
 
-def lifecycle_funnel(*, workspace, first, last):
+def lifecycle_funnel(*, workspace: Workspace, first: date, last: date) -> list[FunnelStep]:
     """Exposures → joined → spoke → bought → bought again, for people who first joined in the period.
 
     Each step after "joined" counts people of the step before it: spoke = new members who sent a

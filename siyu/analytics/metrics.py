@@ -6,15 +6,17 @@
 A Figure's value is None ("no data") when its denominator is 0. Totals come from the daily rollups
 (one group or the workspace) or are computed on the fly for a set of groups.
 """
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from django.utils import translation
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from siyu.core.events import EventType
+from siyu.core.models import Workspace
 from siyu.groups.models import Membership
 
 from . import calendar
@@ -28,7 +30,7 @@ class Totals:
 
     first: date
     last: date
-    days: list = field(default_factory=list)
+    days: list[dict[str, Any]] = field(default_factory=list)
     members_start: int = 0
     members_end: int = 0
     joins: int = 0
@@ -45,7 +47,7 @@ class Totals:
     retained: int | None = None
 
     @property
-    def members_in_period(self):
+    def members_in_period(self) -> int:
         """Everyone in the scope at some moment of the period: at the start, plus each entry."""
         return self.members_start + self.joins
 
@@ -60,19 +62,19 @@ class Figure:
     last: date
 
     @property
-    def metric(self):
+    def metric(self) -> "Metric":
         return METRICS[self.key]
 
     @property
-    def no_data(self):
+    def no_data(self) -> bool:
         return self.value is None
 
 
 @dataclass(frozen=True)
 class Metric:
     key: str
-    label: object
-    formula: object
+    label: str | Promise
+    formula: str | Promise
     unit: str  # percent, number, money, ratio
     seed: str
     function: Callable[["Totals"], Figure]
@@ -80,7 +82,7 @@ class Metric:
     higher_is_better: bool = True
     share: bool = False  # a share of a set of people, always 0-100 % (docs/metrics.md); else a ratio
 
-    def formula_texts(self):
+    def formula_texts(self) -> dict[str, str]:
         """The formula in both console languages."""
         texts = {}
         for language in ("zh-hans", "en"):
@@ -89,35 +91,35 @@ class Metric:
         return texts
 
 
-def _figure(key, numerator, denominator, totals):
+def _figure(key: str, numerator: float, denominator: float, totals: Totals) -> Figure:
     value = None if not denominator else numerator / denominator
     return Figure(key, value, numerator, denominator, totals.first, totals.last)
 
 
-def join_rate(totals):
+def join_rate(totals: Totals) -> Figure:
     return _figure("join_rate", totals.joins, totals.exposures, totals)
 
 
-def leave_rate(totals):
+def leave_rate(totals: Totals) -> Figure:
     # Of everyone who was in the scope during the period, the share who left (bounded 0-100 %).
     return _figure("leave_rate", totals.leaves, totals.members_in_period, totals)
 
 
-def interaction_rate(totals):
+def interaction_rate(totals: Totals) -> Figure:
     return _figure("interaction_rate", totals.interaction_sum, totals.member_days, totals)
 
 
-def messages_per_member(totals):
+def messages_per_member(totals: Totals) -> Figure:
     return _figure("messages_per_member", totals.messages, totals.members_in_period, totals)
 
 
-def retention(totals):
+def retention(totals: Totals) -> Figure:
     if totals.retained is None:
         return Figure("retention", None, 0, 0, totals.first, totals.last)
     return _figure("retention", totals.retained, totals.members_start, totals)
 
 
-def conversion(totals):
+def conversion(totals: Totals) -> Figure:
     # An order that names a group counts for it even when its buyer was no member: such buyers are
     # in the denominator too, so the figure stays a share.
     buyers = totals.buyers or 0
@@ -125,15 +127,15 @@ def conversion(totals):
     return _figure("conversion", buyers, members if totals.buyers is not None else 0, totals)
 
 
-def average_order_value(totals):
+def average_order_value(totals: Totals) -> Figure:
     return _figure("aov", totals.revenue_cents, totals.buyers or 0, totals)
 
 
-def roi(totals):
+def roi(totals: Totals) -> Figure:
     return _figure("roi", totals.revenue_cents, totals.cost_cents, totals)
 
 
-def repurchase_rate(totals):
+def repurchase_rate(totals: Totals) -> Figure:
     if totals.repeat_buyers is None:
         return Figure("repurchase", None, 0, 0, totals.first, totals.last)
     return _figure("repurchase", totals.repeat_buyers, totals.buyers or 0, totals)
@@ -169,19 +171,19 @@ METRICS = {
 }
 
 
-def figures(totals):
+def figures(totals: Totals) -> dict[str, Figure]:
     """Every metric of one Totals, in display order."""
     return {key: metric.function(totals) for key, metric in METRICS.items()}
 
 
-def trend(key, totals):
+def trend(key: str, totals: Totals) -> list[tuple[date, float | None]]:
     """The metric's daily values over the period (None on days without data or where a day says nothing)."""
     function = METRICS[key].function
     return [(row["day"], function(_totals_from_rows([row], row["day"], row["day"])).value) for row in totals.days]
 
 
 # -- building Totals ----------------------------------------------------------------------------
-def _totals_from_rows(rows, first, last):
+def _totals_from_rows(rows: list[dict[str, Any]], first: date, last: date) -> Totals:
     totals = Totals(first=first, last=last, days=rows)
     if rows:
         totals.members_start = rows[0]["members_start"]
@@ -198,10 +200,11 @@ def _totals_from_rows(rows, first, last):
     return totals
 
 
-def _fill_days(rows, first, last):
+def _fill_days(rows: Iterable[dict[str, Any]], first: date, last: date) -> list[dict[str, Any]]:
     """Day rows for every day of the period; days before a scope existed are left out."""
     by_day = {calendar.as_date(row["day"]): row for row in rows}
-    filled, previous = [], None
+    filled: list[dict[str, Any]] = []
+    previous: dict[str, Any] | None = None
     for day in calendar.days(first, last):
         row = by_day.get(day)
         if row is None and previous is not None:
@@ -214,7 +217,9 @@ def _fill_days(rows, first, last):
     return filled
 
 
-def period_totals(*, workspace, first, last, group=None, groups=None):
+def period_totals(
+    *, workspace: Workspace, first: date, last: date, group: int | None = None, groups: Collection[int] | None = None
+) -> Totals:
     """Totals of the workspace, one group (id) or a set of group ids, from `first` to `last` (local days)."""
     sql = Sql(workspace)
     values = ("day", *GroupDay.FIGURES)
@@ -233,7 +238,7 @@ def period_totals(*, workspace, first, last, group=None, groups=None):
     return totals
 
 
-def group_totals(*, workspace, first, last):
+def group_totals(*, workspace: Workspace, first: date, last: date) -> dict[int, Totals]:
     """{group id: Totals} for every group with rows in the period, in a few queries (the groups table).
 
     The sums are taken by the database; members at the start and end come from each group's first and
@@ -287,7 +292,9 @@ def group_totals(*, workspace, first, last):
     return result
 
 
-def _buyers(sql, first, last, scope, *, per_group=False):
+def _buyers(
+    sql: Sql, first: date, last: date, scope: Iterable[int] | None, *, per_group: bool = False
+) -> dict[int | None, tuple[int, int]]:
     """{key: (buyers, buyers with 2+ orders)} over the period; key None for the scope, else group id.
 
     Read from the attributions alone (a covering index): for a group, a buyer's orders are their
@@ -307,7 +314,9 @@ def _buyers(sql, first, last, scope, *, per_group=False):
     return {k: (buyers, repeat) for k, buyers, repeat in rows}
 
 
-def _retained(sql, first, last, scope, *, per_group=False):
+def _retained(
+    sql: Sql, first: date, last: date, scope: Iterable[int] | None, *, per_group: bool = False
+) -> dict[int | None, int]:
     """{key: members at the end who were also members at the start}; key None or group id.
 
     Counted per person: someone who left and came back within the period is retained. Driven by the
@@ -319,7 +328,8 @@ def _retained(sql, first, last, scope, *, per_group=False):
     start = sql.moment(calendar.day_start(sql.tz, first))
     end = sql.moment(calendar.day_start(sql.tz, last + timedelta(days=1)))
     stay = sql.t(Membership)
-    group_filter, group_params = "", []
+    group_filter = ""
+    group_params: list[Any] = []
     if scope is not None:
         clause, group_params = sql.in_list("m.group_id", list(scope) or [0])
         group_filter = f" AND {clause}"

@@ -224,7 +224,7 @@ class MemberModel(models.Model):
         ]
 
 
-def validate_products(value):
+def validate_products(value: str) -> None:
     for product in (p.strip() for p in value.split(",")):
         if not product or len(product) > 64:
             raise ValidationError(_("List product codes separated by commas, e.g. trial, camp."))
@@ -249,10 +249,10 @@ class ModelSettings(models.Model):
         verbose_name = _("member model settings")
         verbose_name_plural = _("member model settings")
 
-    def clean(self):
+    def clean(self) -> None:
         if self.activity_window_days < 1 or self.core_min_messages < 1 or self.loyal_months < 1 or self.need_months < 1:
             raise ValidationError(_("Windows and thresholds must be at least 1."))
 
     @staticmethod
-    def products(value):
+    def products(value: str) -> set[str]:
         return {p.strip() for p in value.split(",") if p.strip()}

@@ -1,10 +1,10 @@
 """What analytics holds about a person (members.personal), registered in AnalyticsConfig.ready()."""
-from siyu.members.personal import PersonalData
+from siyu.members.personal import Erasure, PersonalData
 
 from .models import Invite
 
 
-def _erase(erasure):
+def _erase(erasure: Erasure) -> None:
     """Invites name their inviter by external id: it becomes the erased person's placeholder."""
     if not erasure.external_ids:
         return

@@ -11,19 +11,20 @@ Both run the same steps, so a refresh after any sequence of batches leaves the s
    stats) and the facts; members at the start and end of each day follow from the stays;
 4. member models for the members the new events name (and everyone once a day, as windows move).
 """
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
-from django.db.models import F
+from django.db.models import F, Model
 from django.utils import timezone
 
 from siyu.core.db import UTC, chunked, insert_many, sqlite_datetime, upsert
 from siyu.core.events import EventType
 from siyu.core.ingest import ledger_high_water
-from siyu.core.models import Event
+from siyu.core.models import Event, Workspace
 from siyu.groups.models import GroupDailyStats, Membership
 from siyu.members.models import MemberDailyActivity
 
@@ -44,15 +45,15 @@ CHUNK = 900
 @dataclass(frozen=True)
 class RefreshResult:
     events: int | None  # None after a rebuild: the whole ledger was read
-    first_day: object
-    last_day: object
+    first_day: date | None
+    last_day: date
     members: int
 
 
 class Sql:
     """Raw SQL on the default connection, with parameters in the form each database stores them."""
 
-    def __init__(self, workspace):
+    def __init__(self, workspace: Workspace) -> None:
         self.db = connections[DEFAULT_DB_ALIAS]
         self.vendor = self.db.vendor
         self.sqlite = self.vendor == "sqlite"
@@ -61,39 +62,39 @@ class Sql:
         self.tz = workspace.tz
 
     @property
-    def by_id_range(self):
+    def by_id_range(self) -> str:
         """The ledger's workspace column for queries that read new events by id: on SQLite the unary
         plus keeps the planner off the (workspace, source, source_id) index, which would visit every
         event of the workspace, so it walks the id range instead."""
         return "+workspace_id" if self.sqlite else "workspace_id"
 
-    def t(self, model):
+    def t(self, model: type[Model]) -> str:
         return self.db.ops.quote_name(model._meta.db_table)
 
-    def moment(self, value):
+    def moment(self, value: datetime | None) -> Any:
         return sqlite_datetime(value) if self.sqlite else value
 
-    def day(self, value):
+    def day(self, value: date) -> Any:
         return value.isoformat() if self.sqlite else value
 
-    def local_day(self, column):
+    def local_day(self, column: str) -> str:
         return calendar.local_day_sql(column, self.zone, self.vendor)
 
-    def rows(self, sql, params=()):
+    def rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         with self.db.cursor() as cursor:
             cursor.execute(sql, list(params))
             return cursor.fetchall()
 
-    def run(self, sql, params=()):
+    def run(self, sql: str, params: Iterable[Any] = ()) -> int:
         with self.db.cursor() as cursor:
             cursor.execute(sql, list(params))
             return cursor.rowcount
 
-    def in_list(self, column, values):
+    def in_list(self, column: str, values: Iterable[Any]) -> tuple[str, list[Any]]:
         values = list(values)
         return f"{column} IN ({', '.join(['%s'] * len(values))})", values
 
-    def plus_window(self, column):
+    def plus_window(self, column: str) -> str:
         if self.sqlite:
             # Same text form as stored timestamps, so comparisons stay lexicographic.
             return f"strftime('%%Y-%%m-%%d %%H:%%M:%%f', {column}, '+1 day')"
@@ -101,14 +102,14 @@ class Sql:
 
 
 # -- entry points ---------------------------------------------------------------------------------
-def rollups_refresh(*, workspace, today=None):
+def rollups_refresh(*, workspace: Workspace, today: date | None = None) -> RefreshResult:
     """Process the events appended since the watermark. Transactional and idempotent."""
     up_to = ledger_high_water(workspace=workspace)  # before our transaction: it waits for writers in flight
     with transaction.atomic():
         return _refresh(workspace, today=today, full=False, up_to=up_to)
 
 
-def rollups_rebuild(*, workspace, today=None):
+def rollups_rebuild(*, workspace: Workspace, today: date | None = None) -> RefreshResult:
     """Delete every analytics row of the workspace and recompute from the ledger. Transactional."""
     with transaction.atomic():
         sql = Sql(workspace)
@@ -119,7 +120,7 @@ def rollups_rebuild(*, workspace, today=None):
         return _refresh(workspace, today=today, full=True, up_to=ledger_high_water(workspace=workspace))
 
 
-def _refresh(workspace, *, today, full, up_to):
+def _refresh(workspace: Workspace, *, today: date | None, full: bool, up_to: int) -> RefreshResult:
     sql = Sql(workspace)
     mark, _ = Watermark.objects.get_or_create(workspace=workspace)
     if sql.vendor == "postgresql":
@@ -131,7 +132,7 @@ def _refresh(workspace, *, today, full, up_to):
     else:
         last_id, count, earliest = _new_events(sql, mark.last_event_id, up_to)
     since = None
-    touched_members = set()
+    touched_members: set[int] = set()
     if full or count:
         since, touched_members = _facts_apply(sql, mark.last_event_id, last_id, full=full)
         if earliest is not None:
@@ -162,7 +163,7 @@ def _refresh(workspace, *, today, full, up_to):
     return RefreshResult(events=count, first_day=first_day, last_day=last_day, members=updated)
 
 
-def _new_events(sql, after_id, up_to):
+def _new_events(sql: Sql, after_id: int, up_to: int) -> tuple[int, int, datetime | None]:
     (last_id, count, earliest), = sql.rows(
         f"SELECT MAX(id), COUNT(*), MIN(occurred_at) FROM {sql.t(Event)} WHERE {sql.by_id_range} = %s AND id > %s AND id <= %s",
         [sql.workspace.pk, after_id, up_to],
@@ -170,8 +171,8 @@ def _new_events(sql, after_id, up_to):
     return last_id or after_id, count, calendar.aware(earliest)  # SQLite returns an aggregate's timestamp as text
 
 
-def _first_data_day(sql):
-    candidates = [
+def _first_data_day(sql: Sql) -> date | None:
+    candidates: list[date | str] = [
         row[0] for row in sql.rows(
             f"SELECT MIN(day) FROM {sql.t(GroupDailyStats)} WHERE workspace_id = %s "
             f"UNION ALL SELECT MIN(day) FROM {sql.t(Sale)} WHERE workspace_id = %s "
@@ -182,13 +183,13 @@ def _first_data_day(sql):
     return min(map(calendar.as_date, candidates)) if candidates else None
 
 
-def _last_data_day(sql):
+def _last_data_day(sql: Sql) -> date | None:
     (day,), = sql.rows(f"SELECT MAX(day) FROM {sql.t(GroupDailyStats)} WHERE workspace_id = %s", [sql.workspace.pk])
     return calendar.as_date(day)
 
 
 # -- facts ----------------------------------------------------------------------------------------
-def _facts_apply(sql, after_id, up_to_id, *, full=False):
+def _facts_apply(sql: Sql, after_id: int, up_to_id: int, *, full: bool = False) -> tuple[datetime | None, set[int]]:
     """Turn new fact events into rows; return (earliest moment whose days changed, members touched).
 
     `full` (a rebuild): every sale is attributed in one pass instead of member by member.
@@ -264,7 +265,7 @@ def _facts_apply(sql, after_id, up_to_id, *, full=False):
     return earliest, members
 
 
-def _sale_groups_recount(sql, order_ids):
+def _sale_groups_recount(sql: Sql, order_ids: Iterable[str]) -> None:
     """Recompute `counts` of the attributions of sales refunded since they were attributed."""
     sale, sale_group = sql.t(Sale), sql.t(SaleGroup)
     for chunk in chunked(sorted(order_ids), CHUNK):
@@ -276,16 +277,18 @@ def _sale_groups_recount(sql, order_ids):
         )
 
 
-def _cents(value):
+def _cents(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
-def _sale_row(ws, order_id):
+def _sale_row(ws: Workspace, order_id: str) -> dict[str, Any]:
     return {"workspace": ws.pk, "order_id": order_id, "member": None, "paid_at": None, "day": None,
             "amount_cents": 0, "refunded_cents": 0, "discount_cents": 0, "product": "", "group": None}
 
 
-def _sales_apply(sql, sales, refunds, earliest, *, empty=False):
+def _sales_apply(
+    sql: Sql, sales: dict[Any, Any], refunds: dict[Any, Any], earliest: datetime | None, *, empty: bool = False
+) -> datetime | None:
     """Insert new sales and add refunds; a refund's effect lands on its sale's day.
 
     `empty`: the table holds no sale of the workspace yet (a rebuild), so nothing is looked up.
@@ -334,7 +337,7 @@ def _sales_apply(sql, sales, refunds, earliest, *, empty=False):
     return earliest
 
 
-def _touches_apply(sql, touches):
+def _touches_apply(sql: Sql, touches: dict[tuple[int, str], datetime]) -> None:
     upsert(
         CampaignTouch,
         [{"workspace": sql.workspace.pk, "member": m, "campaign": c[:191], "first_at": at} for (m, c), at in touches.items()],
@@ -342,8 +345,9 @@ def _touches_apply(sql, touches):
     )
 
 
-def _invites_apply(sql, invites):
-    rows, seen = [], set()
+def _invites_apply(sql: Sql, invites: Iterable[tuple[str, str, int, datetime]]) -> None:
+    rows: list[dict[str, Any]] = []
+    seen: set[int] = set()
     for source, inviter, invitee, at in invites:
         if invitee not in seen:
             seen.add(invitee)
@@ -352,7 +356,7 @@ def _invites_apply(sql, invites):
     upsert(Invite, rows, key=["invitee"])  # the first inviter stays
 
 
-def _attribute(sql, *, members, since):
+def _attribute(sql: Sql, *, members: Iterable[int] | None, since: datetime | None) -> None:
     """(Re)compute SaleGroup rows for the sales of `members` (None: all) paid at or after `since`.
 
     A sale counts for the group its order names; else for every group its buyer was in when paying;
@@ -391,7 +395,7 @@ def _attribute(sql, *, members, since):
 
 
 # -- rollups --------------------------------------------------------------------------------------
-def _recompute(sql, first_day, last_day):
+def _recompute(sql: Sql, first_day: date, last_day: date) -> None:
     """Replace every GroupDay and WorkspaceDay row from `first_day` to `last_day`."""
     ws = sql.workspace
     GroupDay.objects.filter(workspace=ws, day__gte=first_day).delete()
@@ -401,11 +405,11 @@ def _recompute(sql, first_day, last_day):
     insert_many(WorkspaceDay, [{"workspace": ws.pk, **row} for row in scope_days(sql, first_day, last_day)])
 
 
-def _empty(day):
+def _empty(day: date) -> dict[str, Any]:
     return {"day": day, **{name: 0 for name in GroupDay.FIGURES}}
 
 
-def group_days(sql, first_day, last_day):
+def group_days(sql: Sql, first_day: date, last_day: date) -> list[dict[str, Any]]:
     """GroupDay rows (dicts) for every group with data, from `first_day` (or its first day) to `last_day`."""
     ws = sql.workspace.pk
     start = calendar.day_start(sql.tz, first_day)
@@ -421,7 +425,7 @@ def group_days(sql, first_day, last_day):
         first_of[group_id] = min(first_of.get(group_id, day), day)
     figures: dict[Any, Any] = {}
 
-    def cell(group_id, day):
+    def cell(group_id: int, day: Any) -> dict[str, Any]:
         key = (group_id, calendar.as_date(day))
         row = figures.get(key)
         if row is None:
@@ -485,7 +489,7 @@ COUNTS = "(s.refunded_cents = 0 OR s.refunded_cents < s.amount_cents)"
 NET = "(CASE WHEN s.refunded_cents > s.amount_cents THEN 0 ELSE s.amount_cents - s.refunded_cents END)"
 
 
-def scope_days(sql, first_day, last_day, *, groups=None):
+def scope_days(sql: Sql, first_day: date, last_day: date, *, groups: Iterable[int] | None = None) -> list[dict[str, Any]]:
     """Day rows (dicts) for the workspace, or for a set of group ids, counting each person once.
 
     Joins and leaves are people entering and leaving the scope: a stay that overlaps or touches
@@ -494,14 +498,15 @@ def scope_days(sql, first_day, last_day, *, groups=None):
     ws = sql.workspace.pk
     start = calendar.day_start(sql.tz, first_day)
     stay, mda, gds = sql.t(Membership), sql.t(MemberDailyActivity), sql.t(GroupDailyStats)
-    group_filter, group_params = ("", [])
+    group_filter = ""
+    group_params: list[Any] = []
     if groups is not None:
         groups = list(groups) or [0]
         clause, group_params = sql.in_list("group_id", groups)
         group_filter = f" AND {clause}"
     figures = {day: _empty(day) for day in calendar.days(first_day, last_day)}
 
-    def cell(day):
+    def cell(day: Any) -> dict[str, Any]:
         return figures.setdefault(calendar.as_date(day), _empty(calendar.as_date(day)))
 
     far = sql.moment(FAR_FUTURE)

@@ -1,13 +1,20 @@
 """Reads for the console: distributions, member filters, a group's daily series and message heatmap."""
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.db.models import Count, Exists, OuterRef
+from typing import TYPE_CHECKING
+
 from django.utils.translation import gettext_lazy as _
 
 from siyu.core.events import EventType
-from siyu.core.models import Event
+from siyu.core.models import Event, Workspace
+from siyu.groups.models import Group
+from siyu.members.models import Member
 
 from . import calendar
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 from .models import ActivityTier, GroupDay, Loyalty, MemberModel, Pyramid, ValueTier, Watermark
 
 MODELS = {
@@ -26,7 +33,7 @@ MODEL_LABELS = {
 }
 
 
-def segment_choices():
+def segment_choices() -> list[tuple[str, str]]:
     """("activity_tier:core", "Activity tier: Core"), … for every tier and type."""
     return [
         (f"{field}:{value}", f"{MODEL_LABELS[field]}: {label}")
@@ -34,7 +41,7 @@ def segment_choices():
     ]
 
 
-def model_distribution(*, workspace):
+def model_distribution(*, workspace: Workspace) -> "dict[str, list[tuple[str, StrOrPromise, int]]]":
     """{model field: [(value, label, count)]} over every member, in the choices' order."""
     result = {}
     for field, choices in MODELS.items():
@@ -45,23 +52,23 @@ def model_distribution(*, workspace):
     return result
 
 
-def member_model_condition(*, field, value):
+def member_model_condition(*, field: str, value: str) -> Exists:
     """A filter expression for members.selectors.member_list: members in one tier or type."""
     if field not in MODELS or value not in MODELS[field].values:
         raise ValueError(f"unknown member model {field}={value}")
     return Exists(MemberModel.objects.filter(member=OuterRef("pk"), **{field: value}))
 
 
-def member_model_get(*, member):
+def member_model_get(*, member: Member) -> MemberModel | None:
     return MemberModel.objects.filter(member=member).first()
 
 
-def group_series(*, group, first, last):
+def group_series(*, group: Group, first: date, last: date) -> list[GroupDay]:
     """A group's GroupDay rows from `first` to `last` (days before its first day are absent)."""
     return list(GroupDay.objects.filter(group=group, day__gte=first, day__lte=last).order_by("day"))
 
 
-def message_heatmap(*, group, first, last):
+def message_heatmap(*, group: Group, first: date, last: date) -> list[list[int]]:
     """Messages by local weekday (0 = Monday) and hour, 7 × 24 counts, over the period."""
     tz = group.workspace.tz
     start = calendar.day_start(tz, first)
@@ -76,5 +83,5 @@ def message_heatmap(*, group, first, last):
     return grid
 
 
-def watermark_get(*, workspace):
+def watermark_get(*, workspace: Workspace) -> Watermark | None:
     return Watermark.objects.filter(workspace=workspace).first()

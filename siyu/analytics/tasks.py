@@ -1,5 +1,6 @@
 """Huey tasks that keep the rollups current: soon after ingest, and every minute as a safety net."""
 import time
+from typing import Any
 
 from django.db import transaction
 from huey import crontab
@@ -16,19 +17,19 @@ _last_wake: dict[int, float] = {}
 
 
 @db_task()
-def refresh_task(workspace_id):
+def refresh_task(workspace_id: int) -> None:
     workspace = Workspace.objects.filter(pk=workspace_id).first()
     if workspace is not None:
         rollups_refresh(workspace=workspace)
 
 
 @db_periodic_task(crontab(minute="*"))
-def refresh_all_periodically():
+def refresh_all_periodically() -> None:
     for workspace in Workspace.objects.all():
         rollups_refresh(workspace=workspace)
 
 
-def refresh_soon(sender, workspace, **kwargs):
+def refresh_soon(sender: object, workspace: Workspace, **kwargs: Any) -> None:
     now = time.monotonic()
     if now - _last_wake.get(workspace.pk, -DEBOUNCE_SECONDS) >= DEBOUNCE_SECONDS:
         _last_wake[workspace.pk] = now
@@ -36,5 +37,5 @@ def refresh_soon(sender, workspace, **kwargs):
         transaction.on_commit(lambda: refresh_task(workspace_id))
 
 
-def rebuild_after_ledger(sender, workspace, **kwargs):
+def rebuild_after_ledger(sender: object, workspace: Workspace, **kwargs: Any) -> None:
     rollups_rebuild(workspace=workspace)

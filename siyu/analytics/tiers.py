@@ -5,7 +5,9 @@ name on every refresh and for everyone once a day (the windows move with the cal
 """
 from collections.abc import Collection
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
+
+from django.db.models import Model
 
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext as _
@@ -20,6 +22,7 @@ from .models import ActivityTier, CampaignTouch, Invite, Loyalty, MemberModel, M
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
 
+M = TypeVar("M", bound=Model)
 CHUNK = 900
 MONTH = 30  # days in a "month" window
 
@@ -67,14 +70,14 @@ def member_models_update(*, workspace: Workspace, members: Collection[int] | Non
     return len(ids)
 
 
-def _in(queryset, field, chunk):
+def _in(queryset: "QuerySet[M]", field: str, chunk: list[int] | None) -> "QuerySet[M]":
     return queryset if chunk is None else queryset.filter(**{f"{field}__in": chunk})
 
 
-def _figures(workspace, chunk, today, settings):
+def _figures(workspace: Workspace, chunk: list[int] | None, today: date, settings: ModelSettings) -> dict[int, dict[str, Any]]:
     figures: dict[int, dict[str, Any]] = {}
 
-    def of(member_id):
+    def of(member_id: int) -> dict[str, Any]:
         return figures.setdefault(member_id, {})
 
     window_start = today - timedelta(days=settings.activity_window_days - 1)
@@ -97,9 +100,9 @@ def _figures(workspace, chunk, today, settings):
         row["discounted_orders"] = row.get("discounted_orders", 0) + (1 if discount else 0)
         row["lead_orders"] = row.get("lead_orders", 0) + (product in lead)
         row["high_ticket_orders"] = row.get("high_ticket_orders", 0) + (product in high)
-        if day >= recent_since:
+        if day is not None and day >= recent_since:
             row["orders_recent"] = row.get("orders_recent", 0) + 1
-        if day >= loyal_since:
+        if day is not None and day >= loyal_since:
             row.setdefault("months", set()).add((today - day).days // MONTH)
     pairs = list(_in(invites_resolved(workspace), "inviter_id", chunk).values_list("inviter_id", "invitee_id"))
     counting: set[int] = set()
@@ -124,7 +127,7 @@ def _figures(workspace, chunk, today, settings):
     return figures
 
 
-def _classify(workspace, member_id, f, today, settings):
+def _classify(workspace: Workspace, member_id: int, f: dict[str, Any], today: date, settings: ModelSettings) -> dict[str, Any]:
     messages = f.get("messages_window", 0)
     spend = f.get("spend_cents", 0)
     orders = f.get("orders", 0)
@@ -169,11 +172,11 @@ def _classify(workspace, member_id, f, today, settings):
     }
 
 
-def yuan(cents):
+def yuan(cents: float) -> str:
     return f"¥{cents / 100:,.2f}".replace(".00", "")
 
 
-def member_model_reasons(*, model, settings):
+def member_model_reasons(*, model: MemberModel, settings: ModelSettings) -> dict[str, str]:
     """Why a member is where they are, one sentence per model, in the active language."""
     window = settings.activity_window_days
     activity = _("%(n)s messages in the last %(days)s days (core: %(core)s or more; potential: 1 to %(below)s; silent: 0)") % {
@@ -184,13 +187,13 @@ def member_model_reasons(*, model, settings):
         "activity": _("active") if model.messages_window else _("not active"), "days": window,
         "spend": yuan(model.spend_cents), "high": yuan(settings.high_spend_cents),
     }
-    loyalty = {
+    loyalty: str = {
         Loyalty.LOYAL: _("bought in each of the last %(months)s months and brought %(n)s buyer(s)"),
         Loyalty.BARGAIN: _("%(discounted)s discounted order(s), %(aov)s per order (under %(limit)s), brought no buyer"),
         Loyalty.NEED: _("spent %(spend)s (high) with %(recent)s order(s) in the last %(need)s months: no repurchase"),
         Loyalty.LOW_NEED: _("%(orders)s order(s) in all"),
         Loyalty.UNCLASSIFIED: _("%(orders)s orders, %(spend)s in all: fits none of the four types"),
-    }[model.loyalty] % {
+    }[Loyalty(model.loyalty)] % {
         "months": settings.loyal_months, "n": model.referred_buyers, "discounted": model.discounted_orders,
         "aov": yuan(model.spend_cents // model.orders) if model.orders else "—", "limit": yuan(settings.bargain_aov_cents),
         "spend": yuan(model.spend_cents), "recent": model.orders_recent, "need": settings.need_months, "orders": model.orders,
@@ -204,5 +207,5 @@ def member_model_reasons(*, model, settings):
             "products": settings.lead_products, "n": model.lead_orders,
             "group": _(", in a lead group") if model.in_lead_group else ""},
         Pyramid.OUTSIDE: _("no lead product, campaign or high-ticket order yet"),
-    }[model.pyramid]
+    }[Pyramid(model.pyramid)]
     return {"activity": activity, "value": value, "loyalty": loyalty, "pyramid": pyramid}

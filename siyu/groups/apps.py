@@ -7,7 +7,7 @@ class GroupsConfig(AppConfig):
     label = "groups"
     verbose_name = _("Groups")
 
-    def ready(self):
+    def ready(self) -> None:
         from siyu.core import projections
         from siyu.core.signals import events_ingested
 

@@ -9,13 +9,17 @@ key, and every moderation step is an event in the ledger (source "siyu").
 """
 import hashlib
 from collections import defaultdict
-from datetime import timedelta
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
 
 from siyu.core.events import OWN_SOURCE, EventType
 from siyu.core.ingest import events_ingest
+from siyu.core.models import OutboxMessage, Workspace
+from siyu.core.projections import PreparedEvent
 from siyu.core.outbox import outbox_enqueue, outbox_update_pending
 from siyu.members.models import Member
 
@@ -33,7 +37,10 @@ MAX_NEWCOMERS_PER_WELCOME = 50
 MAX_ID_LENGTH = 191
 
 
-def own_id(*parts):
+Person = dict[str, Any]  # {"id": external id, "name": …, "number": 学号}
+
+
+def own_id(*parts: object) -> str:
     """A deterministic id for Siyu's own events and outbox keys, hashed if the parts are too long."""
     value = ":".join(str(p) for p in parts)
     if len(value) <= MAX_ID_LENGTH:
@@ -41,7 +48,7 @@ def own_id(*parts):
     return f"{parts[0]}:{hashlib.sha256(value.encode()).hexdigest()}"
 
 
-def bot_react(sender, *, workspace, source, events, **kwargs):
+def bot_react(sender: object, *, workspace: Workspace, source: str, events: Sequence[PreparedEvent], **kwargs: Any) -> None:
     """Welcome newcomers, moderate and answer messages of this ingest batch (live events only)."""
     if source == OWN_SOURCE:
         return
@@ -55,7 +62,7 @@ def bot_react(sender, *, workspace, source, events, **kwargs):
     if not live:
         return
     context = BotContext(workspace, live)
-    joins = defaultdict(list)
+    joins: defaultdict[int, list[PreparedEvent]] = defaultdict(list)
     for event in live:
         group = context.groups.get(event.group_id)
         if group is None:
@@ -79,58 +86,61 @@ def bot_react(sender, *, workspace, source, events, **kwargs):
 class BotContext:
     """What the bot needs to know about the groups and people of one batch, loaded in a few queries."""
 
-    def __init__(self, workspace, events):
+    def __init__(self, workspace: Workspace, events: Sequence[PreparedEvent]) -> None:
         self.workspace = workspace
-        group_ids = {e.group_id for e in events}
-        member_ids = {e.member_id for e in events}
-        self.groups = {g.pk: g for g in Group.objects.filter(pk__in=group_ids, status=GroupStatus.ACTIVE)}
+        # bot_react passes only events with both a group and a member.
+        group_ids = {e.group_id for e in events if e.group_id is not None}
+        member_ids = {e.member_id for e in events if e.member_id is not None}
+        self.groups: dict[int | None, Group] = {g.pk: g for g in Group.objects.filter(pk__in=group_ids, status=GroupStatus.ACTIVE)}
         scope = Q(group__isnull=True) | Q(group_id__in=group_ids)
-        self._settings = {s.group_id: s for s in BotSettings.objects.filter(scope, workspace=workspace)}
+        self._settings: dict[int | None, BotSettings] = {s.group_id: s for s in BotSettings.objects.filter(scope, workspace=workspace)}
         self._rules = list(ModerationRule.objects.filter(scope, workspace=workspace, enabled=True).order_by("id"))
         self._replies = list(KeywordReply.objects.filter(scope, workspace=workspace, enabled=True).order_by("priority", "id"))
-        self.roles = {
+        self.roles: dict[tuple[int, int | None], str] = {
             (g, m): role
             for g, m, role in Membership.objects.filter(
                 group_id__in=group_ids, member_id__in=member_ids, left_at__isnull=True
             ).values_list("group_id", "member_id", "role")
         }
-        self.members = {
+        self.members: dict[int | None, tuple[int | str, str]] = {
             pk: (number, name) for pk, number, name in Member.objects.filter(pk__in=member_ids).values_list("pk", "number", "display_name")
         }
 
-    def settings(self, group):
+    def settings(self, group: Group) -> BotSettings:
         return self._settings.get(group.pk) or self._settings.get(None) or BotSettings(workspace=self.workspace)
 
-    def moderation_rules(self, group):
+    def moderation_rules(self, group: Group) -> list[ModerationRule]:
         """The group's own rules first, then the workspace-wide ones."""
         return [r for r in self._rules if r.group_id == group.pk] + [r for r in self._rules if r.group_id is None]
 
-    def replies(self, group):
+    def replies(self, group: Group) -> list[KeywordReply]:
         return [r for r in self._replies if r.group_id == group.pk] + [r for r in self._replies if r.group_id is None]
 
-    def person(self, event):
+    def person(self, event: PreparedEvent) -> Person:
         number, display_name = self.members.get(event.member_id, ("", ""))
-        name = (event.actor or {}).get("name") or display_name or (event.actor or {}).get("id", "")
-        return {"id": event.actor["id"], "name": name, "number": number}
+        actor = event.actor or {}
+        name = actor.get("name") or display_name or actor.get("id", "")
+        return {"id": actor["id"], "name": name, "number": number}
 
 
 # -- welcome ------------------------------------------------------------------------------------
 
-def rejoins_drop(*, group, joins, seconds):
+def rejoins_drop(*, group: Group, joins: list[PreparedEvent], seconds: int) -> list[PreparedEvent]:
     """The joins that deserve a welcome: not those of someone who left `group` within `seconds` before joining."""
     if seconds <= 0:
         return joins
     window = timedelta(seconds=seconds)
-    left = defaultdict(list)
+    left: defaultdict[int | None, list[datetime]] = defaultdict(list)
     for member_id, left_at in Membership.objects.filter(
-        group=group, member_id__in={e.member_id for e in joins}, left_at__isnull=False,
+        group=group, member_id__in={e.member_id for e in joins if e.member_id is not None}, left_at__isnull=False,
         left_at__gte=min(e.occurred_at for e in joins) - window,
     ).values_list("member_id", "left_at"):
-        left[member_id].append(left_at)
+        if left_at is not None:  # always: the query asks for stays that ended
+            left[member_id].append(left_at)
     return [e for e in joins if not any(e.occurred_at - window <= t <= e.occurred_at for t in left[e.member_id])]
 
 
-def welcome_payload(*, group, bot_settings, newcomers):
+def welcome_payload(*, group: Group, bot_settings: BotSettings, newcomers: Sequence[Person]) -> dict[str, Any]:
     """The send_text welcoming `newcomers`: the operator's text with {name} as "@A @B @C" and each mentioned."""
     mention, mentions = rules.mentions_build(newcomers)
     text = rules.render_text(bot_settings.welcome_text, {
@@ -144,7 +154,10 @@ def welcome_payload(*, group, bot_settings, newcomers):
     return {"text": text, "mentions": mentions}
 
 
-def welcome_queue(*, workspace, group, bot_settings, newcomers, first_source_id, now=None):
+def welcome_queue(
+    *, workspace: Workspace, group: Group, bot_settings: BotSettings, newcomers: Sequence[Person], first_source_id: str,
+    now: datetime | None = None,
+) -> OutboxMessage | None:
     """Add newcomers to the group's queued welcome, or queue a new one; returns the outbox message.
 
     Debounced: the welcome is due `welcome_window_seconds` after the latest join, but at most
@@ -181,8 +194,9 @@ def welcome_queue(*, workspace, group, bot_settings, newcomers, first_source_id,
     return message
 
 
-def _unique(people):
-    seen, unique = set(), []
+def _unique(people: Iterable[Person]) -> list[Person]:
+    seen: set[str] = set()
+    unique: list[Person] = []
     for person in people:
         if person["id"] not in seen:
             seen.add(person["id"])
@@ -192,7 +206,7 @@ def _unique(people):
 
 # -- moderation ---------------------------------------------------------------------------------
 
-def message_moderate(context, event, group):
+def message_moderate(context: BotContext, event: PreparedEvent, group: Group) -> bool:
     """Apply the first moderation rule the message breaks; True if one did (then no keyword reply)."""
     role = context.roles.get((group.pk, event.member_id), MembershipRole.MEMBER)
     settings = context.settings(group)
@@ -210,14 +224,17 @@ def message_moderate(context, event, group):
     return False
 
 
-def strikes_active(*, group, member_id, since):
+def strikes_active(*, group: Group, member_id: int, since: datetime) -> int:
     """Strikes of a member in a group since a moment that count towards removal (not undone)."""
     return Strike.objects.filter(
         group=group, member_id=member_id, counts=True, undone_at__isnull=True, occurred_at__gte=since
     ).count()
 
 
-def strike_add(*, workspace, group, bot_settings, rule, event, sender, found):
+def strike_add(
+    *, workspace: Workspace, group: Group, bot_settings: BotSettings, rule: ModerationRule, event: PreparedEvent,
+    sender: Person, found: str,
+) -> str:
     """Record a rule match as a group.strike_added event and queue what the rule does.
 
     Strike n of N counts the member's active strikes in this group within the last D days. Below N
@@ -227,6 +244,7 @@ def strike_add(*, workspace, group, bot_settings, rule, event, sender, found):
     message's source id and the rule.
     """
     limit, days = bot_settings.strike_limit, bot_settings.strike_days
+    assert event.member_id is not None, "the bot reacts only to events that name a member"
     before = strikes_active(group=group, member_id=event.member_id, since=event.occurred_at - timedelta(days=days))
     number = before + 1 if rule.count_strike else before
     removing = rule.count_strike and number >= limit
@@ -261,7 +279,7 @@ def strike_add(*, workspace, group, bot_settings, rule, event, sender, found):
         })
     events_ingest(workspace=workspace, source=OWN_SOURCE, events=reaction)
 
-    def send(kind, key, payload):
+    def send(kind: str, key: str, payload: dict[str, Any]) -> None:
         outbox_enqueue(
             workspace=workspace, channel=group.channel, kind=kind, target=group.external_id, payload=payload,
             idempotency_key=own_id(key, strike_id),
@@ -282,7 +300,7 @@ def strike_add(*, workspace, group, bot_settings, rule, event, sender, found):
 
 # -- keyword replies ----------------------------------------------------------------------------
 
-def cooldown_claim(*, rule, group, seconds, now=None):
+def cooldown_claim(*, rule: KeywordReply, group: Group, seconds: int, now: datetime | None = None) -> bool:
     """Take the right to answer with `rule` in `group` now; False while its cooldown runs.
 
     A conditional update, so of concurrent ingests that see the same keyword exactly one answers.
@@ -297,7 +315,7 @@ def cooldown_claim(*, rule, group, seconds, now=None):
     return bool(ReplyCooldown.objects.filter(pk=row.pk, until__lte=now).update(until=until))
 
 
-def keyword_reply(context, event, group):
+def keyword_reply(context: BotContext, event: PreparedEvent, group: Group) -> OutboxMessage | None:
     """Answer the first keyword rule the message matches (group rules first), unless it is cooling down."""
     text = event.data.get("text") or ""
     for reply in context.replies(group):

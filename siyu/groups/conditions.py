@@ -2,19 +2,19 @@
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from siyu.members.filters import Condition, FilterError
+from siyu.members.filters import Condition, FilterError, Leaf
 
 from .models import GroupKind, Membership
 
 
-def _group(leaf):
+def _group(leaf: Leaf) -> Q:
     group = leaf.node["group"]
     if isinstance(group, bool) or not isinstance(group, int):
         raise FilterError(_("%(where)s: group must be a group id") % {"where": leaf.where})
     return Q(pk__in=leaf.restrict(Membership.objects.filter(group_id=group, left_at__isnull=True)).values("member_id"))
 
 
-def _group_kind(leaf):
+def _group_kind(leaf: Leaf) -> Q:
     return Q(pk__in=leaf.restrict(Membership.objects.filter(
         group__workspace=leaf.workspace, group__kind=leaf.node["group_kind"], left_at__isnull=True)).values("member_id"))
 

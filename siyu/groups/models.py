@@ -54,7 +54,7 @@ class Group(models.Model):
             models.UniqueConstraint(fields=["workspace", "channel", "external_id"], name="group_unique_external"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name
 
 
@@ -136,7 +136,7 @@ REJOIN_WINDOWS = [
 ]
 
 
-def _validate_domains(value):
+def _validate_domains(value: str) -> None:
     from .rules import domains_error
 
     if message := domains_error(value):
@@ -206,10 +206,10 @@ class BotSettings(models.Model):
             models.UniqueConstraint(fields=["workspace"], condition=Q(group__isnull=True), name="botsettings_one_default"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.group or self.workspace}"
 
-    def clean(self):
+    def clean(self) -> None:
         if (self.quiet_start is None) != (self.quiet_end is None):
             raise ValidationError(_("Give both a start and an end for quiet hours, or neither."))
         if self.quiet_start is not None and self.quiet_start == self.quiet_end:
@@ -218,7 +218,7 @@ class BotSettings(models.Model):
             raise ValidationError(_("The longest wait must be at least the welcome window."))
 
     @property
-    def domains(self):
+    def domains(self) -> list[str]:
         return [d.strip().lower() for d in self.allowed_domains.splitlines() if d.strip()]
 
 
@@ -250,17 +250,17 @@ class KeywordReply(models.Model):
         verbose_name_plural = _("keyword replies")
         indexes = [models.Index(fields=["workspace", "group"], name="keywordreply_scope")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.pattern
 
     @property
-    def pattern_problem(self):
+    def pattern_problem(self) -> str | None:
         """Why this reply's stored pattern cannot run (so it never fires), or None: rules saved before RE2 checked them."""
         from .rules import pattern_error
 
         return pattern_error(self.pattern) if self.match == MatchKind.REGEX else None
 
-    def clean(self):
+    def clean(self) -> None:
         if message := self.pattern_problem:
             raise ValidationError({"pattern": message})
 
@@ -305,17 +305,17 @@ class ModerationRule(models.Model):
         verbose_name_plural = _("moderation rules")
         indexes = [models.Index(fields=["workspace", "group"], name="modrule_scope")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name
 
     @property
-    def pattern_problem(self):
+    def pattern_problem(self) -> str | None:
         """Why this rule's stored pattern cannot run (so it never matches), or None: rules saved before RE2 checked them."""
         from .rules import pattern_error
 
         return pattern_error(self.words.strip()) if self.kind == ModerationKind.REGEX and self.words.strip() else None
 
-    def clean(self):
+    def clean(self) -> None:
         if self.kind == ModerationKind.REGEX:
             if not self.words.strip():
                 raise ValidationError({"words": _("Give the regular expression.")})
@@ -325,7 +325,7 @@ class ModerationRule(models.Model):
             raise ValidationError({"words": _("Give at least one banned word.")})
 
     @property
-    def word_list(self):
+    def word_list(self) -> list[str]:
         return [w.strip() for w in self.words.splitlines() if w.strip()]
 
 
@@ -360,7 +360,7 @@ class Announcement(models.Model):
         verbose_name_plural = _("announcements")
         indexes = [models.Index(fields=["active", "next_at"], name="announcement_due")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.text[:40]
 
 
@@ -404,7 +404,7 @@ class Strike(models.Model):
             models.Index(fields=["workspace", "occurred_at"], name="strike_log"),
         ]
 
-    def action_labels(self):
+    def action_labels(self) -> list[str]:
         labels = dict(StrikeAction.choices)
         return [labels.get(a, a) for a in self.actions]
 

@@ -5,7 +5,9 @@ definition of what a rule matches.
 """
 import functools
 import re
-from datetime import datetime, timedelta
+from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime, time, timedelta, tzinfo
+from typing import Any
 
 import re2
 from django.utils.translation import gettext as _
@@ -41,7 +43,7 @@ _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False
 
 
-def pattern_error(pattern):
+def pattern_error(pattern: str) -> str | None:
     """Why `pattern` cannot be a rule's regular expression, or None.
 
     A syntax error names its position (from Python's parser); a valid pattern RE2 cannot run in linear
@@ -65,7 +67,7 @@ def pattern_error(pattern):
     return None
 
 
-def variables_error(text, allowed):
+def variables_error(text: str, allowed: Collection[str]) -> str | None:
     """Why `text` uses a variable other than `allowed` ("{name}", …), or None."""
     unknown = sorted({name for name in _VARIABLE.findall(text) if name not in allowed})
     if unknown:
@@ -76,7 +78,7 @@ def variables_error(text, allowed):
     return None
 
 
-def domains_error(text):
+def domains_error(text: str) -> str | None:
     """Why a list of domains (one a line) is not valid, naming the first bad line, or None."""
     for line_number, line in enumerate(text.splitlines(), start=1):
         domain = line.strip().lower()
@@ -87,12 +89,12 @@ def domains_error(text):
     return None
 
 
-def render_text(template, values):
+def render_text(template: str, values: Mapping[str, object]) -> str:
     """Fill {variables} in an operator's text; unknown or stray braces are left as written."""
     return _VARIABLE.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), template)
 
 
-def mentions_build(people):
+def mentions_build(people: Iterable[Mapping[str, Any]]) -> tuple[str, list[dict[str, str]]]:
     """The mention text and the `mentions` of a send_text naming `people`: ("@A @B", [{"id", "name"}]).
 
     Every bot text (welcome, reply, warning) mentions through this, so each name carries exactly one
@@ -103,22 +105,22 @@ def mentions_build(people):
     return " ".join(f"@{person['name']}" for person in named), named
 
 
-def mention_name(person):
+def mention_name(person: Mapping[str, Any]) -> str:
     """A person's name as a mention shows it: without the "@" a user id starts with."""
     return str(person.get("name") or "").strip().lstrip("@").strip() or str(person["id"]).lstrip("@")
 
 
-def excerpt(text):
+def excerpt(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= EXCERPT_LENGTH else text[: EXCERPT_LENGTH - 1] + "…"
 
 
 @functools.lru_cache(maxsize=1024)
-def _compiled(pattern):
+def _compiled(pattern: str) -> Any:
     return re2.compile(pattern, options=_RE2_OPTIONS)
 
 
-def reply_matches(*, match, pattern, text):
+def reply_matches(*, match: str, pattern: str, text: str) -> bool:
     """Whether a keyword reply fires for `text`: exact and contains ignore case and outer spaces."""
     if match == "regex":
         try:
@@ -131,14 +133,14 @@ def reply_matches(*, match, pattern, text):
     return haystack == needle if match == "exact" else needle in haystack
 
 
-def domain_allowed(host, allowed):
+def domain_allowed(host: str, allowed: Iterable[str]) -> bool:
     host = host.lower().rstrip(".")
     if host.startswith("www."):
         host = host[4:]
     return any(host == domain or host.endswith("." + domain) for domain in allowed)
 
 
-def link_hosts(text):
+def link_hosts(text: str) -> list[str]:
     """Hosts of the links in `text`, in order."""
     hosts = [m.group(1).split("@")[-1].split(":")[0] for m in _URL.finditer(text)]
     stripped = _URL.sub(" ", text)
@@ -146,9 +148,9 @@ def link_hosts(text):
     return [h.lower() for h in hosts if h]
 
 
-def invite_codes(text):
+def invite_codes(text: str) -> list[tuple[str, str | None]]:
     """(code, host or None) for every invite in `text`; host is where the invite leads, for the allow-list."""
-    found = []
+    found: list[tuple[str, str | None]] = []
     found += [(m.group(0), m.group(1).lower()) for m in _MATRIX_TO.finditer(text)]
     without_links = _MATRIX_TO.sub(" ", text)
     found += [(m.group(0), m.group(1).lower()) for m in _MATRIX_ROOM.finditer(without_links)]
@@ -156,7 +158,7 @@ def invite_codes(text):
     return found
 
 
-def moderation_matches(*, kind, words, text, allowed_domains):
+def moderation_matches(*, kind: str, words: str, text: str, allowed_domains: Iterable[str]) -> str | None:
     """What in `text` breaks a moderation rule of this kind (a short description), or None."""
     if kind == "words":
         folded = text.casefold()
@@ -177,8 +179,8 @@ def moderation_matches(*, kind, words, text, allowed_domains):
                 return host
         return None
     if kind == "invites":
-        for code, host in invite_codes(text):
-            if host is None or not domain_allowed(host, allowed_domains):
+        for code, invite_host in invite_codes(text):
+            if invite_host is None or not domain_allowed(invite_host, allowed_domains):
                 return code
         folded = text.casefold()
         phrases = INVITE_PHRASES + tuple(w.strip().casefold() for w in words.splitlines() if w.strip())
@@ -189,7 +191,7 @@ def moderation_matches(*, kind, words, text, allowed_domains):
     return None
 
 
-def in_quiet_hours(*, start, end, local_time):
+def in_quiet_hours(*, start: time | None, end: time | None, local_time: time) -> bool:
     if start is None or end is None or start == end:
         return False
     if start < end:
@@ -197,7 +199,7 @@ def in_quiet_hours(*, start, end, local_time):
     return local_time >= start or local_time < end  # wraps midnight, e.g. 22:00-08:00
 
 
-def quiet_hours_defer(*, bot_settings, due_at, tz):
+def quiet_hours_defer(*, bot_settings: Any, due_at: datetime, tz: tzinfo) -> datetime:
     """`due_at`, or the end of the group's quiet hours if it falls inside them (local time, may wrap midnight).
 
     Every send of the bot except moderation goes through this, so a welcome, a reply or an

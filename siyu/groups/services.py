@@ -3,8 +3,11 @@
 Views, tasks and commands call these; each is one use case and one transaction.
 """
 import uuid
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -13,14 +16,14 @@ from django.utils.translation import gettext as _
 from siyu.core.db import UTC
 from siyu.core.events import OWN_SOURCE, EventType, member_ref
 from siyu.core.ingest import events_ingest
-from siyu.core.models import AuditEntry, Event, StaffRole
+from siyu.core.models import AuditEntry, Event, OutboxMessage, StaffRole, Workspace
 from siyu.core.outbox import outbox_enqueue
 from siyu.members.models import Identity
 
 from . import rules
 from .bot import own_id
 from .models import (
-    Announcement, BotSettings, Group, GroupStatus, KeywordReply, MatchKind, ModerationKind, ModerationRule, Repeat,
+    Announcement, BotSettings, Group, GroupStatus, KeywordReply, MatchKind, ModerationKind, ModerationRule, Repeat, Strike,
     StrikeAction,
 )
 
@@ -32,7 +35,7 @@ SETTINGS_FIELDS = [
 
 # -- settings -------------------------------------------------------------------------------------
 
-def bot_settings_get(*, workspace, group=None):
+def bot_settings_get(*, workspace: Workspace, group: Group | None = None) -> BotSettings:
     """The settings the bot uses: the group's own row, else the workspace row, else the defaults (unsaved)."""
     if group is not None:
         own = BotSettings.objects.filter(group=group).first()
@@ -41,7 +44,7 @@ def bot_settings_get(*, workspace, group=None):
     return BotSettings.objects.filter(workspace=workspace, group__isnull=True).first() or BotSettings(workspace=workspace)
 
 
-def bot_settings_save(*, workspace, group=None, values):
+def bot_settings_save(*, workspace: Workspace, group: Group | None = None, values: Mapping[str, Any]) -> BotSettings:
     """Store the workspace defaults (group None) or a group's own settings, creating the row if needed."""
     with transaction.atomic():
         row = bot_settings_get(workspace=workspace, group=group)
@@ -55,12 +58,12 @@ def bot_settings_save(*, workspace, group=None, values):
     return row
 
 
-def bot_settings_reset(*, group):
+def bot_settings_reset(*, group: Group) -> bool:
     """Put a group back on the workspace defaults (its own settings are deleted)."""
     return BotSettings.objects.filter(group=group).delete()[0] > 0
 
 
-def recommended_rules_create(*, workspace):
+def recommended_rules_create(*, workspace: Workspace) -> int:
     """The recommended starting rules (seed 002 "禁止广告刷屏,违规者警告→移除"), each created once.
 
     Workspace-wide: links not on the allow-list and invite codes (delete, warn, strike), and a
@@ -80,20 +83,20 @@ def recommended_rules_create(*, workspace):
     return created
 
 
-def rule_save(*, rule):
+def rule_save(*, rule: KeywordReply | ModerationRule) -> KeywordReply | ModerationRule:
     """Validate and store a keyword reply or a moderation rule (new or changed)."""
     rule.full_clean(exclude=["workspace", "group"])
     rule.save()
     return rule
 
 
-def rule_delete(*, rule):
+def rule_delete(*, rule: KeywordReply | ModerationRule) -> None:
     rule.delete()
 
 
 # -- strikes --------------------------------------------------------------------------------------
 
-def strike_undo(*, strike, by_user, now=None):
+def strike_undo(*, strike: Strike, by_user: User | None, now: datetime | None = None) -> bool:
     """Take back a strike: it stops counting towards removal (group.strike_undone, source "siyu").
 
     If the strike barred the member and that is still the member's latest bar, the bar is lifted too
@@ -127,7 +130,7 @@ def strike_undo(*, strike, by_user, now=None):
     return True
 
 
-def _latest_bar_is(strike):
+def _latest_bar_is(strike: Strike) -> bool:
     latest = (
         Event.objects.filter(member_id=strike.member_id, type__in=[EventType.MEMBER_BARRED, EventType.MEMBER_UNBARRED])
         .order_by("-occurred_at", "-id").values_list("type", "data").first()
@@ -137,58 +140,63 @@ def _latest_bar_is(strike):
 
 # -- announcements --------------------------------------------------------------------------------
 
-def announcement_create(*, workspace, text, group=None, channel="", at=None, repeat=Repeat.NONE, every_hours=None,
-                        created_by="", now=None):
+def announcement_create(
+    *, workspace: Workspace, text: str, group: Group | None = None, channel: str = "", at: datetime | None = None,
+    repeat: str = Repeat.NONE, every_hours: int | None = None, created_by: str = "", now: datetime | None = None,
+) -> Announcement:
     """Schedule an announcement for one group, or every active group of `channel`; at=None posts it now.
 
     Posting now goes through the same path as the periodic task, in this transaction.
     """
     now = now or timezone.now()
+    first = at or now
     announcement = Announcement(
         workspace=workspace, group=group, channel=group.channel if group else channel, text=text, repeat=repeat,
-        every_hours=every_hours if repeat == Repeat.HOURS else None, next_at=at or now, created_by=created_by,
+        every_hours=every_hours if repeat == Repeat.HOURS else None, next_at=first, created_by=created_by,
     )
     announcement.full_clean(exclude=["workspace", "group"])
     with transaction.atomic():
         announcement.save()
-        if announcement.next_at <= now:
+        if first <= now:
             announcement_fire(announcement=announcement, now=now)
     announcement.refresh_from_db()
     return announcement
 
 
-def announcement_targets(*, announcement):
+def announcement_targets(*, announcement: Announcement) -> list[Group]:
     if announcement.group_id:
         group = announcement.group
-        return [group] if group.status == GroupStatus.ACTIVE else []
+        return [group] if group is not None and group.status == GroupStatus.ACTIVE else []
     return list(Group.objects.filter(workspace=announcement.workspace, channel=announcement.channel, status=GroupStatus.ACTIVE))
 
 
-def _announce(*, announcement, occurrence, now):
+def _announce(*, announcement: Announcement, occurrence: datetime, now: datetime) -> list[OutboxMessage]:
     """Queue set_announcement for each target group, due now or at the end of its quiet hours."""
     workspace = announcement.workspace
     targets = announcement_targets(announcement=announcement)
-    occurrence = occurrence.astimezone(UTC).isoformat()  # the same key whichever zone the datetime came in
-    key = own_id("announce", announcement.pk, occurrence)
+    moment = occurrence.astimezone(UTC).isoformat()  # the same key whichever zone the datetime came in
+    key = own_id("announce", announcement.pk, moment)
     messages = []
     for group in targets:
         settings = bot_settings_get(workspace=workspace, group=group)
         messages.append(outbox_enqueue(
             workspace=workspace, channel=group.channel, kind="set_announcement", target=group.external_id,
             payload={"text": announcement.text},
-            idempotency_key=key if announcement.group_id else own_id("announce", announcement.pk, occurrence, group.pk),
+            idempotency_key=key if announcement.group_id else own_id("announce", announcement.pk, moment, group.pk),
             due_at=rules.quiet_hours_defer(bot_settings=settings, due_at=now, tz=workspace.tz),
         ))
     return messages
 
 
-def next_occurrence(*, announcement, after, tz):
+def next_occurrence(*, announcement: Announcement, after: datetime, tz: tzinfo) -> datetime | None:
     """The first occurrence of a repeating announcement later than `after` (None if it does not repeat).
 
     Daily and weekly keep the local wall-clock time; every N hours is absolute. Occurrences missed
     while no worker ran are skipped, not posted in a burst.
     """
     at = announcement.next_at
+    if at is None:  # stopped: no schedule left
+        return None
     if announcement.repeat == Repeat.HOURS:
         step = timedelta(hours=announcement.every_hours or 1)
         missed = max(0, int((after - at) / step))
@@ -211,7 +219,7 @@ def next_occurrence(*, announcement, after, tz):
     return None
 
 
-def announcement_fire(*, announcement, now=None):
+def announcement_fire(*, announcement: Announcement, now: datetime | None = None) -> list[OutboxMessage]:
     """Post one due occurrence and advance the schedule, or do nothing if another worker already did.
 
     The schedule moves with a conditional update on next_at (the claim), in the same transaction as
@@ -220,6 +228,8 @@ def announcement_fire(*, announcement, now=None):
     """
     now = now or timezone.now()
     occurrence = announcement.next_at
+    if occurrence is None:  # stopped: nothing is due
+        return []
     following = next_occurrence(announcement=announcement, after=now, tz=announcement.workspace.tz)
     with transaction.atomic():
         claimed = Announcement.objects.filter(pk=announcement.pk, active=True, next_at=occurrence).update(
@@ -230,7 +240,7 @@ def announcement_fire(*, announcement, now=None):
         return _announce(announcement=announcement, occurrence=occurrence, now=now)
 
 
-def announcements_post_due(*, now=None):
+def announcements_post_due(*, now: datetime | None = None) -> int:
     """Post every announcement whose time has come (the periodic task). Returns how many were posted."""
     now = now or timezone.now()
     posted = 0
@@ -241,7 +251,7 @@ def announcements_post_due(*, now=None):
     return posted
 
 
-def announcement_post_now(*, announcement, now=None):
+def announcement_post_now(*, announcement: Announcement, now: datetime | None = None) -> list[OutboxMessage]:
     """Post an announcement right away (the console's "post now"), keeping its schedule.
 
     The occurrence is this second: a double click posts once. A one-off announcement is done after it.
@@ -249,19 +259,21 @@ def announcement_post_now(*, announcement, now=None):
     now = (now or timezone.now()).replace(microsecond=0)
     with transaction.atomic():
         messages = _announce(announcement=announcement, occurrence=now, now=now)
-        changes = {"last_posted_at": now}
+        changes: dict[str, Any] = {"last_posted_at": now}
         if announcement.repeat == Repeat.NONE:
             changes.update(active=False, next_at=None)
         Announcement.objects.filter(pk=announcement.pk).update(**changes)
     return messages
 
 
-def announcement_stop(*, announcement):
+def announcement_stop(*, announcement: Announcement) -> bool:
     """Stop a scheduled announcement (it stays in the list, inactive)."""
     return bool(Announcement.objects.filter(pk=announcement.pk, active=True).update(active=False))
 
 
-def group_staff_set(*, groups, staff, by=None, handover=None):
+def group_staff_set(
+    *, groups: Iterable[Group], staff: User | None, by: User | None = None, handover: Any = None
+) -> int:
     """Put a staff member (with a role in the groups' workspace) in charge of `groups`, or nobody (None).
 
     The one write path of Group.staff: one group.staff_changed event per group that changes (source

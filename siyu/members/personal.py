@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ImproperlyConfigured
 
+from .models import Member
+
 ERASED_NAME = "已删除 #{number}"  # stored, not shown through gettext: the row is the same in every language
 ERASED_ID = "erased-{number}"  # replaces an erased person's external id where other rows name it
 
@@ -27,7 +29,7 @@ ERASED_ID = "erased-{number}"  # replaces an erased person's external id where o
 class Erasure:
     """The person being erased, as an app's `erase` sees it (inside the erasure's transaction)."""
 
-    member: object
+    member: Member
     identities: tuple  # ((channel, external id), …) the person had, before they were deleted
     external_ids: frozenset
 
