@@ -44,9 +44,17 @@ MAX_ID_LENGTH = 191
 MAX_NAME_LENGTH = 128
 MAX_TEXT_LENGTH = 4_000
 MAX_DATA_BYTES = 16_384
+# ¥100,000,000 per order or cost: a sum of amounts overflows a 64-bit integer only past 900 million of them.
+MAX_AMOUNT_CENTS = 10_000_000_000
+# The ledger's window: nothing before 2000 (day arithmetic near year 1 overflows), nothing from the future.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 FUTURE_TOLERANCE = timedelta(minutes=10)
 SOURCE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f]")
+# Ids: no control characters, no lone surrogates (not Unicode text: neither SQLite's UTF-8 nor PostgreSQL stores them).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\ud800-\udfff]")
+# Names: any text but NUL (PostgreSQL refuses it in text) and lone surrogates.
+UNSTORABLE_CHARACTERS = re.compile(r"[\x00\ud800-\udfff]")
+SURROGATES = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,33 +144,52 @@ def _check_id(index: int, field: str, value: object, errors: list[IngestError]) 
         errors.append(IngestError(index, field, _("is required and must be a non-empty string")))
     elif len(value) > MAX_ID_LENGTH:
         errors.append(IngestError(index, field, _("is %(n)s characters long; at most %(max)s allowed") % {"n": len(value), "max": MAX_ID_LENGTH}))
+    elif SURROGATES.search(value):
+        errors.append(IngestError(index, field, _("contains a lone surrogate, which is not Unicode text")))
     else:
         errors.append(IngestError(index, field, _("contains control characters")))
+    return False
+
+
+def _unstorable(value: object) -> bool:
+    """Whether a JSON value holds a string (or key) with NUL, which PostgreSQL cannot store."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_unstorable(v) for v in value)
     return False
 
 
 def _check_ref(index: int, field: str, ref: object, errors: list[IngestError]) -> dict[str, Any] | None:
     if isinstance(ref, dict) and _id_ok(ref.get("id")):
         name = ref.get("name", "")
-        if isinstance(name, str) and len(name) <= MAX_NAME_LENGTH:
+        if isinstance(name, str) and len(name) <= MAX_NAME_LENGTH and UNSTORABLE_CHARACTERS.search(name) is None:
             return ref
     if not isinstance(ref, dict):
         errors.append(IngestError(index, field, _("must be an object with an \"id\"")))
         return None
     if not _check_id(index, f"{field}.id", ref.get("id"), errors):
         return None
-    errors.append(IngestError(index, f"{field}.name", _("must be a string of at most %(max)s characters") % {"max": MAX_NAME_LENGTH}))
+    name = ref.get("name", "")
+    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
+        errors.append(IngestError(index, f"{field}.name", _("must be a string of at most %(max)s characters") % {"max": MAX_NAME_LENGTH}))
+    elif SURROGATES.search(name):
+        errors.append(IngestError(index, f"{field}.name", _("contains a lone surrogate, which is not Unicode text")))
+    else:
+        errors.append(IngestError(index, f"{field}.name", _("contains a NUL character, which the database cannot store")))
     return None
 
 
 def _parse_time(index: int, value: object, latest: datetime, errors: list[IngestError]) -> datetime | None:
-    if isinstance(value, datetime) and value.utcoffset() is not None and value <= latest:
+    if isinstance(value, datetime) and value.utcoffset() is not None and EARLIEST <= value <= latest:
         return value
     moment = value if isinstance(value, datetime) else None
     if isinstance(value, str):
         try:
             moment = parse_datetime(value)
-        except ValueError:
+        except (ValueError, OverflowError):
             moment = None
     if moment is None:
         errors.append(IngestError(index, "occurred_at", _("is not an ISO 8601 timestamp (e.g. 2026-05-01T20:15:00+08:00)")))
@@ -172,6 +199,9 @@ def _parse_time(index: int, value: object, latest: datetime, errors: list[Ingest
         return None
     if moment > latest:
         errors.append(IngestError(index, "occurred_at", _("is in the future")))
+        return None
+    if moment < EARLIEST:
+        errors.append(IngestError(index, "occurred_at", _("is before 2000-01-01, the earliest time the ledger keeps")))
         return None
     return moment
 
@@ -205,9 +235,14 @@ def _validate_one(index: int, raw: object, latest: datetime, errors: list[Ingest
         return None
     try:
         encoded = orjson.dumps(data)
-    except TypeError:
-        errors.append(IngestError(index, "data", _("must contain only JSON values")))
+    except TypeError as exc:
+        if "surrogates" in str(exc):
+            errors.append(IngestError(index, "data", _("contains a lone surrogate, which is not Unicode text")))
+        else:
+            errors.append(IngestError(index, "data", _("must contain only JSON values")))
         return None
+    if b"\\u0000" in encoded and _unstorable(data):
+        errors.append(IngestError(index, "data", _("contains a NUL character, which the database cannot store")))
     if len(encoded) > MAX_DATA_BYTES:
         errors.append(IngestError(index, "data", _("is %(n)s bytes; at most %(max)s allowed") % {"n": len(encoded), "max": MAX_DATA_BYTES}))
     text = data.get("text")
@@ -219,12 +254,16 @@ def _validate_one(index: int, raw: object, latest: datetime, errors: list[Ingest
         amount = data.get("amount_cents")
         if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
             errors.append(IngestError(index, "data.amount_cents", _("must be a whole number of cents, 0 or more")))
+        elif amount > MAX_AMOUNT_CENTS:
+            errors.append(IngestError(index, "data.amount_cents", _("is more than %(max)s cents, the most one event may carry") % {"max": MAX_AMOUNT_CENTS}))
         if event_type in _PAYMENT_TYPES:
             _check_id(index, "data.order_id", data.get("order_id"), errors)
     if event_type == EventType.CAMPAIGN_TOUCHED:
         _check_id(index, "data.campaign", data.get("campaign"), errors)
     if "inviter" in data and event_type == EventType.GROUP_JOINED:
         _check_id(index, "data.inviter", data.get("inviter"), errors)
+    if "role" in data and not isinstance(data["role"], str):
+        errors.append(IngestError(index, "data.role", _("must be a string")))
     if occurred_at is None or not source_ok or not isinstance(source_id, str):
         return None
     return projections.PreparedEvent(

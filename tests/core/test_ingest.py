@@ -86,6 +86,59 @@ def test_orders_need_whole_cents_and_an_order_id(ingest):
     assert [(e.index, e.field) for e in caught.value.errors] == [(0, "data.amount_cents"), (1, "data.amount_cents"), (2, "data.order_id")]
 
 
+HOSTILE = [
+    # Each raised instead of rejecting when a live instance was fuzzed (issue 14.3 and 14.6).
+    ({"actor": {"id": "@a\ud800:x"}}, "actor.id", "lone surrogate"),
+    ({"actor": {"id": "@a:x", "name": "A\udfff"}}, "actor.name", "lone surrogate"),
+    ({"actor": {"id": "@a:x", "name": "A\x00"}}, "actor.name", "NUL"),
+    ({"group": {"id": "!g\ud83d"}}, "group.id", "lone surrogate"),
+    ({"group": {"id": "!g1", "name": "群\x00"}}, "group.name", "NUL"),
+    ({"source_id": "e\ud800"}, "source_id", "lone surrogate"),
+    ({"data": {"text": "hi\ud800"}}, "data", "lone surrogate"),
+    ({"data": {"text": "hi\x00"}}, "data", "NUL"),
+    ({"data": {"text": "hi", "x": [{"\x00": 1}]}}, "data", "NUL"),
+    ({"data": {"text": "hi", "role": [1]}}, "data.role", "must be a string"),
+    ({"data": {"text": "hi", "role": {}}}, "data.role", "must be a string"),
+    ({"occurred_at": "0001-01-01T00:00:00+00:00"}, "occurred_at", "before 2000-01-01"),
+    ({"occurred_at": "0001-01-01T00:00:00+23:59"}, "occurred_at", "before 2000-01-01"),
+    ({"occurred_at": "1999-12-31T23:59:59Z"}, "occurred_at", "before 2000-01-01"),
+    ({"occurred_at": "9999-12-31T23:59:59-23:59"}, "occurred_at", "in the future"),
+    ({"occurred_at": datetime(1, 1, 1, tzinfo=timezone.get_fixed_timezone(23 * 60))}, "occurred_at", "before 2000-01-01"),
+]
+
+
+@pytest.mark.parametrize("change, field, reason", HOSTILE)
+def test_hostile_values_are_rejected_with_position_and_reason(ingest, change, field, reason):
+    batch = [ev("group.joined", 1, actor="ann", group="g1"), {**ev("group.message", 2, actor="ann", group="g1", text="hi"), **change}]
+    with translation.override("en"), pytest.raises(IngestRejected) as caught:
+        ingest(batch)
+    assert [(e.index, e.field) for e in caught.value.errors] == [(1, field)]
+    assert reason in caught.value.errors[0].reason
+    with translation.override("zh-hans"), pytest.raises(IngestRejected) as caught:
+        ingest(batch)
+    assert caught.value.errors[0].reason.isascii() is False  # translated
+    assert all(count == 0 for count in table_counts().values())
+
+
+def test_the_window_keeps_its_edges(ingest):
+    ingest([{**ev("group.joined", 1, actor="ann", group="g1"), "occurred_at": "2000-01-01T08:00:00+08:00"}])
+    assert Event.objects.get().occurred_at == datetime(2000, 1, 1, tzinfo=timezone.get_fixed_timezone(0))
+
+
+def test_amounts_are_capped_so_sums_stay_within_64_bits(ingest):
+    from siyu.core.ingest import MAX_AMOUNT_CENTS
+
+    with translation.override("en"), pytest.raises(IngestRejected) as caught:
+        ingest([ev("order.paid", 1, actor="ann", amount_cents=2**63, order_id="o1"),
+                ev("cost.recorded", 2, amount_cents=MAX_AMOUNT_CENTS + 1)])
+    assert [(e.index, e.field) for e in caught.value.errors] == [(0, "data.amount_cents"), (1, "data.amount_cents")]
+    assert "the most one event may carry" in caught.value.errors[0].reason
+    # Two orders of 2**62 for one member overflowed SQLite's sum; at the cap they add up.
+    ingest([ev("order.paid", 3, actor="ann", amount_cents=MAX_AMOUNT_CENTS, order_id="o3"),
+            ev("order.paid", 4, actor="ann", amount_cents=MAX_AMOUNT_CENTS, order_id="o4")])
+    assert MemberStats.objects.get().spend_cents == 2 * MAX_AMOUNT_CENTS
+
+
 def test_an_unknown_group_kind_rolls_back_members_created_in_the_same_batch(ingest):
     bad_group = {**ev("group.joined", 2, actor="bob", group="g2"), "group": {"id": "!g2", "kind": "party"}}
     with pytest.raises(IngestRejected) as caught:
