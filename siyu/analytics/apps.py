@@ -16,11 +16,14 @@ class AnalyticsConfig(AppConfig):
         signals.ledger_rebuilt.connect(tasks.rebuild_after_ledger, dispatch_uid="analytics-rebuild")
 
         from siyu.members.filters import condition_register
+        from siyu.members.leads import score_facts_register
         from siyu.members.personal import personal_data_register
 
         from .conditions import CONDITIONS
+        from .lead_inputs import TIERS
         from .personal import PERSONAL_DATA
 
         for condition in CONDITIONS:
             condition_register(condition)
         personal_data_register(PERSONAL_DATA)
+        score_facts_register(TIERS)

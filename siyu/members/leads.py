@@ -9,11 +9,15 @@ The score of a member is the weighted sum of the inputs named in `weights` (SCOR
 "value_tier:<value>", "activity_tier:<value>"): points = value × weight, score = the sum of the points.
 Each lead stores its reasons, [label, value, weight, points] per input, so sales see why it ranks
 where it does. Every input is read for the whole segment in a few grouped queries, not per member.
+Inputs "<name>:<value>" over another app's facts (analytics: value_tier, activity_tier) are registered
+by that app with `score_facts_register` in its AppConfig.ready().
 """
 import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 
-from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, IntegerField, Q, Sum
@@ -40,9 +44,28 @@ SCORE_INPUTS = {
     "days_since_last_seen": gettext_lazy("Days since last seen"),
     "clicks_30d": gettext_lazy("Link clicks in the last 30 days"),
 }
-TIER_INPUTS = {"value_tier": gettext_lazy("Value tier"), "activity_tier": gettext_lazy("Activity tier")}
 OPEN = (LeadStatus.NEW, LeadStatus.CONTACTED)
 MAX_WEIGHT = 1_000_000
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreFacts:
+    """Inputs "<name>:<value>" another app provides: 1 when the member's `name` is that value, else 0."""
+
+    app: str
+    names: Mapping  # name → label (lazy), e.g. {"value_tier": "Value tier"}
+    choices: Callable[[str], list]  # name → [(value, label), …]
+    read: Callable[[object], Iterable]  # member ids (a list or a subquery) → (member id, {name: value}) pairs, one query
+
+
+_score_facts: dict[str, ScoreFacts] = {}  # by name
+
+
+def score_facts_register(facts):
+    """Add another app's facts to the score inputs (from its AppConfig.ready())."""
+    for name in facts.names:
+        _score_facts[name] = facts
+    return facts
 
 
 # -- weights --------------------------------------------------------------------------------------
@@ -51,7 +74,6 @@ def weights_clean(*, workspace, weights):
     if not isinstance(weights, dict) or not weights:
         raise ValidationError({"weights": [_("Give at least one weight, e.g. {\"messages_30d\": 1}.")]})
     errors, clean, tag_ids = [], {}, {}
-    tier_values = _tier_values()
     for key, weight in weights.items():
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) \
                 or abs(weight) > MAX_WEIGHT:
@@ -62,10 +84,11 @@ def weights_clean(*, workspace, weights):
             pass
         elif name == "tag" and arg.isdigit():
             tag_ids[int(arg)] = key
-        elif name in TIER_INPUTS and arg:
-            if arg not in tier_values[name]:
+        elif name in _score_facts and arg:
+            values = [value for value, _label in _score_facts[name].choices(name)]
+            if arg not in values:
                 errors.append(_("%(key)s: %(name)s is one of %(values)s.")
-                              % {"key": key, "name": name, "values": ", ".join(tier_values[name])})
+                              % {"key": key, "name": name, "values": ", ".join(values)})
                 continue
         else:
             errors.append(_("%(key)s: unknown input. Use one of %(inputs)s, tag:<id>, value_tier:<value> or "
@@ -84,11 +107,6 @@ def weights_clean(*, workspace, weights):
     return clean
 
 
-def _tier_values():
-    model = apps.get_model("analytics", "MemberModel")
-    return {name: [value for value, _label in model._meta.get_field(name).choices] for name in TIER_INPUTS}
-
-
 def input_label(key):
     """The label an operator reads for a weights key."""
     if key in SCORE_INPUTS:
@@ -97,10 +115,10 @@ def input_label(key):
     if name == "tag":
         tag = Tag.objects.filter(pk=arg).select_related("group").first() if arg.isdigit() else None
         return _("Tag %(tag)s") % {"tag": tag if tag else arg}
-    if name in TIER_INPUTS:
-        model = apps.get_model("analytics", "MemberModel")
-        label = dict(model._meta.get_field(name).choices).get(arg, arg)
-        return f"{TIER_INPUTS[name]} = {label}"
+    if name in _score_facts:
+        facts = _score_facts[name]
+        label = dict(facts.choices(name)).get(arg, arg)
+        return f"{facts.names[name]} = {label}"
     return key
 
 
@@ -150,15 +168,15 @@ def member_inputs(*, workspace, member_ids, keys, now=None):
     if tags:
         for member_id, tag_id in MemberTag.objects.filter(tag_id__in=tags, member_id__in=ids).values_list("member_id", "tag_id"):
             values[member_id][tags[tag_id]] = 1
-    tiers = [k for k in keys if k.partition(":")[0] in TIER_INPUTS]
-    if tiers:
-        model = apps.get_model("analytics", "MemberModel")
-        for member_id, value_tier, activity_tier in model.objects.filter(member_id__in=ids).values_list(
-                "member_id", "value_tier", "activity_tier"):
-            held = {"value_tier": value_tier, "activity_tier": activity_tier}
-            for key in tiers:
+    by_facts = defaultdict(list)
+    for key in keys:
+        if key.partition(":")[0] in _score_facts:
+            by_facts[_score_facts[key.partition(":")[0]]].append(key)
+    for facts, facts_keys in by_facts.items():
+        for member_id, held in facts.read(ids):
+            for key in facts_keys:
                 name, _sep, arg = key.partition(":")
-                if held[name] == arg:
+                if held.get(name) == arg:
                     values[member_id][key] = 1
     return values
 
