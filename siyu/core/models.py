@@ -97,6 +97,9 @@ class Event(models.Model):
     )
     data = models.JSONField(_("data"), default=dict, blank=True)
 
+    # Not a column: the name of what the event refers to, set by members.selectors.timeline_subjects.
+    subject: str
+
     class Meta:
         verbose_name = _("event")
         verbose_name_plural = _("events")

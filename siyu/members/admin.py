@@ -7,7 +7,7 @@ from .models import Identity, Member
 
 class IdentityInline(admin.TabularInline):
     model = Identity
-    fields = ["channel", "external_id", "display_name", "created_at"]
+    fields = ("channel", "external_id", "display_name", "created_at")
     readonly_fields = fields
     extra = 0
     can_delete = False

@@ -14,7 +14,9 @@ import csv
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -54,6 +56,7 @@ def export_headers():
 
 def _member_id_chunks(*, workspace, segment):
     """Lists of up to CHUNK member ids, in id order, walked by keyset (never the whole list in memory)."""
+    rows: "QuerySet[Any, Any]"
     if segment is not None:
         rows = SegmentMember.objects.filter(segment=segment)
         column = "member_id"

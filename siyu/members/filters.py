@@ -24,12 +24,13 @@ Each leaf becomes a subquery of member ids; the tree becomes `Member.id IN (…)
 AND/OR/NOT, so one SQL statement answers the whole filter, and the same statement restricted to a
 few member ids answers "does this event change anything" (live updates, members.segments).
 """
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any, Literal, TypeVar, overload
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db.models import Q, Sum
+from django.db.models import Model, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -38,6 +39,7 @@ from siyu.core.models import Workspace
 
 from .models import Member, MemberDay, MemberStats, MemberTag, Segment, SegmentMember, Tag, TagRule
 
+M = TypeVar("M", bound=Model)
 MAX_DEPTH = 8
 MAX_LEAVES = 50
 OPS = {"gte": "__gte", "gt": "__gt", "lte": "__lte", "lt": "__lt", "eq": ""}
@@ -66,16 +68,20 @@ class FilterError(ValueError):
 class Compiled:
     condition: Q  # on Member
     time_dependent: bool
-    tags: frozenset  # tag ids named
+    tags: frozenset[int]  # tag ids named
 
 
-def _number(value, where):
+def _number(value: object, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise FilterError(_("%(where)s: the value must be a number") % {"where": where})
     return value
 
 
-def _days(node, where, *, required=False):
+@overload
+def _days(node: dict[str, Any], where: str, *, required: Literal[True]) -> int: ...
+@overload
+def _days(node: dict[str, Any], where: str, *, required: bool = False) -> int | None: ...
+def _days(node: dict[str, Any], where: str, *, required: bool = False) -> int | None:
     days = node.get("days")
     if days is None and not required:
         return None
@@ -84,16 +90,16 @@ def _days(node, where, *, required=False):
     return days
 
 
-def _window_start(workspace, days, now):
+def _window_start(workspace: Workspace, days: int, now: datetime) -> date:
     """The first day of "the last N days", today included, in the workspace's time zone."""
     return timezone.localtime(now, workspace.tz).date() - timedelta(days=days - 1)
 
 
-def _holds_at_zero(op, value):
+def _holds_at_zero(op: str, value: float) -> bool:
     return {"gte": 0 >= value, "gt": 0 > value, "lte": 0 <= value, "lt": 0 < value, "eq": value == 0}[op]
 
 
-def _count_condition(leaf):
+def _count_condition(leaf: "Leaf") -> Q:
     workspace, node, where, now, restrict = leaf.workspace, leaf.node, leaf.where, leaf.now, leaf.restrict
     name = node.get("count")
     if name not in COUNTS:
@@ -104,6 +110,7 @@ def _count_condition(leaf):
     column, factor = COUNTS[name]
     value = _number(node.get("value"), where) * factor
     days = _days(node, where)
+    source: "QuerySet[Any, Any]"
     if days is None and name != "clicks":
         source = restrict(MemberStats.objects.filter(workspace=workspace))
         total = column
@@ -127,7 +134,7 @@ def _count_condition(leaf):
     return Q(pk__in=source.filter(**{f"{total}{OPS[op]}": value}).values("member_id"))
 
 
-def _field_condition(leaf):
+def _field_condition(leaf: "Leaf") -> Q:
     node, where = leaf.node, leaf.where
     name = node.get("field")
     if not isinstance(name, str) or not (name in FIELDS or (name.startswith("profile.") and len(name) > 8)):
@@ -148,7 +155,7 @@ def _field_condition(leaf):
     return ~condition if op == "ne" else condition
 
 
-def _tag_condition(leaf):
+def _tag_condition(leaf: "Leaf") -> Q:
     tag_id = leaf.node["tag"]
     tag = leaf.tags.get(tag_id) if isinstance(tag_id, int) and not isinstance(tag_id, bool) else None
     if tag is None:
@@ -158,7 +165,7 @@ def _tag_condition(leaf):
     return Q(pk__in=leaf.restrict(MemberTag.objects.filter(tag_id=tag_id)).values("member_id"))
 
 
-def _seen_condition(leaf):
+def _seen_condition(leaf: "Leaf") -> Q:
     days = _days(leaf.node, leaf.where, required=True)
     since = leaf.now - timedelta(days=days)
     if leaf.node["seen"] == "within":
@@ -168,7 +175,7 @@ def _seen_condition(leaf):
     raise FilterError(_("%(where)s: seen must be “within” or “before”") % {"where": leaf.where})
 
 
-def _owner_condition(leaf):
+def _owner_condition(leaf: "Leaf") -> Q:
     return Q(owner__isnull=True) if leaf.node["owner"] is None else Q(owner_id=leaf.node["owner"])
 
 
@@ -178,11 +185,11 @@ class Leaf:
     """What a condition's `compile` gets: one leaf of a filter, and where and when it is evaluated."""
 
     workspace: Workspace
-    node: dict
+    node: dict[str, Any]
     where: str  # the leaf's path in the filter (e.g. "all.2"), for FilterError messages
     now: datetime
-    restrict: Callable  # apply to every subquery over member rows: restrict(rows) (live updates: their ids only)
-    tags: dict  # the filter's tags by id, read once for the whole filter
+    restrict: "_Restrict"  # apply to every subquery over member rows: restrict(rows) (live updates: their ids only)
+    tags: dict[int, Tag]  # the filter's tags by id, read once for the whole filter
 
 
 @dataclass(frozen=True)
@@ -191,7 +198,7 @@ class Condition:
 
     key: str
     compile: Callable[[Leaf], Q]  # a Q on Member, or FilterError naming leaf.where
-    examples: tuple  # the leaf as JSON (one or more forms), for the filter reference
+    examples: tuple[str, ...]  # the leaf as JSON (one or more forms), for the filter reference
     meaning: str  # what it matches, for the filter reference (markdown, English)
     app: str = "members"
     # The answer changes with the clock or with analytics, not only with a member's events: segments
@@ -202,7 +209,7 @@ class Condition:
 CONDITIONS: dict[str, Condition] = {}  # by key, in registration order (members' own first)
 
 
-def condition_register(condition):
+def condition_register(condition: Condition) -> Condition:
     """Add a condition to the filter language (from an app's AppConfig.ready()). A key belongs to one app."""
     known = CONDITIONS.get(condition.key)
     if condition.key in ("all", "any", "not") or (known is not None and known.app != condition.app):
@@ -211,7 +218,7 @@ def condition_register(condition):
     return condition
 
 
-def filter_reference():
+def filter_reference() -> str:
     """The filter reference table of docs/members.md, from the registered conditions (markdown)."""
     rows = ["| condition | meaning | registered by |", "|---|---|---|"]
     rows += [f"| {' / '.join(f'`{e}`' for e in c.examples)} | {c.meaning} | `{c.app}` |" for c in CONDITIONS.values()]
@@ -244,7 +251,9 @@ for _condition in (
     condition_register(_condition)
 
 
-def _leaf(workspace, node, where, now, tags, restrict):
+def _leaf(
+    workspace: Workspace, node: dict[str, Any], where: str, now: datetime, tags: dict[int, Tag], restrict: "_Restrict"
+) -> tuple[Q, bool]:
     for key, condition in CONDITIONS.items():
         if key in node:
             leaf = Leaf(workspace=workspace, node=node, where=where, now=now, restrict=restrict, tags=tags)
@@ -255,15 +264,17 @@ def _leaf(workspace, node, where, now, tags, restrict):
 class _Restrict:
     """Applied to every subquery: all members (`everybody`), or only the ids in `among`."""
 
-    def __init__(self, among):
+    def __init__(self, among: Collection[int] | None) -> None:
         self.among = among
         self.everybody = among is None
 
-    def __call__(self, rows):
+    def __call__(self, rows: "QuerySet[M]") -> "QuerySet[M]":
         return rows if self.everybody else rows.filter(member_id__in=self.among)
 
 
-def filter_compile(*, workspace, filter, now=None, among=None):
+def filter_compile(
+    *, workspace: Workspace, filter: object, now: datetime | None = None, among: Collection[int] | None = None
+) -> Compiled:
     """The filter as a Q on Member, or FilterError naming the first problem (with its path, e.g. all.2.tag).
 
     With `among` (member ids), every subquery is restricted to those members too, so a live update
@@ -274,13 +285,13 @@ def filter_compile(*, workspace, filter, now=None, among=None):
     if not isinstance(filter, dict):
         raise FilterError(_("A filter must be an object"))
     now = now or timezone.now()
-    named = set()
+    named: set[object] = set()
     _collect_tags(filter, named)
     tags = {t.pk: t for t in Tag.objects.filter(workspace=workspace, pk__in=[t for t in named if isinstance(t, int)])}
     leaves = [0]
     time_dependent = [False]
 
-    def walk(node, where, depth):
+    def walk(node: object, where: str, depth: int) -> Q:
         if depth > MAX_DEPTH:
             raise FilterError(_("%(where)s: nested more than %(max)s levels") % {"where": where, "max": MAX_DEPTH})
         if not isinstance(node, dict):
@@ -312,7 +323,7 @@ def filter_compile(*, workspace, filter, now=None, among=None):
     return Compiled(condition=condition, time_dependent=time_dependent[0], tags=frozenset(tags))
 
 
-def _collect_tags(node, out):
+def _collect_tags(node: object, out: set[object]) -> None:
     if isinstance(node, dict):
         if "tag" in node:
             out.add(node["tag"])
@@ -324,7 +335,7 @@ def _collect_tags(node, out):
             _collect_tags(node["not"], out)
 
 
-def filter_error(*, workspace, filter):
+def filter_error(*, workspace: Workspace, filter: object) -> str:
     """The message saying why `filter` cannot be used, or "" if it can."""
     try:
         filter_compile(workspace=workspace, filter=filter)
@@ -334,7 +345,7 @@ def filter_error(*, workspace, filter):
 
 
 
-def filter_validate(*, workspace, filter):
+def filter_validate(*, workspace: Workspace, filter: object) -> None:
     """Raise a ValidationError on "filter" (the operator's message) if `filter` cannot be used."""
     try:
         filter_compile(workspace=workspace, filter=filter)
@@ -342,7 +353,7 @@ def filter_validate(*, workspace, filter):
         raise ValidationError({"filter": [str(exc)]})
 
 
-def live_sets_check(*, workspace):
+def live_sets_check(*, workspace: Workspace) -> None:
     """After a tag is deleted: segments and rules whose filter no longer compiles get their error set."""
     for model in (Segment, TagRule):
         for item in model.objects.filter(workspace=workspace):
@@ -354,7 +365,9 @@ def live_sets_check(*, workspace):
                 model.objects.filter(pk=item.pk).update(error=str(exc)[:300])
 
 
-def members_matching(*, workspace, filter, now=None, among=None):
+def members_matching(
+    *, workspace: Workspace, filter: object, now: datetime | None = None, among: Collection[int] | None = None
+) -> "QuerySet[Member]":
     """A queryset of the (live: not merged, not erased) members matching the filter (of `among`, if given)."""
     compiled = filter_compile(workspace=workspace, filter=filter, now=now, among=among)
     members = Member.objects.filter(workspace=workspace, merged_into__isnull=True, erased_at__isnull=True)
@@ -366,34 +379,36 @@ def members_matching(*, workspace, filter, now=None, among=None):
 AMONG_CHUNK = 400  # ids per statement: each subquery repeats them, and SQLite binds at most 32,766 values
 
 
-def filter_member_ids(*, workspace, filter, now=None, among=None):
+def filter_member_ids(
+    *, workspace: Workspace, filter: object, now: datetime | None = None, among: Iterable[int] | None = None
+) -> set[int]:
     """The ids of the members matching the filter now (only those in `among`, if given)."""
     if among is None:
         return set(members_matching(workspace=workspace, filter=filter, now=now).values_list("pk", flat=True))
-    among = sorted(set(among))
-    found = set()
-    for start in range(0, len(among), AMONG_CHUNK):
-        chunk = among[start : start + AMONG_CHUNK]
+    ordered = sorted(set(among))
+    found: set[int] = set()
+    for start in range(0, len(ordered), AMONG_CHUNK):
+        chunk = ordered[start : start + AMONG_CHUNK]
         found.update(members_matching(workspace=workspace, filter=filter, now=now, among=chunk).values_list("pk", flat=True))
     return found
 
 
-def filter_preview(*, workspace, filter, limit=50, now=None):
+def filter_preview(*, workspace: Workspace, filter: object, limit: int = 50, now: datetime | None = None) -> tuple[int, list[Member]]:
     """(count, first `limit` members by number) for the segment builder; FilterError if the filter is bad."""
     members = members_matching(workspace=workspace, filter=filter, now=now)
     return members.count(), list(members.select_related("stats").order_by("number")[:limit])
 
 
-def segment_member_ids(*, segment):
+def segment_member_ids(*, segment: Segment) -> list[int]:
     """The member ids on the segment's live list."""
     return list(SegmentMember.objects.filter(segment=segment).values_list("member_id", flat=True))
 
 
-def filter_describe(*, workspace, filter):
+def filter_describe(*, workspace: Workspace, filter: object) -> str:
     """The filter in words, for lists and confirmations (in the active language)."""
     tags = {t.pk: str(t) for t in Tag.objects.filter(workspace=workspace)}
 
-    def say(node):
+    def say(node: Any) -> str:
         if not isinstance(node, dict) or not node:
             return _("everyone")
         for key, word in (("all", _(" and ")), ("any", _(" or "))):

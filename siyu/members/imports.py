@@ -25,6 +25,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -450,7 +451,7 @@ class _Seen:
         self.db.execute("CREATE TABLE seen (k BLOB PRIMARY KEY, line INTEGER) WITHOUT ROWID")
 
     def lookup(self, keys):
-        found = {}
+        found: dict[Any, Any] = {}
         keys = list(keys)
         for start in range(0, len(keys), 500):
             part = keys[start:start + 500]
@@ -615,15 +616,15 @@ def _dedupe(rows, seen, headers_of):
     earlier = seen.lookup({k for keys in wanted.values() for k, _h, _r in keys})
     fresh = []
     for row in rows:
-        keys = wanted.get(row.line)
-        if keys is None:
+        row_keys = wanted.get(row.line)
+        if row_keys is None:
             continue
-        for key, header, kind in keys:
+        for key, header, kind in row_keys:
             if key in earlier:
                 row.errors.append((header, str(DUPLICATE_REASONS[kind]) % {"line": earlier[key]}))
                 break
         else:
-            for key, _h, _k in keys:
+            for key, _h, _k in row_keys:
                 earlier[key] = row.line
                 fresh.append((key, row.line))
     seen.add(fresh)
@@ -636,7 +637,7 @@ def _match(ctx, rows, headers_of):
     numbers = {r.values["number"] for r in good if "number" in r.values}
     by_number = dict(live.filter(number__in=numbers).values_list("number", "pk")) if numbers else {}
     digests = {r.values["phone_digest"] for r in good if "phone_digest" in r.values}
-    by_phone = {}
+    by_phone: dict[str, tuple[int, int]] = {}
     if digests:
         for digest, pk, number in live.filter(phone_digest__in=digests).exclude(phone_digest="").order_by("pk").values_list("phone_digest", "pk", "number"):
             by_phone.setdefault(digest, (pk, number))
@@ -644,10 +645,10 @@ def _match(ctx, rows, headers_of):
     by_identity = {}
     for channel in {c for c, _e in idents}:
         ids = [e for c, e in idents if c == channel]
-        for external_id, member_id in Identity.objects.filter(
+        for external_id, identity_member in Identity.objects.filter(
             workspace=ctx.workspace, channel=channel, external_id__in=ids
         ).values_list("external_id", "member_id"):
-            by_identity[(channel, external_id)] = member_id
+            by_identity[(channel, external_id)] = identity_member
     numbers_of = {}
     wanted_numbers = {pk for pk, _n in by_phone.values()} | set(by_identity.values())
     if wanted_numbers:
@@ -655,7 +656,8 @@ def _match(ctx, rows, headers_of):
     numbers_of.update({pk: number for number, pk in by_number.items()})
     numbers_of.update({pk: number for pk, number in by_phone.values()})
     for row in good:
-        member_id, how = None, ""
+        member_id: int | None = None
+        how = ""
         if "number" in row.values:
             member_id = by_number.get(row.values["number"])
             if member_id is None:
@@ -771,7 +773,8 @@ class _Rollback(Exception):
 
 def _columns(ctx, headers, mapping):
     """[(index, header, field)] of the mapped columns; ImportProblem for a mapping the file cannot satisfy."""
-    columns, used = [], {}
+    columns: list[tuple[int, str, str]] = []
+    used: dict[str, str] = {}
     for index, header in enumerate(headers):
         name = mapping.get(header, "")
         if not name:
@@ -849,7 +852,8 @@ def _walk(ctx, seen, total, progress):
     _line, cells, data = _data_rows(imp.path, imp.encoding)
     headers = _headers(cells)
     columns, headers_of = _columns(ctx, headers, imp.mapping)
-    chunk, chunk_no = [], 0
+    chunk: list[Any] = []
+    chunk_no = 0
 
     def flush():
         nonlocal chunk, chunk_no

@@ -127,7 +127,9 @@ def member_inputs(*, workspace, member_ids, keys, now=None):
     """{member id: {key: value}} for the inputs named by `keys`, read in one grouped query per kind of
     input. `member_ids` is a queryset of ids (a subquery, e.g. a segment's list) or a list."""
     now = now or timezone.now()
-    values = {m: dict.fromkeys(keys, 0) for m in (member_ids if isinstance(member_ids, list) else list(member_ids))}
+    values: dict[int, dict[str, float]] = {
+        m: dict.fromkeys(keys, 0) for m in (member_ids if isinstance(member_ids, list) else list(member_ids))
+    }
     if not values:
         return values
     ids = member_ids
@@ -159,11 +161,11 @@ def member_inputs(*, workspace, member_ids, keys, now=None):
                 since = seen or created.get(member_id) or now
                 v["days_since_last_seen"] = max(0, (now - since).days)
     if "clicks_30d" in keys:
-        rows = (Event.objects.filter(workspace=workspace, type=EventType.LINK_CLICKED, member_id__in=ids,
-                                     occurred_at__gte=now - timedelta(days=30))
-                .values("member_id").annotate(n=Count("id")))
-        for row in rows:
-            values[row["member_id"]]["clicks_30d"] = row["n"]
+        clicks = (Event.objects.filter(workspace=workspace, type=EventType.LINK_CLICKED, member_id__in=ids,
+                                       occurred_at__gte=now - timedelta(days=30))
+                  .values("member_id").annotate(n=Count("id")))
+        for click in clicks:
+            values[click["member_id"]]["clicks_30d"] = click["n"]
     tags = {int(k.partition(":")[2]): k for k in keys if k.startswith("tag:")}
     if tags:
         for member_id, tag_id in MemberTag.objects.filter(tag_id__in=tags, member_id__in=ids).values_list("member_id", "tag_id"):

@@ -14,6 +14,7 @@ MemberStats and MemberDailyActivity are recomputed from the ledger for both. `Me
 records every change, so undo puts every row back exactly. Member numbers never change.
 """
 from collections import defaultdict
+from typing import Any
 
 from django.apps import apps
 from django.core.exceptions import ValidationError
@@ -111,7 +112,7 @@ def _check(kept, merged):
 
 def _ranges(ids):
     """[[first, last], ...] runs of consecutive ids: a million moved events in a few pairs."""
-    runs = []
+    runs: list[list[int]] = []
     for pk in sorted(ids):
         if runs and pk == runs[-1][1] + 1:
             runs[-1][1] = pk
@@ -142,7 +143,7 @@ def member_merge(*, kept, merged, by=None, reason=""):
         kept = Member.objects.select_for_update().get(pk=kept.pk)
         merged = Member.objects.select_for_update().get(pk=merged.pk)
         _check(kept, merged)
-        moved = {"rows": {}, "updated": [], "events": [], "filled": []}
+        moved: dict[str, Any] = {"rows": {}, "updated": [], "events": [], "filled": []}
         # Merged's per-day rows disappear with its events; their ids come back on undo.
         moved["daily"] = _daily_ids_record(merged)
         for model, field in member_relations():

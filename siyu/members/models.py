@@ -188,7 +188,7 @@ class Tag(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.group.name}:{self.name}" if self.group_id else self.name
+        return f"{self.group.name}:{self.name}" if self.group_id and self.group is not None else self.name
 
 
 class TagVia(models.TextChoices):
@@ -309,6 +309,10 @@ class Note(models.Model):
     lead = models.ForeignKey("Lead", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_ups")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # Not columns: set by members.notes.notes_for_timeline for the timeline template.
+    is_note: bool
+    icon: str
+
     class Meta:
         verbose_name = _("note")
         verbose_name_plural = _("notes")
@@ -366,7 +370,7 @@ class LeadList(models.Model):
     segment = models.ForeignKey(Segment, on_delete=models.PROTECT, related_name="lead_lists", verbose_name=_("segment"))
     weights = models.JSONField(_("score weights"), default=dict)
     assignment = models.CharField(_("assignment"), max_length=16, choices=Assignment.choices, default=Assignment.ROUND_ROBIN)
-    staff = models.ManyToManyField(USER, related_name="+", verbose_name=_("sales staff"))
+    staff = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="+", verbose_name=_("sales staff"))
     limit = models.PositiveIntegerField(_("top N members"), null=True, blank=True)
     built_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

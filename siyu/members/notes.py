@@ -9,7 +9,11 @@ the ledger never touches it. The member page shows notes on the timeline, interl
 time (`timeline_with_notes`). The remark (Member.remark) is the one line shown wherever the member
 appears: member lists, group member lists, lead lists.
 """
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.models import User
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -19,23 +23,25 @@ from django.utils.translation import gettext as _
 from siyu.core.models import Event
 from siyu.core.roles import ADMINS, EVERYONE, WRITERS, role_check, staff_role_get
 
-from .models import Note, NoteKind
+from .models import Lead, Member, Note, NoteKind
 
 MAX_TEXT = 4000
 MAX_REMARK = 200
-NOTE_ICONS = {
+NOTE_ICONS: dict[str, str] = {
     NoteKind.NOTE: "✎", NoteKind.CALL: "☎", NoteKind.PRIVATE_CHAT: "✉", NoteKind.VISIT: "⌂",
     NoteKind.AFTER_SALES: "⚙", NoteKind.FOLLOW_UP: "➜",
 }
 
 
-def note_add(*, member, author, kind, text, occurred_at=None, lead=None):
+def note_add(
+    *, member: Member, author: User, kind: str, text: str, occurred_at: datetime | None = None, lead: Lead | None = None
+) -> Note:
     """Record a note or service record on `member`, written by `author` (a staff member of the workspace
     who is not a viewer). `occurred_at` defaults to now and may not be in the future; a `lead` must be
     one of the member's leads (a follow-up). Returns the Note."""
     role_check(staff_role=staff_role_get(workspace_id=member.workspace_id, user=author), roles=WRITERS,
                message=_("Viewers cannot add notes."))
-    errors = {}
+    errors: dict[str, list[str]] = {}
     if kind not in NoteKind.values:
         errors["kind"] = [_("Choose one of: %(kinds)s.") % {"kinds": ", ".join(str(label) for label in NoteKind.labels)}]
     text = (text or "").strip()
@@ -57,7 +63,7 @@ def note_add(*, member, author, kind, text, occurred_at=None, lead=None):
     )
 
 
-def note_delete(*, note, by):
+def note_delete(*, note: Note, by: User) -> None:
     """Delete a note: its author may, and the workspace's owners and admins."""
     role_check(staff_role=staff_role_get(workspace_id=note.workspace_id, user=by),
                roles=EVERYONE if by is not None and note.author_id == by.pk else ADMINS,
@@ -65,7 +71,7 @@ def note_delete(*, note, by):
     note.delete()
 
 
-def remark_set(*, member, remark, by):
+def remark_set(*, member: Member, remark: str, by: User) -> Member:
     """Set the member's remark (备注), at most 200 characters; empty clears it. Viewers may not."""
     role_check(staff_role=staff_role_get(workspace_id=member.workspace_id, user=by), roles=WRITERS,
                message=_("Viewers cannot change remarks."))
@@ -78,7 +84,9 @@ def remark_set(*, member, remark, by):
     return member
 
 
-def notes_for_timeline(*, member, events, before_id=None, more=False, limit=200):
+def notes_for_timeline(
+    *, member: Member, events: Sequence[Any], before_id: int | None = None, more: bool = False, limit: int = 200
+) -> list[Any]:
     """Merge the member's notes into one page of timeline events (newest first, by time).
 
     A page of events covers a time range: from the anchor of `before_id` (exclusive; open-ended on the
@@ -93,10 +101,10 @@ def notes_for_timeline(*, member, events, before_id=None, more=False, limit=200)
             notes = notes.filter(occurred_at__lt=anchor)
     if more and events:
         notes = notes.filter(occurred_at__gte=events[-1].occurred_at)
-    notes = list(notes.order_by("-occurred_at", "-id")[:limit])
-    for note in notes:
+    page = list(notes.order_by("-occurred_at", "-id")[:limit])
+    for note in page:
         note.is_note = True
         note.icon = NOTE_ICONS.get(note.kind, "✎")
-    merged = list(events) + notes
+    merged = list(events) + page
     merged.sort(key=lambda item: item.occurred_at, reverse=True)  # stable: events keep their order among equals
     return merged

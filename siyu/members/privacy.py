@@ -227,7 +227,7 @@ def member_data_export(*, member, by=None):
         ],
         "notes": [
             {"kind": n.kind, "text": n.text, "occurred_at": n.occurred_at,
-             "by": n.author.get_username() if n.author_id else None}
+             "by": n.author.get_username() if n.author_id and n.author is not None else None}
             for n in Note.objects.filter(member=member).select_related("author").order_by("occurred_at", "pk")
         ],
         "segments": [
@@ -237,7 +237,7 @@ def member_data_export(*, member, by=None):
         ],
         "leads": [
             {"lead_list": lead.lead_list.name, "score": lead.score, "reasons": lead.reasons, "status": lead.status,
-             "assigned_to": lead.assigned_to.get_username() if lead.assigned_to_id else None}
+             "assigned_to": lead.assigned_to.get_username() if lead.assigned_to_id and lead.assigned_to is not None else None}
             for lead in Lead.objects.filter(member=member).select_related("lead_list", "assigned_to").order_by("pk")
         ],
     }

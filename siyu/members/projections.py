@@ -1,5 +1,6 @@
 """Member resolution and member projections, registered with core in MembersConfig.ready()."""
 from collections import defaultdict
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import F
@@ -47,7 +48,7 @@ def resolve_actors(batch):
     Raw SQL on this path: it runs for every batch, and ORM query building for a 900-id IN list
     costs more than the query itself.
     """
-    wanted = {}
+    wanted: dict[Any, Any] = {}
     own, source = batch.source == OWN_SOURCE, batch.source
     for event in batch.events:
         if event.actor and event.member_id is None:
@@ -122,9 +123,9 @@ class MemberStatsProjection(Projection):
         # Batches arrive in occurrence order (ingest sorts them, rebuild reads them sorted), so within
         # a batch the first event of a member is its earliest and the last its latest; the upsert
         # merges with what is stored by min/max.
-        stats = {}
-        daily = defaultdict(int)
-        totals = {}
+        stats: dict[int, dict[str, Any]] = {}
+        daily: defaultdict[Any, int] = defaultdict(int)
+        totals: dict[Any, dict[str, Any]] = {}
         workspace_id = batch.workspace.pk
         local_day = batch.local_day
         message, paid, refunded = EventType.GROUP_MESSAGE, EventType.ORDER_PAID, EventType.ORDER_REFUNDED
@@ -238,7 +239,7 @@ class MemberTagProjection(Projection):
     TYPES = (EventType.MEMBER_TAGGED, EventType.MEMBER_UNTAGGED)
 
     def validate(self, batch):
-        wanted = {}
+        wanted: dict[Any, Any] = {}
         for event in batch.events:
             if event.type in self.TYPES:
                 tag = event.data.get("tag")

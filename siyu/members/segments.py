@@ -20,7 +20,11 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Collection, Iterable, Sequence
+from datetime import datetime
+from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -30,6 +34,8 @@ from django.utils.translation import gettext as _
 from siyu.core.db import chunked, insert_many
 from siyu.core.events import OWN_SOURCE, EventType, own_member_event
 from siyu.core.ingest import events_ingest
+from siyu.core.models import Workspace
+from siyu.core.projections import PreparedEvent
 
 from .filters import FilterError, filter_compile, filter_member_ids, filter_validate
 from .models import Segment, SegmentMember, SegmentSize, TagRule
@@ -42,7 +48,7 @@ MAX_CASCADE = 4  # tag rule → segment → … re-evaluations within one ingest
 OWN_RESULTS = frozenset({EventType.MEMBER_SEGMENT_ENTERED, EventType.MEMBER_SEGMENT_LEFT})
 
 
-def _name_check(workspace, name, exclude=None):
+def _name_check(workspace: Workspace, name: str | None, exclude: Segment | None = None) -> str:
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": [_("Give the segment a name.")]})
@@ -56,7 +62,9 @@ def _name_check(workspace, name, exclude=None):
     return name
 
 
-def segment_create(*, workspace, name, filter, description="", by=None):
+def segment_create(
+    *, workspace: Workspace, name: str, filter: dict[str, Any], description: str = "", by: User | None = None
+) -> Segment:
     """Save a segment and build its list (no entered events for the first build: nobody *changed*)."""
     name = _name_check(workspace, name)
     filter_validate(workspace=workspace, filter=filter)
@@ -68,7 +76,9 @@ def segment_create(*, workspace, name, filter, description="", by=None):
     return segment
 
 
-def segment_update(*, segment, name=None, filter=None, description=None):
+def segment_update(
+    *, segment: Segment, name: str | None = None, filter: dict[str, Any] | None = None, description: str | None = None
+) -> Segment:
     """Change a segment; a new filter rebuilds the list (members entering or leaving get events)."""
     if name is not None:
         segment.name = _name_check(segment.workspace, name, exclude=segment)
@@ -86,14 +96,14 @@ def segment_update(*, segment, name=None, filter=None, description=None):
     return segment
 
 
-def segment_archive(*, segment):
+def segment_archive(*, segment: Segment) -> None:
     """Stop keeping the list (it is deleted); the ledger keeps the entered/left history."""
     with transaction.atomic():
         SegmentMember.objects.filter(segment=segment).delete()
         Segment.objects.filter(pk=segment.pk).update(archived_at=timezone.now(), size=0)
 
 
-def segment_build(*, segment, now=None):
+def segment_build(*, segment: Segment, now: datetime | None = None) -> tuple[int, int]:
     """Full recount: evaluate the filter over every member and write the difference to the list.
 
     Returns (entered, left). A segment whose filter no longer compiles (a deleted tag) keeps its last
@@ -121,7 +131,7 @@ def segment_build(*, segment, now=None):
     return len(entered), len(left)
 
 
-def _list_write(segment, entered, left, now, *, events=True):
+def _list_write(segment: Segment, entered: Collection[int], left: Collection[int], now: datetime, *, events: bool = True) -> None:
     for chunk in chunked(sorted(left), 900):
         SegmentMember.objects.filter(segment=segment, member_id__in=chunk).delete()
     insert_many(SegmentMember, [{"segment": segment.pk, "member": m, "since": now} for m in sorted(entered)])
@@ -136,11 +146,11 @@ def _list_write(segment, entered, left, now, *, events=True):
                 + [(EventType.MEMBER_SEGMENT_LEFT, m) for m in sorted(left)]
             )
         ]
-        for chunk in chunked(raw, 5_000):
-            events_ingest(workspace=segment.workspace, source=OWN_SOURCE, events=chunk)
+        for batch in chunked(raw, 5_000):
+            events_ingest(workspace=segment.workspace, source=OWN_SOURCE, events=batch)
 
 
-def _size_record(segment, now):
+def _size_record(segment: Segment, now: datetime) -> None:
     """The segment's size at the end of today so far (one row per day: its size history)."""
     day = timezone.localtime(now, segment.workspace.tz).date()
     size = Segment.objects.filter(pk=segment.pk).values_list("size", flat=True).get()
@@ -151,7 +161,9 @@ def _size_record(segment, now):
 _cascade = threading.local()
 
 
-def members_react(sender, *, workspace, source, events, **kwargs):
+def members_react(
+    sender: object, *, workspace: Workspace, source: str, events: Sequence[PreparedEvent], **kwargs: Any
+) -> None:
     """events_ingested: re-evaluate the workspace's live segments and tag rules for the members touched."""
     member_ids = {e.member_id for e in events if e.member_id and e.type not in OWN_RESULTS}
     depth = getattr(_cascade, "depth", 0)
@@ -167,7 +179,7 @@ def members_react(sender, *, workspace, source, events, **kwargs):
         _cascade.depth = depth
 
 
-def live_update(*, workspace, member_ids, now=None):
+def live_update(*, workspace: Workspace, member_ids: Iterable[int], now: datetime | None = None) -> None:
     """Bring every live tag rule and segment up to date for `member_ids` (rules first: segments may name their tags)."""
     now = now or timezone.now()
     among = sorted(member_ids)
@@ -184,7 +196,7 @@ def live_update(*, workspace, member_ids, now=None):
         except FilterError as exc:
             Segment.objects.filter(pk=segment.pk).update(error=str(exc)[:300])
             continue
-        current = set()
+        current: set[int] = set()
         for chunk in chunked(among, 900):
             current.update(SegmentMember.objects.filter(segment=segment, member_id__in=chunk).values_list("member_id", flat=True))
         entered, left = matching - current, current - matching
@@ -194,7 +206,7 @@ def live_update(*, workspace, member_ids, now=None):
             _size_record(segment, now)
 
 
-def live_recount_due(*, workspace=None, now=None):
+def live_recount_due(*, workspace: Workspace | None = None, now: datetime | None = None) -> int:
     """Recount segments and rules whose conditions depend on the clock or on analytics. Returns how many."""
     now = now or timezone.now()
     done = 0
@@ -213,7 +225,7 @@ def live_recount_due(*, workspace=None, now=None):
     return done
 
 
-def _time_dependent(item):
+def _time_dependent(item: Segment | TagRule) -> bool:
     try:
         return filter_compile(workspace=item.workspace, filter=item.filter).time_dependent
     except FilterError:

@@ -6,17 +6,27 @@
 Giving and taking go through members.tags (member.tagged / untagged events, via "rule"). Ingest keeps
 rules live together with segments (members.segments.live_update: rules first, segments may name their tags).
 """
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from siyu.core.models import Workspace
+
 from .filters import FilterError, filter_member_ids, filter_validate
-from .models import MemberTag, TagRule, TagVia
+from .models import MemberTag, Tag, TagRule, TagVia
 from .tags import tags_apply, tags_remove
 
 
-def tag_rule_create(*, workspace, tag, name, filter, untag_when_unmatched=True, by=None):
+def tag_rule_create(
+    *, workspace: Workspace, tag: Tag, name: str, filter: dict[str, Any], untag_when_unmatched: bool = True,
+    by: User | None = None,
+) -> TagRule:
     if tag.workspace_id != workspace.pk or tag.deleted_at is not None:
         raise ValidationError({"tag": [_("Choose a tag of this workspace that is not deleted.")]})
     name = (name or "").strip()
@@ -31,7 +41,10 @@ def tag_rule_create(*, workspace, tag, name, filter, untag_when_unmatched=True, 
     return rule
 
 
-def tag_rule_update(*, rule, name=None, filter=None, untag_when_unmatched=None, active=None):
+def tag_rule_update(
+    *, rule: TagRule, name: str | None = None, filter: dict[str, Any] | None = None,
+    untag_when_unmatched: bool | None = None, active: bool | None = None,
+) -> TagRule:
     if name is not None:
         rule.name = name.strip()[:100]
     if filter is not None:
@@ -49,7 +62,7 @@ def tag_rule_update(*, rule, name=None, filter=None, untag_when_unmatched=None, 
     return rule
 
 
-def tag_rule_build(*, rule, now=None):
+def tag_rule_build(*, rule: TagRule, now: datetime | None = None) -> tuple[int, int]:
     """Evaluate the rule over every member: give the tag to those matching who lack it, and (if the rule
     says so) take it from those it gave it to who no longer match. Returns (given, taken)."""
     now = now or timezone.now()
@@ -64,18 +77,20 @@ def tag_rule_build(*, rule, now=None):
     return given, taken
 
 
-def tag_rule_apply(*, rule, matching, among, now):
+def tag_rule_apply(
+    *, rule: TagRule, matching: Collection[int], among: Collection[int] | None, now: datetime
+) -> tuple[int, int]:
     """Give the rule's tag to `matching` members lacking it and take it (if the rule says so) from those
     it gave it to who no longer match; `among` limits both to those members (None: every member).
     Returns (given, taken)."""
     holders = MemberTag.objects.filter(tag_id=rule.tag_id)
     if among is not None:
         holders = holders.filter(member_id__in=among)
-    has = {}
+    has: dict[int, tuple[int | None, str]] = {}
     for member_id, rule_id, via in holders.values_list("member_id", "rule_id", "via"):
         has[member_id] = (rule_id, via)
     give = [(m, rule.tag_id) for m in sorted(matching) if m not in has]
-    take = []
+    take: list[tuple[int, int]] = []
     if rule.untag_when_unmatched:
         scope = has if among is None else {m: v for m, v in has.items() if m in among}
         take = [(m, rule.tag_id) for m, (rule_id, via) in sorted(scope.items())

@@ -11,7 +11,11 @@ group, giving one tag takes the member's other tags of that group (one more even
 """
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any, NoReturn
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -20,19 +24,23 @@ from django.utils.translation import gettext as _
 from siyu.core.db import chunked
 from siyu.core.events import OWN_SOURCE, EventType, own_member_event
 from siyu.core.ingest import events_ingest
+from siyu.core.models import Workspace
 
 from .filters import live_sets_check
-from .models import MemberTag, Tag, TagChoice, TagGroup, TagVia
+from .models import MemberTag, Tag, TagChoice, TagGroup, TagRule, TagVia
 
 MAX_NAME = 64
 COLOR_DEFAULT = "#475467"
 
 
-def _refuse(field, message):
+Pairs = Iterable[tuple[int, int]]  # (member id, tag id)
+
+
+def _refuse(field: str, message: str) -> NoReturn:
     raise ValidationError({field: [message]})
 
 
-def _name_clean(name, field="name"):
+def _name_clean(name: str | None, field: str = "name") -> str:
     name = (name or "").strip()
     if not name:
         _refuse(field, _("Give it a name."))
@@ -43,7 +51,7 @@ def _name_clean(name, field="name"):
     return name
 
 
-def tag_group_create(*, workspace, name, choice=TagChoice.MULTI):
+def tag_group_create(*, workspace: Workspace, name: str, choice: str = TagChoice.MULTI) -> TagGroup:
     name = _name_clean(name)
     if choice not in TagChoice.values:
         _refuse("choice", _("Choose single or multi."))
@@ -53,7 +61,7 @@ def tag_group_create(*, workspace, name, choice=TagChoice.MULTI):
     return TagGroup.objects.create(workspace=workspace, name=name, choice=choice, position=(last or 0) + 1)
 
 
-def tag_group_update(*, group, name=None, choice=None):
+def tag_group_update(*, group: TagGroup, name: str | None = None, choice: str | None = None) -> TagGroup:
     if name is not None:
         name = _name_clean(name)
         if TagGroup.objects.filter(workspace_id=group.workspace_id, name=name).exclude(pk=group.pk).exists():
@@ -67,7 +75,9 @@ def tag_group_update(*, group, name=None, choice=None):
     return group
 
 
-def tag_create(*, workspace, name, group=None, color=COLOR_DEFAULT, description=""):
+def tag_create(
+    *, workspace: Workspace, name: str, group: TagGroup | None = None, color: str = COLOR_DEFAULT, description: str = ""
+) -> Tag:
     name = _name_clean(name)
     if group is not None and group.workspace_id != workspace.pk:
         _refuse("group", _("The tag group belongs to another workspace."))
@@ -81,7 +91,7 @@ def tag_create(*, workspace, name, group=None, color=COLOR_DEFAULT, description=
     return Tag.objects.create(workspace=workspace, group=group, name=name, color=color, description=description or "")
 
 
-def tag_update(*, tag, name=None, color=None, description=None):
+def tag_update(*, tag: Tag, name: str | None = None, color: str | None = None, description: str | None = None) -> Tag:
     if name is not None:
         name = _name_clean(name)
         clash = Tag.objects.filter(workspace_id=tag.workspace_id, group_id=tag.group_id, name=name, deleted_at__isnull=True)
@@ -96,7 +106,7 @@ def tag_update(*, tag, name=None, color=None, description=None):
     return tag
 
 
-def tag_delete(*, tag, by=None, now=None):
+def tag_delete(*, tag: Tag, by: User | None = None, now: datetime | None = None) -> int:
     """Take the tag from every member (events, via "manual") and mark it deleted. Segments and tag rules
     naming it then show an error instead of silently matching nobody (members.filters)."""
     now = now or timezone.now()
@@ -109,7 +119,7 @@ def tag_delete(*, tag, by=None, now=None):
     return len(holders)
 
 
-def tag_resolve(*, workspace, text):
+def tag_resolve(*, workspace: Workspace, text: str | None) -> Tag | None:
     """The live tag named by `text`: "group:tag" or a tag name unique in the workspace; None if there is none.
 
     Raises ValidationError when a bare name is ambiguous (the same name in two groups).
@@ -128,7 +138,9 @@ def tag_resolve(*, workspace, text):
     return found[0] if found else None
 
 
-def _events(kind, pairs, via, by, rule, at, key):
+def _events(
+    kind: EventType, pairs: Pairs, via: str, by: User | int | None, rule: TagRule | int | None, at: datetime, key: str
+) -> Iterator[dict[str, Any]]:
     by_id = getattr(by, "pk", by)
     rule_id = getattr(rule, "pk", rule)
     for n, (member_id, tag_id) in enumerate(pairs):
@@ -136,12 +148,15 @@ def _events(kind, pairs, via, by, rule, at, key):
                                data={"tag": tag_id, "via": via, "rule": rule_id, "by": by_id})
 
 
-def _ingest(workspace, events):
+def _ingest(workspace: Workspace, events: Iterable[dict[str, Any]]) -> None:
     for chunk in chunked(list(events), 5_000):
         events_ingest(workspace=workspace, source=OWN_SOURCE, events=chunk)
 
 
-def tags_apply(*, workspace, pairs, via, by=None, rule=None, at=None, key=None):
+def tags_apply(
+    *, workspace: Workspace, pairs: Pairs, via: str, by: User | int | None = None, rule: TagRule | int | None = None,
+    at: datetime | None = None, key: str | None = None,
+) -> int:
     """Give tags: `pairs` of (member id, tag id). Pairs a member already has are skipped; in a single-choice
     group the member's other tags of the group are taken. One transaction; returns how many were given.
 
@@ -162,15 +177,16 @@ def tags_apply(*, workspace, pairs, via, by=None, rule=None, at=None, key=None):
         if tag.deleted_at is not None:
             raise ValidationError(_("The tag %(tag)s was deleted.") % {"tag": tag})
     members = {m for m, _t in pairs}
-    held = defaultdict(set)
+    held: defaultdict[int, set[int]] = defaultdict(set)
     for chunk in chunked(sorted(members), 900):
         for member_id, tag_id in MemberTag.objects.filter(member_id__in=chunk).values_list("member_id", "tag_id"):
             held[member_id].add(tag_id)
     single = {
         g: set(Tag.objects.filter(group_id=g).values_list("pk", flat=True))
-        for g in {t.group_id for t in tags.values() if t.group_id and t.group.choice == TagChoice.SINGLE}
+        for g in {t.group_id for t in tags.values() if t.group is not None and t.group.choice == TagChoice.SINGLE}
     }
-    give, take = [], []
+    give: list[tuple[int, int]] = []
+    take: list[tuple[int, int]] = []
     for member_id, tag_id in pairs:
         if tag_id in held[member_id]:
             continue
@@ -189,12 +205,15 @@ def tags_apply(*, workspace, pairs, via, by=None, rule=None, at=None, key=None):
     return len(give)
 
 
-def tags_remove(*, workspace, pairs, via, by=None, rule=None, at=None, key=None):
+def tags_remove(
+    *, workspace: Workspace, pairs: Pairs, via: str, by: User | int | None = None, rule: TagRule | int | None = None,
+    at: datetime | None = None, key: str | None = None,
+) -> int:
     """Take tags: `pairs` of (member id, tag id); pairs a member does not have are skipped. Returns how many."""
     at = at or timezone.now()
     key = key or uuid.uuid4().hex
     pairs = list(dict.fromkeys((int(m), int(t)) for m, t in pairs))
-    held = set()
+    held: set[tuple[int, int]] = set()
     for chunk in chunked(pairs, 400):
         members = {m for m, _t in chunk}
         held.update(MemberTag.objects.filter(member_id__in=members, tag_id__in={t for _m, t in chunk}).values_list("member_id", "tag_id"))
