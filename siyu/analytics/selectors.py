@@ -76,7 +76,7 @@ def message_heatmap(*, group: Group, first: date, last: date) -> list[list[int]]
     grid = [[0] * 24 for _ in range(7)]
     moments = Event.objects.filter(
         group=group, occurred_at__gte=start, occurred_at__lt=end, type=EventType.GROUP_MESSAGE
-    ).values_list("occurred_at", flat=True)
+    ).exclude(data__has_key="replaces").values_list("occurred_at", flat=True)  # an edit is no new message
     for moment in moments.iterator(chunk_size=5000):
         local = moment.astimezone(tz)
         grid[local.weekday()][local.hour] += 1

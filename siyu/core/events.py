@@ -125,6 +125,12 @@ NEEDS_GROUP = {
 }
 
 
+def is_message_edit(event_type: int, data: object) -> bool:
+    """An edit of an earlier message (`data.replaces`, Matrix's m.replace): kept in the ledger, so
+    moderation sees what a message says now, but not a new message in any count."""
+    return event_type == EventType.GROUP_MESSAGE and isinstance(data, dict) and bool(data.get("replaces"))
+
+
 def _labels() -> dict[EventType, "StrPromise"]:
     from django.utils.translation import gettext_lazy as _
 

@@ -7,7 +7,7 @@ from typing import Any, cast
 from django.utils.translation import gettext as _
 
 from siyu.core.db import chunked, insert_many, update_many, upsert
-from siyu.core.events import EventType, ref_channel
+from siyu.core.events import EventType, is_message_edit, ref_channel
 from siyu.core.ingest import IngestError, IngestRejected
 from siyu.core.models import Workspace
 from siyu.core.projections import (
@@ -184,6 +184,8 @@ class GroupDailyStatsProjection(Projection):
         )
         for event in batch.events:
             counter = self.COUNTERS.get(event.type)
+            if is_message_edit(event.type, event.data):
+                continue
             if event.type == EventType.LINK_CLICKED and not event.data.get("bot"):
                 counter = "exposures"
             if counter and event.group_id:

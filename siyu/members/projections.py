@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from siyu.core.db import chunked, fetch_existing, insert_many, update_by_field_set, upsert
-from siyu.core.events import MEMBER_REF, OWN_SOURCE, EventType, ref_channel
+from siyu.core.events import MEMBER_REF, OWN_SOURCE, EventType, is_message_edit, ref_channel
 from siyu.core.ingest import IngestError, IngestRejected
 from siyu.core.models import Workspace
 from siyu.core.projections import LatestFieldsProjection, Projection, text_error
@@ -144,7 +144,7 @@ class MemberStatsProjection(Projection):
             else:
                 row["last_seen_at"] = at
             kind = event.type
-            if kind not in (message, paid, refunded, clicked):
+            if kind not in (message, paid, refunded, clicked) or is_message_edit(kind, event.data):
                 continue
             day = local_day(at)
             total = totals.get((member_id, day))

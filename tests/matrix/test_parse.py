@@ -9,6 +9,7 @@ from siyu.core.events import EventType
 from siyu.core.ingest import events_ingest
 from siyu.core.models import Event
 from siyu.groups.models import Group, Membership
+from siyu.members.models import MemberStats
 
 pytestmark = pytest.mark.django_db
 BOT = "@bot:localhost"
@@ -177,3 +178,15 @@ def test_a_sender_without_a_member_event_here_is_named_by_the_known_member_state
     from siyu.channels.matrix.models import MatrixMemberName
 
     assert dict(MatrixMemberName.objects.values_list("user_id", "display_name")) == {"@dan:localhost": "Dan Lee"}
+
+
+def test_an_edit_is_a_message_that_names_the_one_it_replaces(parse, workspace):
+    edit = message(2, "@bob:localhost", "* 大家好!")
+    edit["content"]["m.new_content"] = {"msgtype": "m.text", "body": "大家好!"}
+    edit["content"]["m.relates_to"] = {"rel_type": "m.replace", "event_id": "$t1"}
+    events = parse(sync(timeline=[member(0, "@bob:localhost", "join", "Bob"), message(1, "@bob:localhost", "大家好"), edit]))
+    messages = [e for e in events if e["type"] == "group.message"]
+    assert [(e["data"]["text"], e["data"].get("replaces")) for e in messages] == [("大家好", None), ("大家好!", "$t1")]
+    events_ingest(workspace=workspace, source="matrix", events=events)
+    assert Event.objects.filter(workspace=workspace, type=EventType.GROUP_MESSAGE).count() == 2
+    assert MemberStats.objects.get(member__display_name="Bob").messages == 1

@@ -3,15 +3,19 @@ in-process and through a real `siyu channel matrix` process that is killed and r
 import signal
 import subprocess
 import threading
+from datetime import timedelta
 
 import pytest
 
+from siyu.analytics import metrics, selectors
+from siyu.analytics.rollups import rollups_refresh
 from siyu.channels.matrix import sync as matrix_sync
 from siyu.channels.matrix.models import MatrixAccount
 from siyu.channels.matrix.sync import matrix_sync_once
 from siyu.core.events import EventType
 from siyu.core.models import Event
-from siyu.groups.models import Group, Membership
+from siyu.groups.models import Group, GroupDailyStats, Membership
+from siyu.members.models import MemberDailyActivity, MemberDay, MemberStats
 from tests.conftest import child_env, siyu_process, wait_for
 
 
@@ -108,3 +112,34 @@ def test_the_sync_process_killed_mid_stream_and_restarted_stores_every_message_e
             process.kill()
             process.wait(timeout=10)
     assert MatrixAccount.objects.get(pk=matrix_account.pk).since
+
+
+@pytest.mark.django_db
+def test_edits_are_stored_but_are_no_new_messages_in_any_count(synapse, bot, matrix_account, workspace):
+    """Issue 15.5: a room of 10 messages and 2 edits showed 12 messages."""
+    alice, alice_token = synapse.register(displayname="Alice")
+    room_id = synapse.create_room(alice_token, "Edits", invite=[bot[0]], bot=bot[0])
+    sync_once(matrix_account)
+    sent = [synapse.send_text(alice_token, room_id, f"message {n}") for n in range(10)]
+    for n, original in enumerate(sent[:2]):
+        synapse.send_text(alice_token, room_id, f"* message {n}, fixed", **{
+            "m.new_content": {"msgtype": "m.text", "body": f"message {n}, fixed"},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": original},
+        })
+    sync_once(matrix_account)
+
+    stored = Event.objects.filter(workspace=workspace, type=EventType.GROUP_MESSAGE)
+    assert stored.count() == 12  # stored as before: moderation reads what a message says now
+    assert sorted(stored.filter(data__has_key="replaces").values_list("data__replaces", flat=True)) == sorted(sent[:2])
+    group = Group.objects.get(workspace=workspace, external_id=room_id)
+    member = Membership.objects.get(group=group, member__display_name="Alice").member
+    assert MemberStats.objects.get(member=member).messages == 10
+    assert sum(MemberDay.objects.filter(member=member).values_list("messages", flat=True)) == 10
+    assert sum(MemberDailyActivity.objects.filter(member=member).values_list("messages", flat=True)) == 10
+    assert sum(GroupDailyStats.objects.filter(group=group).values_list("messages", flat=True)) == 10
+    rollups_refresh(workspace=workspace)
+    today = stored.latest("occurred_at").occurred_at.astimezone(workspace.tz).date()
+    first = today - timedelta(days=1)
+    assert metrics.period_totals(workspace=workspace, first=first, last=today, group=group.pk).messages == 10
+    assert metrics.period_totals(workspace=workspace, first=first, last=today).messages == 10
+    assert sum(map(sum, selectors.message_heatmap(group=group, first=first, last=today))) == 10
