@@ -106,3 +106,18 @@ def wait_for(predicate, timeout=30, interval=0.1, what="condition"):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+PRODUCTION_SECURITY = (
+    "SECURE_PROXY_SSL_HEADER", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD", "SECURE_REFERRER_POLICY", "SECURE_CROSS_ORIGIN_OPENER_POLICY", "X_FRAME_OPTIONS",
+    "SIYU_CONTENT_SECURITY_POLICY", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE",
+)
+
+
+def production_security_apply(settings, **overrides):
+    """Give this test siyu.settings.prod's security settings (headers, cookies, HTTPS), with `overrides`."""
+    from siyu.settings import prod
+
+    for name in PRODUCTION_SECURITY:
+        setattr(settings, name, overrides.get(name, getattr(prod, name)))

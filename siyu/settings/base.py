@@ -55,6 +55,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "siyu.core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -67,6 +68,8 @@ MIDDLEWARE = [
     # Last: turns a locked-out login into the translated lockout page (siyu.console.views.login_locked_out).
     "axes.middleware.AxesMiddleware",
 ]
+
+SIYU_CONTENT_SECURITY_POLICY = ""  # none locally; siyu.settings.prod sets one (docs/deployment.md)
 
 ROOT_URLCONF = "siyu.urls"
 WSGI_APPLICATION = "siyu.wsgi.application"
