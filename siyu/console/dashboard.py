@@ -178,7 +178,7 @@ def _download(request, table, fmt, first, last):
         headers = [_("Join week"), _("Joined")]
         headers += [_("Week %(n)s in a group") % {"n": k} for k in range(1, cohorts.WEEKS_AFTER + 1)]
         headers += [_("Week %(n)s speaking") % {"n": k} for k in range(1, cohorts.WEEKS_AFTER + 1)]
-        rows = [[c.week.isoformat(), c.size, *c.present, *c.speaking]
+        rows = [[c.week, c.size, *c.present, *c.speaking]
                 for c in cohorts.retention_triangle(workspace=workspace, last=last)]
         return table_download(filename=f"cohorts_{last.isoformat()}", headers=headers, rows=rows, fmt=fmt)
     if table == "funnel":
@@ -213,7 +213,7 @@ def group_analytics(request, group_id):
     if request.GET.get("format") in FORMATS:
         headers = [_("Day"), _("Members at start"), _("Members at end"), _("Joins"), _("Leaves"), _("Members who spoke"),
                    _("Messages"), _("Exposures"), _("Buyers"), _("Orders"), _("Revenue (¥)"), _("Cost (¥)")]
-        rows = [[r.day.isoformat(), r.members_start, r.members_end, r.joins, r.leaves, r.speakers, r.messages, r.exposures,
+        rows = [[r.day, r.members_start, r.members_end, r.joins, r.leaves, r.speakers, r.messages, r.exposures,
                  r.buyers, r.orders, r.revenue_cents / 100, r.cost_cents / 100] for r in series]
         return table_download(filename=f"group_{group.pk}_{first.isoformat()}_{last.isoformat()}", headers=headers,
                               rows=rows, fmt=request.GET["format"])

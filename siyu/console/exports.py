@@ -1,33 +1,22 @@
 """Tables as CSV or XLSX downloads: every table the console shows can leave as a spreadsheet."""
-import csv
 import io
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.http import HttpResponse
-from openpyxl import Workbook
+
+from siyu.core.spreadsheets import XLSX_CONTENT_TYPE, csv_stream, xlsx_write
 
 FORMATS = {"csv", "xlsx"}
 
 
-def table_download(*, filename, headers, rows, fmt):
-    """An attachment response with `headers` and `rows` (lists of plain values) as CSV or XLSX."""
+def table_download(*, filename: str, headers: Sequence[Any], rows: Iterable[Sequence[Any]], fmt: str) -> HttpResponse:
+    """An attachment response with `headers` and `rows` (lists of plain values) as CSV or XLSX (siyu.core.spreadsheets)."""
     if fmt == "xlsx":
-        book = Workbook()
-        sheet = book.active
-        sheet.title = filename[:31]
-        sheet.append([str(h) for h in headers])
-        for row in rows:
-            sheet.append(list(row))
         buffer = io.BytesIO()
-        book.save(buffer)
-        response = HttpResponse(
-            buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        )
+        xlsx_write(out=buffer, title=filename, headers=headers, rows=rows)
+        response = HttpResponse(buffer.getvalue(), content_type=XLSX_CONTENT_TYPE)
     else:
-        buffer = io.StringIO()
-        buffer.write("\ufeff")  # a BOM, so spreadsheet programs read the Chinese text as UTF-8
-        writer = csv.writer(buffer)
-        writer.writerow([str(h) for h in headers])
-        writer.writerows(rows)
-        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+        response = HttpResponse("".join(csv_stream(headers=headers, rows=rows)), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
     return response

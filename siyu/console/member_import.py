@@ -15,6 +15,7 @@ from django.urls import path
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from siyu.core import spreadsheets
 from siyu.members import exports, imports
 from siyu.members.models import ImportStatus, Member, MemberImport, Segment, SegmentMember
 from siyu.core.roles import ADMINS, OPERATORS, role_check
@@ -178,14 +179,14 @@ def members_export(request):
                                by=request.user)
         out.seek(0)
         return FileResponse(out, as_attachment=True, filename=filename,
-                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+                            content_type=spreadsheets.XLSX_CONTENT_TYPE)
     count = (SegmentMember.objects.filter(segment=segment).count() if segment else
              Member.objects.filter(workspace=workspace, merged_into__isnull=True, erased_at__isnull=True).count())
     exports.export_audit(workspace=workspace, by=request.user, segment=segment, fmt=fmt, with_contacts=with_contacts,
                          count=count)
     rows = exports.export_rows(workspace=workspace, segment=segment, with_contacts=with_contacts)
     response = StreamingHttpResponse(
-        (piece.encode() for piece in exports.csv_stream(headers=exports.export_headers(), rows=rows)),
+        (piece.encode() for piece in spreadsheets.csv_stream(headers=exports.export_headers(), rows=rows)),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -1,5 +1,6 @@
 """Member export: every member, or a segment's live list, as CSV (UTF-8 with BOM, so Excel reads the
-Chinese right) or XLSX (openpyxl write-only), streamed CHUNK members at a time so memory stays bounded.
+Chinese right) or XLSX (openpyxl write-only), streamed CHUNK members at a time so memory stays bounded,
+both written by siyu.core.spreadsheets (cells that would run as formulas are defused).
 
     with open("members.csv", "wb") as out:
         members_export(workspace=w, out=out, fmt="csv", segment=seg, by=user)
@@ -10,7 +11,6 @@ audited (AuditEntry action "export", with "with_contacts" in its data). Columns 
 come after "Owner".
 """
 import codecs
-import csv
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from siyu.core.models import AuditEntry
+from siyu.core.spreadsheets import csv_stream, xlsx_write
 
 from .models import Member, MemberStats, MemberTag, SegmentMember
 from .privacy import email_mask, phone_mask, wechat_mask
@@ -104,25 +105,6 @@ def export_rows(*, workspace, segment=None, with_contacts=False):
             ]
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def csv_stream(*, headers, rows):
-    """Yield CSV text pieces (a BOM first): for a streaming HTTP response or a file."""
-    writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(headers)
-    batch = []
-    for row in rows:
-        batch.append(writer.writerow(row))
-        if len(batch) >= 500:
-            yield "".join(batch)
-            batch = []
-    if batch:
-        yield "".join(batch)
-
-
 def members_export(*, workspace, out, fmt="csv", segment=None, with_contacts=False, by=None, progress=None):
     """Write the members (all, or the segment's live list) to `out` (a binary file or a path for xlsx)
     and audit it. Returns the number of members written."""
@@ -141,14 +123,7 @@ def members_export(*, workspace, out, fmt="csv", segment=None, with_contacts=Fal
     rows = counted(export_rows(workspace=workspace, segment=segment, with_contacts=with_contacts))
     headers = export_headers()
     if fmt == "xlsx":
-        from openpyxl import Workbook
-
-        book = Workbook(write_only=True)
-        sheet = book.create_sheet(title=(segment.name if segment else _("Members"))[:31].translate(str.maketrans("[]:*?/\\", "_______")))
-        sheet.append(headers)
-        for row in rows:
-            sheet.append(row)
-        book.save(out)
+        xlsx_write(out=out, title=segment.name if segment else _("Members"), headers=headers, rows=rows)
     else:
         writer = codecs.getwriter("utf-8")(out)
         for piece in csv_stream(headers=headers, rows=rows):
