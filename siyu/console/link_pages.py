@@ -9,8 +9,6 @@ from datetime import datetime, time, timedelta
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import connection
-from django.db.models import F, Prefetch, Q, Sum
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -19,17 +17,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from siyu.core.events import EventType
-from siyu.core.models import Event
 from siyu.core.roles import OPERATORS
-from siyu.core.selectors import keyset_page
 from siyu.groups import selectors as group_selectors
 from siyu.links import selectors as link_selectors
 from siyu.links import services
-from siyu.links.models import BreakdownKind, ChannelCode, CodeTarget, Link, LinkBreakdown, LinkDay, LinkDomain, LinkReach
+from siyu.links.models import BreakdownKind, ChannelCode, Link
 from siyu.links.posters import MAX_BACKGROUND_BYTES, PosterFontMissing, background_read, poster_png
 from siyu.links.qr import qr_png, qr_svg, scan_url
 from siyu.links.rotation import code_target_choose, code_targets_load
+from siyu.links.status import link_status
 from siyu.members import selectors as member_selectors
 from siyu.members.models import Member
 
@@ -55,16 +51,14 @@ change_required = role_required(
 
 def _link_or_404(request, link_id):
     try:
-        return Link.objects.select_related("domain", "group").get(workspace=request.workspace, pk=link_id)
+        return link_selectors.link_get(workspace=request.workspace, link_id=link_id)
     except Link.DoesNotExist:
         raise Http404("No such link.") from None
 
 
 def _code_or_404(request, code_id):
     try:
-        return ChannelCode.objects.select_related("link__domain", "workspace").prefetch_related(
-            Prefetch("targets", queryset=CodeTarget.objects.select_related("group"))
-        ).get(workspace=request.workspace, pk=code_id)
+        return link_selectors.channel_code_get(workspace=request.workspace, code_id=code_id)
     except ChannelCode.DoesNotExist:
         raise Http404("No such channel code.") from None
 
@@ -74,86 +68,29 @@ def short_url(request, link):
     return link_selectors.link_short_url(link=link, base_url=request.build_absolute_uri("/"))
 
 
-def link_status(link, now):
-    """live, scheduled, expired, exhausted or disabled: what a visit gets now (first that applies, in that
-    order from the end)."""
-    if link.disabled:
-        return "disabled"
-    if link.valid_until is not None and link.valid_until <= now:
-        return "expired"
-    if link.max_visits is not None and link.visits >= link.max_visits:
-        return "exhausted"
-    if link.valid_from is not None and link.valid_from > now:
-        return "scheduled"
-    return "live"
-
-
-def _status_filter(status, now):
-    expired = Q(valid_until__lte=now)
-    exhausted = Q(max_visits__isnull=False, visits__gte=F("max_visits"))
-    scheduled = Q(valid_from__gt=now)
-    return {
-        "disabled": Q(disabled=True),
-        "expired": Q(disabled=False) & expired,
-        "exhausted": Q(disabled=False) & ~expired & exhausted,
-        "scheduled": Q(disabled=False) & ~expired & ~exhausted & scheduled,
-        "live": Q(disabled=False) & ~expired & ~exhausted & ~scheduled,
-    }[status]
-
-
-def _workspace_tags(workspace):
-    tags = set()
-    for row in Link.objects.filter(workspace=workspace, channel_code__isnull=True).values_list("tags", flat=True):
-        tags.update(t for t in row or () if isinstance(t, str))
-    return sorted(tags)
-
-
-def _with_tag(links, tag):
-    if connection.features.supports_json_field_contains:
-        return links.filter(tags__contains=[tag])
-    # SQLite has no JSON containment: pick the ids here (a workspace has thousands of links, not millions).
-    return links.filter(pk__in=[pk for pk, tags in links.values_list("pk", "tags") if tag in (tags or ())])
-
-
-def _link_counts(links):
-    """{link id: (clicks, scans)} from the daily counters, for one page of links."""
-    rows = LinkDay.objects.filter(link_id__in=[link.pk for link in links]).values("link_id").annotate(
-        clicks=Sum("clicks"), scans=Sum("scans")
-    )
-    return {row["link_id"]: (row["clicks"] or 0, row["scans"] or 0) for row in rows}
-
-
-def _domains(workspace):
-    return list(LinkDomain.objects.filter(workspace=workspace).order_by("host").values_list("pk", "host"))
+def _before(request):
+    before = request.GET.get("before", "")
+    return int(before) if before.isdigit() else None
 
 
 @workspace_view
 def links(request):
     """The workspace's short links (channel codes have their own page), newest first."""
     workspace = request.workspace
-    form = LinkFilterForm(request.GET or None, tags=_workspace_tags(workspace))
+    form = LinkFilterForm(request.GET or None, tags=link_selectors.link_tags(workspace=workspace))
     filters = form.cleaned_data if form.is_valid() else {}
-    rows = Link.objects.filter(workspace=workspace, channel_code__isnull=True).select_related("domain", "group")
     now = timezone.now()
-    if query := filters.get("q"):
-        rows = rows.filter(
-            Q(slug__icontains=query) | Q(target_url__icontains=query) | Q(campaign__icontains=query)
-            | Q(channel__icontains=query)
-        )
-    if filters.get("tag"):
-        rows = _with_tag(rows, filters["tag"])
-    if filters.get("status"):
-        rows = rows.filter(_status_filter(filters["status"], now))
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        rows = rows.filter(pk__lt=int(before))
-    page, next_before = keyset_page(rows, field="pk", limit=PAGE)
-    counts = _link_counts(page)
-    for link in page:
+    rows, next_before = link_selectors.links_page(
+        workspace=workspace, now=now, query=filters.get("q") or "", tag=filters.get("tag") or "",
+        status=filters.get("status") or "", before=_before(request), limit=PAGE,
+    )
+    page = []
+    for link, counts in rows:
         link.short_url = short_url(request, link)
-        link.status = link_status(link, now)
+        link.status = link_status(link=link, now=now)
         link.status_label = STATUS_LABELS[link.status]
-        link.clicks, link.scans = counts.get(link.pk, (0, 0))
+        link.clicks, link.scans = counts.clicks, counts.scans
+        page.append(link)
     query = request.GET.copy()
     query.pop("before", None)
     context = {"form": form, "links": page, "next_before": next_before, "query": query.urlencode(),
@@ -188,7 +125,7 @@ def _link_form(request, *, link=None):
     groups = group_selectors.group_choices(workspace=request.workspace)
     preview_url = reverse("console:link_utm_preview", args=[request.workspace.slug])
     if link is None:
-        return LinkForm(request.POST or None, groups=groups, domains=_domains(request.workspace), preview_url=preview_url)
+        return LinkForm(request.POST or None, groups=groups, domains=link_selectors.link_domains(workspace=request.workspace), preview_url=preview_url)
     initial = {name: getattr(link, name) for name in LinkForm.base_fields if hasattr(link, name)}
     initial.update(tags=", ".join(link.tags), group=link.group_id,
                    valid_from=link.valid_from and timezone.localtime(link.valid_from),
@@ -215,7 +152,7 @@ def link_new(request):
         return _link_form_page(request, form, status=400)
     data = _link_kwargs(request, form)
     domain_id = data.pop("domain", None)
-    domain = LinkDomain.objects.filter(workspace=request.workspace, pk=domain_id).first() if domain_id else None
+    domain = link_selectors.link_domain_get(workspace=request.workspace, domain_id=domain_id)
     try:
         link = services.link_create(workspace=request.workspace, domain=domain, actor=request.user, **data)
     except ValidationError as error:
@@ -230,7 +167,7 @@ def link_new(request):
 def link_edit(request, link_id):
     """Change where a link goes and its limits; its slug and domain stay (they are printed)."""
     link = _link_or_404(request, link_id)
-    code = ChannelCode.objects.filter(link=link).first()
+    code = link_selectors.channel_code_of(link=link)
     if code is not None:  # a code's targets are edited on the code's page
         return redirect("console:code", slug=request.workspace.slug, code_id=code.pk)
     form = _link_form(request, link=link)
@@ -274,7 +211,7 @@ def _choice(request, name, allowed, default):
 
 
 def _daily(link, since, today):
-    rows = {row.day: row for row in LinkDay.objects.filter(link=link, day__gte=since, day__lte=today)}
+    rows = link_selectors.link_days(link=link, first=since, last=today)
     days = [since + timedelta(days=n) for n in range((today - since).days + 1)]
     totals = {name: sum(getattr(row, name) for row in rows.values())
               for name in ("clicks", "scans", "bots", "humans", "wechat", "members_reached")}
@@ -288,53 +225,9 @@ def _daily(link, since, today):
     return totals, chart
 
 
-def _breakdowns(link, since, limit=8):
-    rows = (
-        LinkBreakdown.objects.filter(link=link, day__gte=since).values("kind", "value").annotate(n=Sum("visits"))
-        .order_by("kind", "-n", "value")
-    )
-    tables = {kind: [] for kind in BreakdownKind.values}
-    for row in rows:
-        if len(tables[row["kind"]]) < limit:
-            tables[row["kind"]].append((row["value"] or "—", row["n"]))
+def _breakdowns(link, since):
+    tables = link_selectors.link_breakdowns(link=link, since=since)
     return [(BreakdownKind(kind).label, kind, tables[kind]) for kind in BreakdownKind.values]
-
-
-def _link_groups(link):
-    """The groups a visit of `link` can lead into: its own, and its channel code's targets'."""
-    groups = {link.group_id} if link.group_id else set()
-    code = ChannelCode.objects.filter(link=link).first()
-    if code is not None:
-        groups.update(code.targets.filter(group__isnull=False).values_list("group_id", flat=True))
-    return groups
-
-
-def link_followed(*, link, since, within_days):
-    """What members who visited the link since `since` did within `within_days` of their first visit:
-    how many joined one of its groups, how many ordered, and how much (cents). Two queries."""
-    reach = dict(LinkReach.objects.filter(link=link, first_at__gte=since).values_list("member_id", "first_at"))
-    result = {"reached": len(reach), "joined": 0, "ordered": 0, "order_cents": 0}
-    if not reach:
-        return result
-    window = timedelta(days=within_days)
-    groups = _link_groups(link)
-    events = Event.objects.filter(
-        workspace_id=link.workspace_id, type__in=[EventType.GROUP_JOINED, EventType.ORDER_PAID],
-        member_id__in=LinkReach.objects.filter(link=link, first_at__gte=since).values("member_id"),
-        occurred_at__gte=min(reach.values()), occurred_at__lt=max(reach.values()) + window,
-    ).values_list("type", "member_id", "group_id", "occurred_at", "data")
-    joined, ordered = set(), set()
-    for type_, member_id, group_id, at, data in events:
-        first = reach[member_id]
-        if not first <= at < first + window:
-            continue
-        if type_ == EventType.GROUP_JOINED and group_id in groups:
-            joined.add(member_id)
-        elif type_ == EventType.ORDER_PAID:
-            ordered.add(member_id)
-            result["order_cents"] += int((data or {}).get("amount_cents") or 0)
-    result["joined"], result["ordered"] = len(joined), len(ordered)
-    return result
 
 
 def _poster_form_initial():
@@ -349,14 +242,14 @@ def _link_page(request, link, *, poster_form=None, status=200):
     since_at = datetime.combine(since, time.min, tzinfo=request.workspace.tz)
     totals, chart = _daily(link, since, today)
     visits = totals["bots"] + totals["humans"]
-    code = ChannelCode.objects.filter(link=link).first()
+    code = link_selectors.channel_code_of(link=link)
     context = {
         "link": link, "code": code, "short_url": short_url(request, link), "final_url": services.utm_url(link),
-        "status": link_status(link, timezone.now()), "totals": totals, "visits": visits,
+        "status": link_status(link=link, now=timezone.now()), "totals": totals, "visits": visits,
         "bot_share": totals["bots"] / visits if visits else None, "chart": json.dumps(chart),
         "breakdowns": _breakdowns(link, since), "days": days, "periods": PERIODS, "within": within,
-        "follow_days": FOLLOW_DAYS, "followed": link_followed(link=link, since=since_at, within_days=within),
-        "reached": LinkReach.objects.filter(link=link).select_related("member").order_by("-first_at")[:20],
+        "follow_days": FOLLOW_DAYS, "followed": link_selectors.link_followed(link=link, since=since_at, within_days=within),
+        "reached": link_selectors.link_reached(link=link),
         "poster_form": poster_form or _poster_form_initial(), "can_change": request.staff_role.can_operate,
     }
     context["status_label"] = STATUS_LABELS[context["status"]]
@@ -452,13 +345,8 @@ def _code_rows(request, code):
 @workspace_view
 def codes(request):
     """Every channel code with its targets' fill levels and the target live now."""
-    rows = ChannelCode.objects.filter(workspace=request.workspace).select_related("link__domain", "workspace").prefetch_related(
-        Prefetch("targets", queryset=CodeTarget.objects.select_related("group"))
-    )
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        rows = rows.filter(pk__lt=int(before))
-    page, next_before = keyset_page(rows, field="pk", limit=CODES_PAGE)
+    page, next_before = link_selectors.channel_codes_page(workspace=request.workspace, before=_before(request),
+                                                          limit=CODES_PAGE)
     for code in page:
         code.short_url = short_url(request, code.link)
         code.rows, code.live = _code_rows(request, code)
@@ -469,12 +357,12 @@ def codes(request):
 @workspace_view
 @change_required
 def code_new(request):
-    form = ChannelCodeForm(request.POST or None, domains=_domains(request.workspace))
+    form = ChannelCodeForm(request.POST or None, domains=link_selectors.link_domains(workspace=request.workspace))
     if request.method == "POST":
         if form.is_valid():
             data = dict(form.cleaned_data)
             domain_id = data.pop("domain")
-            domain = LinkDomain.objects.filter(workspace=request.workspace, pk=domain_id).first() if domain_id else None
+            domain = link_selectors.link_domain_get(workspace=request.workspace, domain_id=domain_id)
             try:
                 code = services.channel_code_create(workspace=request.workspace, domain=domain, actor=request.user, **data)
             except ValidationError as error:

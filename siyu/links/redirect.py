@@ -8,7 +8,7 @@ Hot path (a plain link, warm cache): no ORM, no template, no session; one dict l
   a cold entry costs one query.
 - Statuses: 302 live (or to a configured fallback URL), 404 unknown or not yet valid, 410 disabled,
   expired or exhausted (maximum visits reached), 503 a channel code with every target full and no
-  backup, 429 a client guessing slugs.
+  backup, 429 a client guessing slugs; checked in the order of links.status (the console says the same).
 - Maximum visits: only links with max_visits touch the database, with one conditional increment
   (visits < max_visits), which is exact across processes; other links never write on a visit.
 - Channel codes are not the hot path: each visit reads the targets' loads and records the send (rotation).
@@ -43,6 +43,7 @@ from django.utils.translation import gettext as _
 
 from .models import ChannelCode, Link, LinkDomain
 from .services import utm_url
+from .status import link_refusal
 
 CACHE_TTL = 2.0
 GUESS_LIMIT = 20
@@ -51,6 +52,7 @@ GUESS_CLIENTS_MAX = 10_000  # clients tracked per process; the oldest are forgot
 UA_MAX = 512
 REFERER_MAX = 1000
 MEMBER_REF_MAX = 200
+REFUSALS = {"disabled": (410, "disabled"), "scheduled": (404, "not_yet"), "expired": (410, "expired")}  # status, page
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,12 +206,10 @@ def visit(
             return Visit(429, None, _page("guessing", language))
         _guess_record(remote_addr, clock)
         return _refused(404, "unknown", domain_fallback, language)
-    if link.disabled:
-        return _refused(410, "disabled", link.fallback_url or domain_fallback, language)
-    if link.valid_from is not None and moment < link.valid_from:
-        return _refused(404, "not_yet", link.fallback_url or domain_fallback, language)
-    if link.valid_until is not None and moment >= link.valid_until:
-        return _refused(410, "expired", link.fallback_url or domain_fallback, language)
+    refusal = link_refusal(disabled=link.disabled, valid_from=link.valid_from, valid_until=link.valid_until, now=moment)
+    if refusal is not None:
+        status, page = REFUSALS[refusal]
+        return _refused(status, page, link.fallback_url or domain_fallback, language)
     if link.max_visits is not None and not Link.objects.filter(
         pk=link.link_id, visits__lt=link.max_visits
     ).update(visits=F("visits") + 1):

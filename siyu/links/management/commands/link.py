@@ -10,6 +10,7 @@ from siyu.core.commands import validation_text, workspace_or_fail
 from siyu.groups.models import Group
 from siyu.links.models import Link
 from siyu.links.selectors import link_short_url, links_list
+from siyu.links.status import link_status
 from siyu.links.services import UTM_FIELDS, link_create, link_disable
 
 
@@ -76,11 +77,10 @@ class Command(BaseCommand):
         self.stdout.write(link_short_url(link=link, base_url=self._base_url()))
 
     def handle_list(self, ws, **o):
-        for link in links_list(workspace=ws, include_codes=True):
-            state = "disabled" if link.disabled else _validity(link)
+        for link, counts in links_list(workspace=ws, include_codes=True):
             self.stdout.write(
                 f"{link_short_url(link=link, base_url=self._base_url())}\t{link.target_url or '(channel code)'}\t"
-                f"{state}\tclicks {link.total_clicks}\tscans {link.total_scans}"
+                f"{_validity(link)}\tclicks {counts.clicks}\tscans {counts.scans}"
             )
 
     def handle_disable(self, ws, *, slug, enable, **o):
@@ -93,11 +93,7 @@ class Command(BaseCommand):
 
 
 def _validity(link):
-    now = timezone.now()
-    if link.valid_until and link.valid_until <= now:
-        return "expired"
-    if link.valid_from and link.valid_from > now:
-        return "not yet valid"
-    if link.max_visits is not None and link.visits >= link.max_visits:
-        return "exhausted"
-    return f"live until {link.valid_until:%Y-%m-%d %H:%M}" if isinstance(link.valid_until, datetime) else "live"
+    status = link_status(link=link, now=timezone.now())
+    if status == "live" and isinstance(link.valid_until, datetime):
+        return f"live until {link.valid_until:%Y-%m-%d %H:%M}"
+    return {"scheduled": "not yet valid"}.get(status, status)
