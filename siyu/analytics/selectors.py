@@ -33,7 +33,7 @@ MODEL_LABELS = {
 }
 
 
-def segment_choices() -> list[tuple[str, str]]:
+def model_choices() -> list[tuple[str, str]]:
     """("activity_tier:core", "Activity tier: Core"), … for every tier and type."""
     return [
         (f"{field}:{value}", f"{MODEL_LABELS[field]}: {label}")

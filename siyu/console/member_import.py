@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from siyu.core import spreadsheets
 from siyu.members import exports, imports
+from siyu.members import selectors as member_selectors
 from siyu.members.models import ImportStatus, Member, MemberImport, Segment, SegmentMember
 from siyu.core.roles import ADMINS, OPERATORS, role_check
 from siyu.members.privacy import can_see_contacts
@@ -36,10 +37,6 @@ def _import_or_404(request, import_id):
         return MemberImport.objects.select_related("workspace").get(workspace=request.workspace, pk=import_id)
     except MemberImport.DoesNotExist:
         raise Http404("No such import.") from None
-
-
-def _segments(workspace):
-    return list(Segment.objects.filter(workspace=workspace, archived_at__isnull=True).order_by("name"))
 
 
 @workspace_view
@@ -63,7 +60,7 @@ def import_start(request):
                 return redirect("console:member_import", request.workspace.slug, imp.pk)
     recent = MemberImport.objects.filter(workspace=request.workspace).order_by("-created_at")[:10]
     return render(request, "console/member_import.html", {
-        "error": error, "recent": recent, "segments": _segments(request.workspace),
+        "error": error, "recent": recent, "segments": member_selectors.segments_live(workspace=request.workspace),
         "can_see_contacts": can_see_contacts(request.staff_role), "formats": exports.FORMATS,
     })
 

@@ -19,12 +19,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from siyu.core.models import Role, StaffRole
+from siyu.core import selectors as core_selectors
+from siyu.core.models import Role
 from siyu.core.roles import ADMINS, LEAD_LIST_READERS, OPERATORS, WRITERS, role_allows
 from siyu.groups import handover as handover_services
 from siyu.members import leads as lead_services
 from siyu.members import notes as note_services
 from siyu.members import owners as owner_services
+from siyu.members import selectors as member_selectors
 from siyu.members.models import Assignment, Lead, LeadList, LeadStatus, Member, Note, NoteKind, Segment, Tag
 
 from .areas import ConsoleArea, MenuEntry
@@ -39,7 +41,7 @@ def _member_or_404(request, number):
 
 
 def _staff_users(workspace):
-    return list(get_user_model().objects.filter(workspace_roles__workspace=workspace).order_by("username"))
+    return [role.user for role in core_selectors.staff_list(workspace=workspace)]
 
 
 def _user_in_workspace(workspace, user_id):
@@ -135,8 +137,7 @@ class HandoverForm(forms.Form):
         users = [(u.pk, u.get_username()) for u in _staff_users(workspace)]
         self.fields["from_user"].choices = users
         self.fields["to_user"].choices = users
-        self.fields["segment"].choices = [("", "—")] + [
-            (s.pk, s.name) for s in Segment.objects.filter(workspace=workspace, archived_at__isnull=True).order_by("name")]
+        self.fields["segment"].choices = [("", "—"), *member_selectors.segment_choices(workspace=workspace)]
         self.fields["tag"].choices = [("", "—")] + [
             (t.pk, str(t)) for t in Tag.objects.filter(workspace=workspace, deleted_at__isnull=True).select_related("group")]
 
@@ -196,7 +197,7 @@ class LeadListForm(forms.Form):
 
     def __init__(self, *args, workspace, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["segment"].choices = [(s.pk, s.name) for s in lead_services.segment_choices(workspace=workspace)]
+        self.fields["segment"].choices = member_selectors.segment_choices(workspace=workspace)
         self.fields["staff"].choices = [(u.pk, u.get_username()) for u in _staff_users(workspace)]
 
     def clean_weights(self):
@@ -252,7 +253,7 @@ def leadlist_detail(request, list_id):
     context = {
         "lead_list": lead_list, "leads": _with_reason_rows(leads_shown),
         "staff": lead_list.staff.order_by("username"), "statuses": LeadStatus.choices,
-        "assignable": StaffRole.objects.filter(workspace=request.workspace).select_related("user").order_by("user__username"),
+        "assignable": core_selectors.staff_list(workspace=request.workspace),
         "weights": [(lead_services.input_label(k), w) for k, w in lead_list.weights.items()],
     }
     return render(request, "console/leads_detail.html", context)

@@ -18,10 +18,11 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from siyu.analytics.models import ActivityTier, Loyalty, Pyramid, ValueTier
-from siyu.core.models import StaffRole
+from siyu.core import selectors as core_selectors
 from siyu.core.roles import OPERATORS, role_allows
 from siyu.groups.models import Group, GroupKind
 from siyu.members import segments as segment_services
+from siyu.members import selectors as member_selectors
 from siyu.members import tag_rules as tag_rule_services
 from siyu.members.models import Member, MemberTag, Segment, SegmentMember, SegmentSize, Tag, TagChoice, TagGroup, TagRule, TagVia
 from siyu.members.filters import COUNT_LABELS, FIELDS, OP_LABELS, FilterError, filter_describe, filter_error, filter_preview
@@ -187,7 +188,7 @@ def _builder_context(request, condition, *, error=""):
     workspace = request.workspace
     flat = rows_from_filter(condition)
     join, rows = flat if flat else ("all", [])
-    staff = StaffRole.objects.filter(workspace=workspace).select_related("user").order_by("user__username")
+    staff = core_selectors.staff_list(workspace=workspace)
     return {
         "join": join, "rows": rows or ([] if flat is None else [{"kind": "tag", "neg": False, **{p: "" for p in ROW_PARAMS}}]),
         "mode": "rows" if flat else "json",
@@ -207,7 +208,7 @@ def _builder_context(request, condition, *, error=""):
 # -- segments ------------------------------------------------------------------------------------
 @workspace_view
 def segments(request):
-    items = list(Segment.objects.filter(workspace=request.workspace, archived_at__isnull=True).order_by("name"))
+    items = member_selectors.segments_live(workspace=request.workspace)
     for segment in items:
         segment.words = filter_describe(workspace=request.workspace, filter=segment.filter)
     return render(request, "console/segments.html", {"segments": items, "can_change": request.staff_role.can_operate})
@@ -378,7 +379,7 @@ def _tags_post(request):
         if rule is None:
             raise ValidationError(_("That tag rule no longer exists."))
         if action == "rule_delete":
-            rule.delete()
+            tag_rule_services.tag_rule_delete(rule=rule)
             messages.success(request, _("Tag rule deleted; the tags it gave stay until removed."))
         else:
             tag_rule_services.tag_rule_update(rule=rule, active=action == "rule_resume")

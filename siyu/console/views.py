@@ -84,7 +84,7 @@ def group_detail(request, group_id):
         "counts": group_selectors.group_counts(group=group),
         "daily": group_selectors.group_daily(group=group, since=workspace_today(request) - timedelta(days=13)),
         "events": group_selectors.group_recent_events(group=group),
-        "staff_choices": StaffRole.objects.filter(workspace=request.workspace).select_related("user").order_by("user__username"),
+        "staff_choices": core_selectors.staff_list(workspace=request.workspace),
         "can_change_staff": request.staff_role.can_operate,
     }
     return render(request, "console/group_detail.html", context)
@@ -110,7 +110,7 @@ def group_staff(request, group_id):
 def members(request):
     form = MemberFilterForm(
         request.GET or None, groups=group_selectors.group_choices(workspace=request.workspace),
-        segments=analytics_selectors.segment_choices(),
+        segments=analytics_selectors.model_choices(),
         tags=member_selectors.tag_choices(workspace=request.workspace),
         saved=member_selectors.segment_choices(workspace=request.workspace),
     )

@@ -5,7 +5,7 @@ from typing import Any, TypeVar
 
 from django.db.models import Model, QuerySet
 
-from .models import Event, Workspace
+from .models import Event, StaffRole, Workspace
 
 M = TypeVar("M", bound=Model)
 
@@ -32,6 +32,11 @@ def event_list(
     if before_id is not None:
         events = events.filter(id__lt=before_id)
     return keyset_page(events, field="id", limit=limit)
+
+
+def staff_list(*, workspace: Workspace) -> list[StaffRole]:
+    """The workspace's staff roles with their users, by username."""
+    return list(StaffRole.objects.filter(workspace=workspace).select_related("user").order_by("user__username"))
 
 
 def keyset_page(queryset: "QuerySet[M]", *, field: str, limit: int) -> tuple[list[M], Any]:

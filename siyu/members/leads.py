@@ -31,8 +31,7 @@ from siyu.core.models import Event, StaffRole
 from siyu.core.roles import OPERATORS, WRITERS, role_check, staff_role_get
 
 from .models import (
-    Assignment, Lead, LeadList, LeadStatus, Member, MemberDailyActivity, MemberStats, MemberTag, Segment,
-    NoteKind, SegmentMember, Tag,
+    Assignment, Lead, LeadList, LeadStatus, Member, MemberDailyActivity, MemberStats, MemberTag, NoteKind, SegmentMember, Tag,
 )
 from .notes import note_add
 
@@ -360,5 +359,3 @@ def leadlist_leads(*, lead_list, limit=500):
     return list(lead_list.leads.select_related("member__stats", "assigned_to").order_by("-score", "member_id")[:limit])
 
 
-def segment_choices(*, workspace):
-    return list(Segment.objects.filter(workspace=workspace, archived_at__isnull=True).order_by("name"))

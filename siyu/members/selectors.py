@@ -84,9 +84,14 @@ def tag_choices(*, workspace: Workspace) -> list[tuple[int, str]]:
     return [(t.pk, str(t)) for t in Tag.objects.filter(workspace=workspace, deleted_at__isnull=True).select_related("group")]
 
 
+def segments_live(*, workspace: Workspace) -> list[Segment]:
+    """The workspace's segments that are not archived, by name."""
+    return list(Segment.objects.filter(workspace=workspace, archived_at__isnull=True).order_by("name"))
+
+
 def segment_choices(*, workspace: Workspace) -> list[tuple[int, str]]:
-    """(id, name) of the workspace's saved segments."""
-    return list(Segment.objects.filter(workspace=workspace, archived_at__isnull=True).order_by("name").values_list("pk", "name"))
+    """(id, name) of the workspace's saved segments, by name (for a form's choices)."""
+    return [(segment.pk, segment.name) for segment in segments_live(workspace=workspace)]
 
 
 def has_tag(*, tag_id: int | None) -> Q | None:

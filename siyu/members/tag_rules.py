@@ -62,6 +62,11 @@ def tag_rule_update(
     return rule
 
 
+def tag_rule_delete(*, rule: TagRule) -> None:
+    """Delete a tag rule. The tags it gave stay with their members (no longer tied to a rule) until removed."""
+    rule.delete()
+
+
 def tag_rule_build(*, rule: TagRule, now: datetime | None = None) -> tuple[int, int]:
     """Evaluate the rule over every member: give the tag to those matching who lack it, and (if the rule
     says so) take it from those it gave it to who no longer match. Returns (given, taken)."""

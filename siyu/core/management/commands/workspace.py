@@ -3,7 +3,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
 
 from siyu.core.commands import validation_text, workspace_or_fail
-from siyu.core.models import Role, StaffRole, Workspace
+from siyu.core.models import Role, Workspace
+from siyu.core.selectors import staff_list
 from siyu.core.services import staff_role_change, staff_user_ensure, workspace_create
 
 
@@ -58,7 +59,7 @@ class Command(BaseCommand):
     def handle_list(self, **_):
         for workspace in Workspace.objects.order_by("slug"):
             staff = ", ".join(
-                f"{r.user.username} ({r.role})" for r in StaffRole.objects.filter(workspace=workspace).select_related("user").order_by("user__username")
+                f"{r.user.username} ({r.role})" for r in staff_list(workspace=workspace)
             )
             self.stdout.write(f"{workspace.slug}\t{workspace.name}\t{workspace.time_zone}\t{staff or '-'}")
 

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from siyu.core.commands import validation_text, workspace_or_fail
 from siyu.members.segments import live_recount_due, segment_build, segment_create
 from siyu.members.models import Segment
+from siyu.members.selectors import segments_live
 from siyu.members.filters import FilterError, filter_describe, filter_preview
 
 
@@ -50,7 +51,7 @@ class Command(BaseCommand):
             raise CommandError(f"The filter is not JSON: {exc}")
 
     def handle_list(self, ws, **o):
-        for s in Segment.objects.filter(workspace=ws, archived_at__isnull=True).order_by("name"):
+        for s in segments_live(workspace=ws):
             built = s.built_at.strftime("%Y-%m-%d %H:%M") if s.built_at else "never"
             error = f"  ERROR: {s.error}" if s.error else ""
             self.stdout.write(f"{s.pk:>5}  {s.name:<30} {s.size:>9} members  built {built} in {s.build_ms or 0} ms{error}")
