@@ -22,7 +22,8 @@ from siyu.groups.models import Announcement, BotSettings, Group, KeywordReply, M
 from .areas import ConsoleArea, MenuEntry
 from .access import group_or_404, role_required, workspace_view
 from .rule_forms import (
-    AnnouncementForm, BotSettingsForm, KeywordReplyForm, ModerationRuleForm, StrikeFilterForm, WelcomePreviewForm,
+    AnnouncementForm, BotSettingsForm, KeywordReplyForm, ModerationRuleForm, ReplyTryForm, StrikeFilterForm,
+    WelcomePreviewForm,
 )
 from .templatetags.console import channel_label
 
@@ -117,6 +118,27 @@ def welcome_preview(request, group_id=None):
         return render(request, "console/_welcome_preview.html", {"error": form.errors["welcome_text"][0]})
     text = _preview(form.cleaned_data["welcome_text"], form.cleaned_data["rules_text"], group)
     return render(request, "console/_welcome_preview.html", {"preview": text})
+
+
+@workspace_view
+def reply_try(request, group_id=None):
+    """试一试 (htmx): which keyword reply answers a typed message and what it would say to a sample member.
+
+    Nothing is sent or stored; everyone who sees the page may try.
+    """
+    group = _scope(request, group_id)
+    form = ReplyTryForm(request.GET)
+    if not form.is_valid():
+        return render(request, "console/_reply_try.html", {"error": form.errors["text"][0]})
+    text = form.cleaned_data["text"]
+    if not text.strip():
+        return render(request, "console/_reply_try.html", {})
+    bot_settings = services.bot_settings_get(workspace=request.workspace, group=group)
+    trial = group_selectors.keyword_reply_try(
+        workspace=request.workspace, group=group, bot_settings=bot_settings, text=text, sender=SAMPLE_NEWCOMERS[0],
+    )
+    context = {"trial": trial, "sample": SAMPLE_NEWCOMERS[0], "cooldown": bot_settings.reply_cooldown_seconds}
+    return render(request, "console/_reply_try.html", context)
 
 
 @require_POST
@@ -294,6 +316,7 @@ area = ConsoleArea(
     routes=[
         *_both("", bot_rules, ""),
         *_both("preview/", welcome_preview, "_preview"),
+        *_both("replies/try/", reply_try, "_reply_try"),
         *_both("replies/new/", reply_add, "_reply_add"),
         *_both("replies/<int:pk>/", reply_edit, "_reply"),
         *_both("replies/<int:pk>/delete/", reply_delete, "_reply_delete"),

@@ -45,7 +45,7 @@ class BotSettingsForm(forms.ModelForm):
 class KeywordReplyForm(forms.ModelForm):
     class Meta:
         model = KeywordReply
-        fields = ["match", "pattern", "reply", "priority", "enabled"]
+        fields = ["match", "pattern", "reply", "mention_asker", "priority", "enabled"]
         widgets = {"reply": forms.Textarea(attrs={"rows": 2})}
 
     def clean_reply(self):
@@ -115,3 +115,8 @@ class WelcomePreviewForm(forms.Form):
     def clean_welcome_text(self):
         return _variables(self.cleaned_data["welcome_text"], rules.WELCOME_VARIABLES)
 
+
+class ReplyTryForm(forms.Form):
+    """A message typed into the keyword-reply tester, kept as written (the bot sees it unstripped too)."""
+
+    text = forms.CharField(required=False, max_length=4000, strip=False)

@@ -11,7 +11,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db.models import Q
 from django.utils import timezone
@@ -83,6 +83,16 @@ def bot_react(sender: object, *, workspace: Workspace, source: str, events: Sequ
             )
 
 
+Rule = TypeVar("Rule", KeywordReply, ModerationRule)
+
+
+def group_first(items: Iterable[Rule], group: Group | None) -> list[Rule]:
+    """A group's own rules first, then the workspace-wide ones, each in the order given (group None: only those)."""
+    items = list(items)
+    own = [item for item in items if group is not None and item.group_id == group.pk]
+    return own + [item for item in items if item.group_id is None]
+
+
 class BotContext:
     """What the bot needs to know about the groups and people of one batch, loaded in a few queries."""
 
@@ -110,11 +120,10 @@ class BotContext:
         return self._settings.get(group.pk) or self._settings.get(None) or BotSettings(workspace=self.workspace)
 
     def moderation_rules(self, group: Group) -> list[ModerationRule]:
-        """The group's own rules first, then the workspace-wide ones."""
-        return [r for r in self._rules if r.group_id == group.pk] + [r for r in self._rules if r.group_id is None]
+        return group_first(self._rules, group)
 
     def replies(self, group: Group) -> list[KeywordReply]:
-        return [r for r in self._replies if r.group_id == group.pk] + [r for r in self._replies if r.group_id is None]
+        return group_first(self._replies, group)
 
     def person(self, event: PreparedEvent) -> Person:
         number, display_name = self.members.get(event.member_id, ("", ""))
@@ -206,22 +215,35 @@ def _unique(people: Iterable[Person]) -> list[Person]:
 
 # -- moderation ---------------------------------------------------------------------------------
 
-def message_moderate(context: BotContext, event: PreparedEvent, group: Group) -> bool:
-    """Apply the first moderation rule the message breaks; True if one did (then no keyword reply)."""
-    role = context.roles.get((group.pk, event.member_id), MembershipRole.MEMBER)
-    settings = context.settings(group)
-    text = event.data.get("text") or ""
-    for rule in context.moderation_rules(group):
+def moderation_find(
+    *, moderation_rules: Iterable[ModerationRule], role: str, text: str, allowed_domains: Sequence[str]
+) -> tuple[ModerationRule, str] | tuple[None, None]:
+    """The first of `moderation_rules` (in the order given) that `text` from a sender with `role` breaks,
+    and what in the text broke it: (rule, found), or (None, None). Reads nothing."""
+    for rule in moderation_rules:
         if role in EXEMPT_ROLES and not rule.applies_to_staff:
             continue
-        found = rules.moderation_matches(kind=rule.kind, words=rule.words, text=text, allowed_domains=settings.domains)
+        found = rules.moderation_matches(kind=rule.kind, words=rule.words, text=text, allowed_domains=allowed_domains)
         if found:
-            strike_add(
-                workspace=context.workspace, group=group, bot_settings=settings, rule=rule, event=event,
-                sender=context.person(event), found=found,
-            )
-            return True
-    return False
+            return rule, found
+    return None, None
+
+
+def message_moderate(context: BotContext, event: PreparedEvent, group: Group) -> bool:
+    """Apply the first moderation rule the message breaks; True if one did (then no keyword reply)."""
+    settings = context.settings(group)
+    rule, found = moderation_find(
+        moderation_rules=context.moderation_rules(group),
+        role=context.roles.get((group.pk, event.member_id), MembershipRole.MEMBER),
+        text=event.data.get("text") or "", allowed_domains=settings.domains,
+    )
+    if rule is None or found is None:
+        return False
+    strike_add(
+        workspace=context.workspace, group=group, bot_settings=settings, rule=rule, event=event,
+        sender=context.person(event), found=found,
+    )
+    return True
 
 
 def strikes_active(*, group: Group, member_id: int, since: datetime) -> int:
@@ -315,25 +337,39 @@ def cooldown_claim(*, rule: KeywordReply, group: Group, seconds: int, now: datet
     return bool(ReplyCooldown.objects.filter(pk=row.pk, until__lte=now).update(until=until))
 
 
+def reply_find(*, replies: Iterable[KeywordReply], text: str) -> KeywordReply | None:
+    """The first of `replies` (in the order given: the group's, then the workspace's) that answers `text`, or None."""
+    return next((r for r in replies if rules.reply_matches(match=r.match, pattern=r.pattern, text=text)), None)
+
+
+def reply_payload(*, reply: KeywordReply, sender: Person, group: Group, bot_settings: BotSettings) -> dict[str, Any]:
+    """The send_text answering `sender` with `reply`, its variables filled.
+
+    The asker is mentioned where the text says {name}; a rule that mentions the asker and has no {name}
+    gets the mention in front. Otherwise the reply mentions nobody.
+    """
+    mention, mentions = rules.mentions_build([sender])
+    text = rules.render_text(reply.reply, {
+        "name": mention, "number": sender["number"], "group": group.name, "rules": bot_settings.rules_text,
+    })
+    if "{name}" in reply.reply:
+        return {"text": text, "mentions": mentions}
+    if reply.mention_asker:
+        return {"text": f"{mention} {text}", "mentions": mentions}
+    return {"text": text, "mentions": []}
+
+
 def keyword_reply(context: BotContext, event: PreparedEvent, group: Group) -> OutboxMessage | None:
     """Answer the first keyword rule the message matches (group rules first), unless it is cooling down."""
-    text = event.data.get("text") or ""
-    for reply in context.replies(group):
-        if not rules.reply_matches(match=reply.match, pattern=reply.pattern, text=text):
-            continue
-        settings = context.settings(group)
-        if not cooldown_claim(rule=reply, group=group, seconds=settings.reply_cooldown_seconds):
-            return None
-        sender = context.person(event)
-        mention, mentions = rules.mentions_build([sender])
-        body = rules.render_text(reply.reply, {
-            "name": mention, "number": sender["number"], "group": group.name, "rules": settings.rules_text,
-        })
-        if "{name}" not in reply.reply:
-            mentions = []
-        return outbox_enqueue(
-            workspace=context.workspace, channel=group.channel, kind="send_text", target=group.external_id,
-            payload={"text": body, "mentions": mentions}, idempotency_key=own_id("reply", event.source_id, reply.pk),
-            due_at=rules.quiet_hours_defer(bot_settings=settings, due_at=timezone.now(), tz=context.workspace.tz),
-        )
-    return None
+    reply = reply_find(replies=context.replies(group), text=event.data.get("text") or "")
+    if reply is None:
+        return None
+    settings = context.settings(group)
+    if not cooldown_claim(rule=reply, group=group, seconds=settings.reply_cooldown_seconds):
+        return None
+    return outbox_enqueue(
+        workspace=context.workspace, channel=group.channel, kind="send_text", target=group.external_id,
+        payload=reply_payload(reply=reply, sender=context.person(event), group=group, bot_settings=settings),
+        idempotency_key=own_id("reply", event.source_id, reply.pk),
+        due_at=rules.quiet_hours_defer(bot_settings=settings, due_at=timezone.now(), tz=context.workspace.tz),
+    )

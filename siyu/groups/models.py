@@ -241,6 +241,10 @@ class KeywordReply(models.Model):
         _("reply"), max_length=2000,
         help_text=_("Variables: {name} (the asker, as a mention), {number}, {group}, {rules}."),
     )
+    mention_asker = models.BooleanField(
+        _("mention the asker"), default=False,
+        help_text=_("The reply starts with @the asker, who is notified (a reply with {name} mentions them where {name} stands)."),
+    )
     enabled = models.BooleanField(_("enabled"), default=True)
     priority = models.SmallIntegerField(_("priority"), default=100, help_text=_("Lower numbers are tried first."))
     created_at = models.DateTimeField(auto_now_add=True)

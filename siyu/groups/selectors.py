@@ -1,12 +1,17 @@
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.utils.translation import gettext as _
 
 from siyu.core.models import Event, Workspace
 from siyu.members.models import Member
 
-from .models import Group, GroupDailyStats, GroupStats, Membership
+from .bot import group_first, moderation_find, reply_find, reply_payload
+from .models import (
+    BotSettings, Group, GroupDailyStats, GroupStats, KeywordReply, Membership, MembershipRole, ModerationRule,
+)
 
 
 def group_list(*, workspace: Workspace, today: date, kind: str | None = None) -> list[Group]:
@@ -85,3 +90,39 @@ def member_stays(*, member: Member) -> list[Membership]:
         Membership.objects.filter(member=member).select_related("group")
         .order_by(F("left_at").desc(nulls_first=True), "-joined_at")
     )
+
+
+@dataclass(frozen=True)
+class ReplyTrial:
+    """What the bot would do with one message: the moderation rule it breaks (and on what), else the
+    keyword reply that answers and the send_text it would queue; all None when it stays silent."""
+
+    rule: ModerationRule | None = None
+    found: str | None = None
+    reply: KeywordReply | None = None
+    payload: dict[str, Any] | None = None
+
+
+def keyword_reply_try(
+    *, workspace: Workspace, group: Group | None, bot_settings: BotSettings, text: str, sender: dict[str, Any]
+) -> ReplyTrial:
+    """What the bot would do if `sender` (a plain member: {"id", "name", "number"}) sent `text` in `group`.
+
+    `group` None: a group following the workspace defaults (only workspace-wide rules apply, the group is
+    called "Sample group"). The same choice the bot makes (bot.moderation_find, bot.reply_find,
+    bot.reply_payload) over the enabled rules, group rules first. Reads only: nothing is sent, stored or
+    cooled down, so the cooldown that would hold back a repeated answer in a group is not applied.
+    """
+    scope = Q(group__isnull=True) | Q(group=group) if group is not None else Q(group__isnull=True)
+    moderation_rules = group_first(ModerationRule.objects.filter(scope, workspace=workspace, enabled=True).order_by("id"), group)
+    rule, found = moderation_find(
+        moderation_rules=moderation_rules, role=MembershipRole.MEMBER, text=text, allowed_domains=bot_settings.domains,
+    )
+    if rule is not None:
+        return ReplyTrial(rule=rule, found=str(found))
+    replies = group_first(KeywordReply.objects.filter(scope, workspace=workspace, enabled=True).order_by("priority", "id"), group)
+    reply = reply_find(replies=replies, text=text)
+    if reply is None:
+        return ReplyTrial()
+    shown = group if group is not None else Group(workspace=workspace, name=_("Sample group"))
+    return ReplyTrial(reply=reply, payload=reply_payload(reply=reply, sender=sender, group=shown, bot_settings=bot_settings))

@@ -162,6 +162,37 @@ def test_the_live_preview(client, workspace, group, make_staff):
     assert "Unknown variable {x}" in client.get(url, {"welcome_text": "{x}"}, HTTP_ACCEPT_LANGUAGE="en").content.decode()
 
 
+def test_the_reply_tester_says_which_rule_answers_and_what_it_says_and_stores_nothing(client, workspace, group, make_staff):
+    from siyu.core.models import Event
+    from siyu.groups.models import ReplyCooldown
+
+    login(client, workspace, make_staff, Role.VIEWER)  # trying changes nothing: every role may
+    KeywordReply.objects.create(workspace=workspace, pattern="群规", reply="{name} 请看:{rules}", priority=1)
+    KeywordReply.objects.create(workspace=workspace, group=group, pattern="群规", reply="本群群规见公告", mention_asker=True,
+                                priority=50)
+    KeywordReply.objects.create(workspace=workspace, pattern="打卡", reply="不会答", enabled=False)
+    ModerationRule.objects.create(workspace=workspace, name="广告链接", kind=ModerationKind.LINKS)
+    events, sent = Event.objects.count(), OutboxMessage.objects.count()
+
+    def tried(url, text):
+        return client.get(url + "replies/try/", {"text": text}, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    on_defaults = tried(urls(workspace, group)["workspace"], "请问群规是什么")
+    assert "“群规” (Contains, priority 1)" in on_defaults and "workspace-wide" in on_defaults
+    assert "@小明 请看:群规:禁止广告刷屏" in on_defaults and "It mentions 小明" in on_defaults
+    assert "at most once every 60 s" in on_defaults
+    on_group = tried(urls(workspace, group)["group"], "群规")
+    assert "this group" in on_group and "@小明 本群群规见公告" in on_group  # the group's own rule first
+    assert "No keyword reply answers" in tried(urls(workspace, group)["group"], "打卡")
+    moderated = tried(urls(workspace, group)["group"], "群规 https://ads.example.com")
+    assert "breaks the moderation rule “广告链接” (on “ads.example.com”)" in moderated and "小明 请看" not in moderated
+    assert "Type a message" in tried(urls(workspace, group)["group"], "  ")
+    assert "4000" in tried(urls(workspace, group)["group"], "x" * 4001)
+    assert (Event.objects.count(), OutboxMessage.objects.count(), ReplyCooldown.objects.count()) == (events, sent, 0)
+    zh_page = client.get(urls(workspace, group)["group"] + "replies/try/", {"text": "群规"}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "本群" in zh_page.content.decode() and "Answered by" not in zh_page.content.decode()
+
+
 def test_admins_undo_strikes_and_the_member_page_shows_the_bar(client, workspace, group, struck, make_staff):
     member = Member.objects.get(display_name="Spam")
     member_url = reverse("console:member", args=[workspace.slug, member.number])

@@ -46,6 +46,18 @@ def test_match_kinds_and_group_rules_first(ingest, workspace):
     assert [m.payload for m in outbox("send_text")] == [{"text": "group", "mentions": []}, {"text": "link", "mentions": []}]
 
 
+def test_a_reply_that_mentions_the_asker_starts_with_them_and_notifies_them(ingest, workspace):
+    KeywordReply.objects.create(workspace=workspace, pattern="直播", reply="今晚 20:00 直播", mention_asker=True)
+    KeywordReply.objects.create(workspace=workspace, pattern="作业", reply="{name} 作业在群公告里", mention_asker=True)
+    KeywordReply.objects.create(workspace=workspace, pattern="打卡", reply="打卡请用小程序")
+    ingest([say("ann", "直播几点?"), say("bob", "作业呢"), say("cat", "怎么打卡")])
+    assert [m.payload for m in outbox("send_text")] == [
+        {"text": "@Ann 今晚 20:00 直播", "mentions": [{"id": "@ann:example.org", "name": "Ann"}]},
+        {"text": "@Bob 作业在群公告里", "mentions": [{"id": "@bob:example.org", "name": "Bob"}]},  # once, where {name} is
+        {"text": "打卡请用小程序", "mentions": []},
+    ]
+
+
 def test_a_moderated_message_gets_no_reply(ingest, workspace, rules_reply):
     ModerationRule.objects.create(workspace=workspace, name="words", kind=ModerationKind.WORDS, words="群规")
     ingest([say("ann", "群规")])
