@@ -58,7 +58,7 @@ def role_required(roles, message, *, methods=None):
                 role_check(staff_role=request.staff_role, roles=roles, message=message)
             return view(request, *args, **kwargs)
 
-        wrapper.roles = tuple(roles)
+        wrapper.roles = tuple(roles)  # type: ignore[attr-defined]  # a function attribute, which mypy cannot declare
         return wrapper
 
     return decorate

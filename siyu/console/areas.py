@@ -51,8 +51,8 @@ class ConsoleArea:
     menu: list = field(default_factory=list)
 
 
-_areas = {}
-_discovered = []
+_areas: dict[str, "ConsoleArea"] = {}
+_discovered: list[bool] = []
 
 
 def area_register(area):

@@ -35,7 +35,7 @@ class ConnectForm(forms.Form):
     password = forms.CharField(label=gettext_lazy("Password"), required=False, widget=forms.PasswordInput)
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or self.cleaned_data
         if not data.get("access_token") and not (data.get("user") and data.get("password")):
             raise ValidationError(_("Give the bot's access token, or its user name and password."))
         return data

@@ -20,7 +20,7 @@ class PlotlyFinder(BaseFinder):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.storage = FileSystemStorage(location=str(_plotly_dir()))
-        self.storage.prefix = self.prefix
+        self.storage.prefix = self.prefix  # type: ignore[attr-defined]  # Django's own finders set it too; the stubs omit it
 
     def check(self, **kwargs):
         return []

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -5,6 +7,7 @@ from siyu.groups.models import GroupKind
 
 
 class MemberFilterForm(forms.Form):
+    fields: dict[str, Any]  # the page sets `choices` on its choice fields
     q = forms.CharField(label=_("Name or number"), required=False, max_length=100)
     group = forms.TypedChoiceField(label=_("Group"), required=False, coerce=int, empty_value=None)
     kind = forms.ChoiceField(label=_("Group kind"), required=False, choices=[("", _("Any kind")), *GroupKind.choices])
@@ -47,7 +50,7 @@ class PeriodForm(forms.Form):
         self.today = today
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or self.cleaned_data
         if data.get("period") == "custom":
             start, end = data.get("start"), data.get("end")
             if not start or not end:
@@ -74,6 +77,7 @@ class PeriodForm(forms.Form):
 
 
 class EventFilterForm(forms.Form):
+    fields: dict[str, Any]  # the page sets `choices` on its choice fields
     type = forms.MultipleChoiceField(label=_("Types"), required=False)
     group = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
     member = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)

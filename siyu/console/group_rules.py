@@ -57,7 +57,7 @@ def _page(request, group, *, settings_form=None, reply_form=None, rule_form=None
     effective = services.bot_settings_get(workspace=workspace, group=group)
     own_settings = group is None or effective.group_id == group.pk
     scope = {"group": group} if group else {"group__isnull": True}
-    inherited = {"group__isnull": True} if group else None
+    inherited = {"group__isnull": True} if group else {}  # used only for a group
     context = {
         "group": group,
         "base": _page_url(request, group),

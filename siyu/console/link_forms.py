@@ -4,6 +4,8 @@ They only parse what the browser sends (numbers, dates, lists of tags); every ru
 slugs, validity and capacities lives in siyu.links.services, whose ValidationErrors
 console.access.errors_show puts on the form next to the field they are about.
 """
+from typing import Any
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -26,6 +28,7 @@ def _choices(empty, rows):
 
 
 class LinkFilterForm(forms.Form):
+    fields: dict[str, Any]  # the page sets `choices` on its choice fields
     q = forms.CharField(label=_("Search"), required=False, max_length=200,
                         widget=forms.TextInput(attrs={"placeholder": _("slug, target, campaign"), "type": "search"}))
     tag = forms.ChoiceField(label=_("Tag"), required=False)
@@ -38,6 +41,7 @@ class LinkFilterForm(forms.Form):
 
 class LinkForm(forms.Form):
     """A short link's fields; `slug` and `domain` only when creating (a printed QR must not change)."""
+    fields: dict[str, Any]  # the page sets `choices` on its choice fields
 
     target_url = forms.CharField(label=_("Target URL"), max_length=2000,
                                  widget=forms.URLInput(attrs={"placeholder": "https://", "size": 60}))
@@ -108,6 +112,7 @@ class UtmPreviewForm(forms.Form):
 
 
 class ChannelCodeForm(forms.Form):
+    fields: dict[str, Any]  # the page sets `choices` on its choice fields
     name = forms.CharField(label=pgettext_lazy("a channel code's name", "Name"), max_length=100)
     strategy = forms.ChoiceField(label=_("Strategy"), choices=Strategy.choices, initial=Strategy.NEXT_WHEN_FULL)
     backup_url = forms.CharField(label=_("Backup URL"), required=False, max_length=2000,
@@ -129,6 +134,7 @@ class ChannelCodeForm(forms.Form):
 
 
 class CodeTargetForm(forms.Form):
+    fields: dict[str, Any]  # the page sets `choices` on its choice fields
     group = forms.TypedChoiceField(label=_("Group"), required=False, coerce=int, empty_value=None)
     url = forms.CharField(label=_("URL"), max_length=2000, help_text=_("Usually the group's invite link."),
                           widget=forms.URLInput(attrs={"placeholder": "https://", "size": 50}))
@@ -148,6 +154,7 @@ class CodeTargetForm(forms.Form):
 
 class PosterForm(forms.Form):
     """What a poster download asks for: its text, size, where the QR goes, a background, a member."""
+    fields: dict[str, Any]  # the page sets `choices` on its choice fields
 
     SIZES = {"1080x1920": (1080, 1920), "1080x1440": (1080, 1440), "1200x1200": (1200, 1200), "2480x3508": (2480, 3508)}
     POSITION_LABELS = {

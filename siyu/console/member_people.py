@@ -6,6 +6,7 @@ leads only (/leads/mine/), change their status and log follow-ups. Views parse, 
 siyu.members (notes, owners, leads) and siyu.groups.handover and render; the services' ValidationErrors are shown as they are.
 """
 import json
+from typing import Any
 
 from django import forms
 from django.contrib import messages
@@ -123,6 +124,7 @@ def member_owner(request, number):
 
 # -- handover -----------------------------------------------------------------------------------------
 class HandoverForm(forms.Form):
+    fields: dict[str, Any]  # the page sets `choices` on its choice fields
     from_user = forms.TypedChoiceField(label=gettext_lazy("Handed over by"), coerce=int)
     to_user = forms.TypedChoiceField(label=gettext_lazy("Taken over by"), coerce=int)
     segment = forms.TypedChoiceField(label=gettext_lazy("Only members in segment"), coerce=int, required=False,
@@ -142,7 +144,7 @@ class HandoverForm(forms.Form):
             (t.pk, str(t)) for t in Tag.objects.filter(workspace=workspace, deleted_at__isnull=True).select_related("group")]
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or self.cleaned_data
         if data.get("segment") and data.get("tag"):
             raise ValidationError(_("Restrict by a segment or by a tag, not both."))
         return data
@@ -183,6 +185,7 @@ def handover(request):
 
 # -- lead lists ---------------------------------------------------------------------------------------
 class LeadListForm(forms.Form):
+    fields: dict[str, Any]  # the page sets `choices` on its choice fields
     name = forms.CharField(label=gettext_lazy("Name"), max_length=100)
     segment = forms.TypedChoiceField(label=gettext_lazy("Segment"), coerce=int)
     weights = forms.CharField(

@@ -1,5 +1,6 @@
 """Forms of the bot's rule pages: each validates with the same checks the bot relies on (siyu.groups.rules)."""
 from datetime import timedelta
+from typing import Any
 
 from django import forms
 from django.utils import timezone
@@ -63,6 +64,7 @@ class ModerationRuleForm(forms.ModelForm):
 
 class AnnouncementForm(forms.Form):
     """Set now, or at a time (the workspace's local time), once or repeated."""
+    fields: dict[str, Any]  # the page sets `choices` on its choice fields
 
     WHEN = [("now", _("Now")), ("at", _("At a time"))]
 
@@ -85,7 +87,7 @@ class AnnouncementForm(forms.Form):
             self.fields["channel"].required = True
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or self.cleaned_data
         if data.get("when") == "at":
             at = data.get("at")
             if at is None:
@@ -100,6 +102,7 @@ class AnnouncementForm(forms.Form):
 
 
 class StrikeFilterForm(forms.Form):
+    fields: dict[str, Any]  # the page sets `choices` on its choice fields
     group = forms.TypedChoiceField(label=_("Group"), required=False, coerce=int, empty_value=None)
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 

@@ -6,6 +6,7 @@ filter as rows (one condition each, optionally negated, joined by "all" or "any"
 deeper than that is edited as JSON. Views parse and call siyu.members.tags / tag_rules / segments.
 """
 import json
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -228,7 +229,7 @@ def segment_edit(request, segment_id=None):
     segment = _segment_or_404(request, segment_id) if segment_id else None
     for_rule = segment is None and request.GET.get("rule") == "1"
     condition = segment.filter if segment else {"all": []}
-    values = {"name": segment.name if segment else "", "description": segment.description if segment else "",
+    values: dict[str, Any] = {"name": segment.name if segment else "", "description": segment.description if segment else "",
               "tag": "", "keep": False}
     errors = {}
     if request.method == "POST":
@@ -344,8 +345,8 @@ def tags(request):
     live_tags = (Tag.objects.filter(workspace=workspace, deleted_at__isnull=True)
                  .annotate(members=Count("member_tags")).select_related("group"))
     groups = list(TagGroup.objects.filter(workspace=workspace))
-    by_group = {g.pk: [] for g in groups}
-    loose = []
+    by_group: dict[int | None, list[Tag]] = {g.pk: [] for g in groups}
+    loose: list[Tag] = []
     for tag in live_tags:
         (by_group[tag.group_id] if tag.group_id else loose).append(tag)
     rules = list(TagRule.objects.filter(workspace=workspace).select_related("tag"))
@@ -360,6 +361,8 @@ def tags(request):
 
 def _tags_post(request):
     workspace, action = request.workspace, request.POST.get("action")
+    group: TagGroup | None
+    tag: Tag | None
     if action == "group":
         group = tag_group_create(workspace=workspace, name=request.POST.get("name", ""), choice=request.POST.get("choice", "multi"))
         messages.success(request, _("Tag group %(name)s created.") % {"name": group.name})

@@ -1,4 +1,5 @@
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
@@ -114,7 +115,9 @@ def members(request):
         tags=member_selectors.tag_choices(workspace=request.workspace),
         saved=member_selectors.segment_choices(workspace=request.workspace),
     )
-    page, next_before, condition = [], None, None
+    page: list[Any] = []
+    next_before = None
+    condition: Any = None
     if form.is_valid() or not request.GET:
         filters = form.cleaned_data if request.GET else {}
         if filters.get("group") or filters.get("kind"):

@@ -1,4 +1,5 @@
 import zoneinfo
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -55,6 +56,10 @@ class StaffRole(models.Model):
     )
     role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.VIEWER)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    # Not columns: display values the console sets for its templates.
+    locked: bool
+    choices: list[tuple[str, Any]]
 
     class Meta:
         verbose_name = _("staff role")
@@ -170,6 +175,9 @@ class OutboxMessage(models.Model):
     claimed_until = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    # Not columns: display values the console sets for its templates.
+    target_name: str
 
     class Meta:
         verbose_name = _("outbox message")

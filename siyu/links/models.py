@@ -5,6 +5,8 @@ workspace's LinkDomain. A ChannelCode owns one Link (the stable URL its QR print
 of CodeTargets it rotates between. Visits are spooled by links.redirect and turned into link.clicked
 events by links.spool; LinkDay, LinkBreakdown, LinkReach and TargetDay are projections of those events.
 """
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -80,6 +82,13 @@ class Link(models.Model):
         verbose_name=_("created by"),
     )
 
+    # Not columns: display values the console sets for its templates.
+    short_url: str
+    status: str
+    status_label: Any
+    clicks: int
+    scans: int
+
     class Meta:
         verbose_name = _("short link")
         verbose_name_plural = _("short links")
@@ -120,6 +129,11 @@ class ChannelCode(models.Model):
     # When a group was last requested through the outbox, so a full code asks once, not once per visit.
     group_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    # Not columns: display values the console sets for its templates.
+    short_url: str
+    rows: list[Any]
+    live: Any
 
     class Meta:
         verbose_name = _("channel code")

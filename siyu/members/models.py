@@ -231,6 +231,10 @@ class TagRule(models.Model):
     created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # Not columns: display values the console sets for its templates.
+    words: str
+    members: int
+
     class Meta:
         verbose_name = _("tag rule")
         verbose_name_plural = _("tag rules")
@@ -254,6 +258,9 @@ class Segment(models.Model):
     created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     archived_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    # Not columns: display values the console sets for its templates.
+    words: str
 
     class Meta:
         verbose_name = _("segment")

@@ -10,7 +10,7 @@ from siyu.members.models import TagVia
 
 ROLE_LABELS = dict(MembershipRole.choices)
 STRIKE_ACTION_LABELS = dict(StrikeAction.choices)
-TAG_VIA_LABELS = dict(TagVia.choices)
+TAG_VIA_LABELS: dict[object, object] = dict(TagVia.choices)
 
 register = template.Library()
 
