@@ -82,6 +82,16 @@ class Metric:
     higher_is_better: bool = True
     share: bool = False  # a share of a set of people, always 0-100 % (docs/metrics.md); else a ratio
 
+    @property
+    def source(self) -> "str | Promise":
+        """The article the formula comes from, named in words (the seed's number is Siyu's own)."""
+        return SOURCES[self.seed]
+
+    @property
+    def in_cents(self) -> bool:
+        """The numerator is money in cents (shown in yuan); for ROI the denominator too."""
+        return self.unit == "money" or self.key == "roi"
+
     def formula_texts(self) -> dict[str, str]:
         """The formula in both console languages."""
         texts = {}
@@ -140,6 +150,12 @@ def repurchase_rate(totals: Totals) -> Figure:
         return Figure("repurchase", None, 0, 0, totals.first, totals.last)
     return _figure("repurchase", totals.repeat_buyers, totals.buyers or 0, totals)
 
+
+# The operators' articles the formulas come from (DESIGN.md "Metrics"; docs/metrics.md names them too).
+SOURCES: dict[str, "str | Promise"] = {
+    "003": _("the article “从0到1搭建私域社群SOP” (Qinggua Media, December 2024), part 6, the metrics of each stage"),
+    "002": _("the article “社群运营策略全流程及变现模式”, its part on data monitoring"),
+}
 
 T = EventType
 METRICS = {

@@ -61,7 +61,9 @@ def _card(request, key, figure, previous, totals, group=None):
         "better": None if delta is None or delta == 0 else (delta > 0) == metric.higher_is_better,
         "period": _period_text(figure.first, figure.last),
         "events_url": _events_url(request, metric.event_types, figure.first, figure.last, group),
-        "trend": json.dumps({"x": [d.isoformat() for d, _ in trend], "y": [v for _, v in trend]}),
+        # Today is not over: its point is drawn dotted, so a half day does not read as a dive.
+        "trend": json.dumps({"x": [d.isoformat() for d, _ in trend], "y": [v for _, v in trend],
+                             "partial": bool(trend) and trend[-1][0] >= workspace_today(request)}),
     }
 
 
@@ -83,17 +85,29 @@ def _group_rows(workspace, first, last):
 
 
 def _sort_rows(rows, sort, descending):
-    def key(row):
+    """Rows sorted by one column; rows without a value there ("no data") come last in both directions."""
+    def value(row):
         if sort == "name":
-            return (0, row["group"].name)
+            return row["group"].name
         if sort == "members_end":
-            return (0, row["totals"].members_end)
-        value = row["figures"][sort].value
-        return (0 if value is not None else 1, (-value if descending else value) if value is not None else 0)
+            return row["totals"].members_end
+        return row["figures"][sort].value
 
-    if sort == "name" or sort == "members_end":
-        return sorted(rows, key=key, reverse=descending)
-    return sorted(rows, key=key)  # "no data" last in both directions
+    def no_data(row):
+        if sort in ("name", "members_end"):
+            return all(figure.value is None for figure in row["figures"].values())
+        return value(row) is None
+
+    present = sorted((r for r in rows if not no_data(r)), key=value, reverse=descending)
+    return present + sorted((r for r in rows if no_data(r)), key=lambda r: r["group"].name)
+
+
+def _min_members(request):
+    """The groups table's minimum size (members at the end of the period); 0 shows every group."""
+    try:
+        return min(max(int(request.GET.get("min_members", 0)), 0), 1_000_000)
+    except (TypeError, ValueError):
+        return 0
 
 
 @workspace_view
@@ -112,7 +126,9 @@ def dashboard(request):
     sort = request.GET.get("sort", "interaction_rate")
     sort = sort if sort in SORTABLE else "interaction_rate"
     descending = request.GET.get("dir", "asc") == "desc"
-    rows = _sort_rows(_group_rows(workspace, first, last), sort, descending)
+    min_members = _min_members(request)
+    rows = [r for r in _group_rows(workspace, first, last) if r["totals"].members_end >= min_members]
+    rows = _sort_rows(rows, sort, descending)
     distribution = selectors.model_distribution(workspace=workspace)
     members_url = reverse("console:members", args=[workspace.slug])
     tiers = [
@@ -130,7 +146,8 @@ def dashboard(request):
     funnel = cohorts.lifecycle_funnel(workspace=workspace, first=first, last=last)
     context = {
         "form": form, "first": first, "last": last, "previous_first": previous_first, "previous_last": previous_last,
-        "cards": cards, "totals": totals, "rows": rows, "sort": sort, "descending": descending,
+        "cards": cards, "totals": totals, "rows": rows, "sort": sort, "descending": descending, "min_members": min_members,
+        "keep": [(k, v) for k, v in request.GET.items() if k not in ("min_members", "table", "format")],
         "metric_list": list(metrics.METRICS.values()), "tiers": tiers, "triangle": triangle,
         "weeks_after": range(1, cohorts.WEEKS_AFTER + 1), "funnel": funnel, "funnel_labels": FUNNEL_LABELS,
         "funnel_chart": json.dumps({"labels": [str(FUNNEL_LABELS[s.key]) for s in funnel], "values": [s.count for s in funnel]}),
@@ -200,11 +217,13 @@ def group_analytics(request, group_id):
     totals = metrics.period_totals(workspace=request.workspace, first=first, last=last, group=group.pk)
     previous = metrics.period_totals(workspace=request.workspace, first=previous_first, last=previous_last, group=group.pk)
     now, before = metrics.figures(totals), metrics.figures(previous)
+    partial = bool(series) and series[-1].day >= workspace_today(request)
     charts = {
-        "members": {"x": days, "series": [[_("Members at end of day"), [r.members_end for r in series]]]},
-        "flow": {"x": days, "series": [[_("Joins"), [r.joins for r in series]], [_("Leaves"), [r.leaves for r in series]]]},
-        "speakers": {"x": days, "series": [[_("Members who spoke"), [r.speakers for r in series]]]},
-        "messages": {"x": days, "series": [[_("Messages"), [r.messages for r in series]]]},
+        "members": {"x": days, "partial": partial, "series": [[_("Members at end of day"), [r.members_end for r in series]]]},
+        "flow": {"x": days, "partial": partial,
+                 "series": [[_("Joins"), [r.joins for r in series]], [_("Leaves"), [r.leaves for r in series]]]},
+        "speakers": {"x": days, "partial": partial, "series": [[_("Members who spoke"), [r.speakers for r in series]]]},
+        "messages": {"x": days, "partial": partial, "series": [[_("Messages"), [r.messages for r in series]]]},
         "heatmap": {
             "z": heatmap, "x": list(range(24)),
             "y": [_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")],

@@ -1,10 +1,12 @@
 """The dashboard, a group's figures, the events page and the downloads, through Django's test client."""
 import csv
 import io
+import json
 from datetime import date
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.html import escape
 from openpyxl import load_workbook
 
@@ -12,6 +14,7 @@ from siyu.analytics.models import MemberModel, Watermark
 from siyu.analytics.rollups import rollups_refresh
 from siyu.channels.simulator.services import simulation_plan, simulation_run
 from siyu.core.models import Role
+from siyu.console.templatetags.console import figure_tooltip
 from siyu.groups.models import Group
 
 
@@ -72,6 +75,57 @@ def test_groups_table_sorts_by_any_metric_with_no_data_last(client_in, community
             present = [v for v in values if v is not None]
             assert values[: len(present)] == sorted(present, reverse=direction == "desc")
             assert all(v is None for v in values[len(present):])
+
+
+def test_groups_without_data_come_last_and_small_groups_can_be_hidden(client_in, community, ingest):
+    # A group whose only event is a message from someone the memberships do not know: a row of "no data".
+    ingest([{"type": "group.message", "source_id": "quiet-1", "occurred_at": timezone.now().isoformat(),
+             "actor": {"id": "stranger", "name": "Stranger"}, "group": {"id": "quiet", "name": "0 empty group"},
+             "data": {"text": "hello?"}}])
+    rollups_refresh(workspace=community)
+    for query in ("sort=name&dir=asc", "sort=name&dir=desc", "sort=members_end&dir=desc", "sort=members_end&dir=asc", ""):
+        rows = client_in.get(url(community) + f"?{query}").context["rows"]
+        assert rows[-1]["group"].name == "0 empty group", query
+        assert [r["group"].name for r in rows].count("0 empty group") == 1
+    everyone = client_in.get(url(community)).context["rows"]
+    big = client_in.get(url(community) + "?min_members=30&sort=name", HTTP_ACCEPT_LANGUAGE="en")
+    assert big.context["min_members"] == 30
+    assert {r["group"].pk for r in big.context["rows"]} == {r["group"].pk for r in everyone if r["totals"].members_end >= 30}
+    assert len(big.context["rows"]) < len(everyone)
+    html = big.content.decode()
+    assert 'name="min_members"' in html and 'value="30"' in html and "Groups with at least" in html
+    assert 'name="sort" value="name"' in html  # the filter keeps the sort and the period
+    assert client_in.get(url(community) + "?min_members=abc").context["min_members"] == 0
+
+
+def test_tooltips_show_yuan_and_name_the_article(client_in, community):
+    cards = {c["key"]: c for c in client_in.get(url(community), HTTP_ACCEPT_LANGUAGE="en").context["cards"]}
+    aov, roi = cards["aov"]["figure"], cards["roi"]["figure"]
+    assert aov.value and roi.value
+    with translation.override("en"):
+        aov_tip, roi_tip = figure_tooltip(aov), figure_tooltip(roi)
+        join_tip = figure_tooltip(cards["join_rate"]["figure"])
+    assert f"¥{aov.numerator / 100:,.2f} ÷ {int(aov.denominator):,}" in aov_tip
+    assert f"¥{roi.numerator / 100:,.2f} ÷ ¥{roi.denominator / 100:,.2f}" in roi_tip
+    assert f"{int(aov.numerator):,}" not in aov_tip  # no cents
+    assert "从0到1搭建私域社群SOP" in join_tip and "Seed" not in join_tip
+    with translation.override("zh-hans"):
+        tip = figure_tooltip(cards["join_rate"]["figure"])
+        repurchase = figure_tooltip(cards["repurchase"]["figure"])
+    assert "《从0到1搭建私域社群SOP》" in tip and "用例" not in tip
+    assert "《社群运营策略全流程及变现模式》" in repurchase
+    html = client_in.get(url(community), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "用例" not in html and "出自" in html
+
+
+def test_the_last_day_of_a_period_ending_today_is_marked_partial(client_in, community):
+    cards = client_in.get(url(community)).context["cards"]
+    assert all(json.loads(c["trend"])["partial"] for c in cards)
+    ended = client_in.get(url(community) + "?period=custom&start=2026-01-01&end=2026-01-10").context["cards"]
+    assert not any(json.loads(c["trend"])["partial"] for c in ended)
+    group = Group.objects.filter(workspace=community).first()
+    charts = json.loads(client_in.get(url(community, "group_analytics", group.pk)).context["charts"])
+    assert charts["members"]["partial"] and charts["messages"]["partial"]
 
 
 def test_every_table_downloads_as_csv_and_xlsx(client_in, community):

@@ -132,12 +132,15 @@ def delta_text(card):
 def figure_tooltip(figure):
     """Formula, period and the fraction behind a figure, for its title attribute."""
     metric = figure.metric
-    fraction = _("%(numerator)s ÷ %(denominator)s") % {
-        "numerator": _number(figure.numerator), "denominator": _number(figure.denominator)
-    }
-    return _("%(label)s = %(formula)s. Period %(first)s – %(last)s: %(fraction)s. Seed %(seed)s.") % {
+    numerator, denominator = _number(figure.numerator), _number(figure.denominator)
+    if metric.in_cents:  # money in yuan, as on the card: revenue ÷ buyers, revenue ÷ cost
+        numerator = f"¥{figure.numerator / 100:,.2f}"
+        if metric.unit != "money":
+            denominator = f"¥{figure.denominator / 100:,.2f}"
+    fraction = _("%(numerator)s ÷ %(denominator)s") % {"numerator": numerator, "denominator": denominator}
+    return _("%(label)s = %(formula)s. Period %(first)s – %(last)s: %(fraction)s. From %(source)s.") % {
         "label": metric.label, "formula": metric.formula, "first": figure.first.isoformat(),
-        "last": figure.last.isoformat(), "fraction": fraction, "seed": metric.seed,
+        "last": figure.last.isoformat(), "fraction": fraction, "source": metric.source,
     }
 
 

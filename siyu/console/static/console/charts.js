@@ -18,10 +18,21 @@
     return base;
   }
 
+  // A line whose last point is today (not over yet): solid up to yesterday, dotted into today.
+  function line(x, y, partial, trace) {
+    var solid = Object.assign({ x: x, y: y, type: "scatter", mode: "lines" }, trace);
+    if (!partial || x.length < 2) return [solid];
+    var n = x.length;
+    solid.x = x.slice(0, n - 1); solid.y = y.slice(0, n - 1);
+    var dotted = Object.assign({}, trace, { x: x.slice(n - 2), y: y.slice(n - 2), type: "scatter", mode: "lines",
+      showlegend: false, line: Object.assign({}, trace.line, { dash: "dot" }), name: trace.name });
+    return [solid, dotted];
+  }
+
   var draw = {
     spark: function (el, s) {
-      Plotly.newPlot(el, [{ x: s.x, y: s.y, type: "scatter", mode: "lines", line: { color: colors[0], width: 1.5 },
-        connectgaps: false, hoverinfo: "x+y" }],
+      Plotly.newPlot(el, line(s.x, s.y, s.partial, { line: { color: colors[0], width: 1.5 }, connectgaps: false,
+        hoverinfo: "x+y" }),
         layout({ height: 40, margin: { l: 0, r: 0, t: 2, b: 2 }, showlegend: false,
                  xaxis: { visible: false }, yaxis: { visible: false } }), { displayModeBar: false, responsive: true, staticPlot: false });
     },
@@ -39,13 +50,17 @@
         yaxis: { automargin: true } }), config);
     },
     lines: function (el, s) {
-      Plotly.newPlot(el, s.series.map(function (one, i) {
-        return { x: s.x, y: one[1], name: one[0], type: "scatter", mode: "lines", line: { color: colors[i] } };
-      }), layout({}), config);
+      var traces = [];
+      s.series.forEach(function (one, i) {
+        traces = traces.concat(line(s.x, one[1], s.partial, { name: one[0], line: { color: colors[i] } }));
+      });
+      Plotly.newPlot(el, traces, layout({}), config);
     },
     bars: function (el, s) {
       Plotly.newPlot(el, s.series.map(function (one, i) {
-        return { x: s.x, y: one[1], name: one[0], type: "bar", marker: { color: colors[i] } };
+        // Today's bar, not over yet, is drawn faint.
+        var opacity = s.x.map(function (_, j) { return s.partial && j === s.x.length - 1 ? 0.35 : 1; });
+        return { x: s.x, y: one[1], name: one[0], type: "bar", marker: { color: colors[i], opacity: opacity } };
       }), layout({ barmode: "group" }), config);
     },
     heatmap: function (el, s) {
