@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from siyu.core.events import OWN_SOURCE, EventType
 from siyu.core.ingest import events_ingest
+from siyu.core.kinds import DELETE_MESSAGE, REMOVE_MEMBER, SEND_TEXT
 from siyu.core.models import OutboxMessage, Workspace
 from siyu.core.projections import PreparedEvent
 from siyu.core.outbox import outbox_enqueue, outbox_update_pending
@@ -194,7 +195,7 @@ def welcome_queue(
     newcomers = _unique(newcomers)
     due = rules.quiet_hours_defer(bot_settings=bot_settings, due_at=now + min(window, longest), tz=workspace.tz)
     message = outbox_enqueue(
-        workspace=workspace, channel=group.channel, kind="send_text", target=group.external_id,
+        workspace=workspace, channel=group.channel, kind=SEND_TEXT, target=group.external_id,
         payload=welcome_payload(group=group, bot_settings=bot_settings, newcomers=newcomers),
         idempotency_key=own_id("welcome", group.pk, first_source_id), due_at=due,
     )
@@ -308,15 +309,15 @@ def strike_add(
         )
 
     if rule.delete_message:
-        send("delete_message", "delete", {"message_id": event.source_id, "reason": rule.name})
+        send(DELETE_MESSAGE, "delete", {"message_id": event.source_id, "reason": rule.name})
     if removing:
-        send("remove_member", "remove", {"user": sender["id"], "reason": f"{rule.name} ({number}/{limit})"})
+        send(REMOVE_MEMBER, "remove", {"user": sender["id"], "reason": f"{rule.name} ({number}/{limit})"})
     elif rule.warn:
         mention, mentions = rules.mentions_build([sender])
         text = rules.render_text(bot_settings.warning_text, {"name": mention, "rule": rule.name, "strike": number, "limit": limit})
         if "{name}" not in bot_settings.warning_text:
             text = f"{mention} {text}"
-        send("send_text", "warn", {"text": text, "mentions": mentions})
+        send(SEND_TEXT, "warn", {"text": text, "mentions": mentions})
     return strike_id
 
 
@@ -368,7 +369,7 @@ def keyword_reply(context: BotContext, event: PreparedEvent, group: Group) -> Ou
     if not cooldown_claim(rule=reply, group=group, seconds=settings.reply_cooldown_seconds):
         return None
     return outbox_enqueue(
-        workspace=context.workspace, channel=group.channel, kind="send_text", target=group.external_id,
+        workspace=context.workspace, channel=group.channel, kind=SEND_TEXT, target=group.external_id,
         payload=reply_payload(reply=reply, sender=context.person(event), group=group, bot_settings=settings),
         idempotency_key=own_id("reply", event.source_id, reply.pk),
         due_at=rules.quiet_hours_defer(bot_settings=settings, due_at=timezone.now(), tz=context.workspace.tz),

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from siyu.core.db import UTC
 from siyu.core.events import OWN_SOURCE, EventType, member_ref
 from siyu.core.ingest import events_ingest
+from siyu.core.kinds import SET_ANNOUNCEMENT
 from siyu.core.models import AuditEntry, Event, OutboxMessage, StaffRole, Workspace
 from siyu.core.outbox import outbox_enqueue
 from siyu.members.models import Identity
@@ -180,7 +181,7 @@ def _announce(*, announcement: Announcement, occurrence: datetime, now: datetime
     for group in targets:
         settings = bot_settings_get(workspace=workspace, group=group)
         messages.append(outbox_enqueue(
-            workspace=workspace, channel=group.channel, kind="set_announcement", target=group.external_id,
+            workspace=workspace, channel=group.channel, kind=SET_ANNOUNCEMENT, target=group.external_id,
             payload={"text": announcement.text},
             idempotency_key=key if announcement.group_id else own_id("announce", announcement.pk, moment, group.pk),
             due_at=rules.quiet_hours_defer(bot_settings=settings, due_at=now, tz=workspace.tz),

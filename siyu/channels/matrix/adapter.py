@@ -14,7 +14,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from siyu.channels.base import AdapterError, ChannelAdapter, RateLimit
-from siyu.core.kinds import CREATE_GROUP, KINDS
+from siyu.core.kinds import (
+    CREATE_GROUP, DELETE_MESSAGE, KINDS, REMOVE_MEMBER, SEND_PRIVATE, SEND_TEXT, SET_ANNOUNCEMENT,
+)
 
 from .client import MatrixError, txn_id
 from .models import MatrixAccount, MatrixDirectRoom
@@ -49,11 +51,11 @@ class MatrixAdapter(ChannelAdapter):
         account = _account(message.workspace_id)
         client = account_client(account)
         handler = {
-            "send_text": self._send_text,
-            "send_private": self._send_private,
-            "remove_member": self._remove_member,
-            "set_announcement": self._set_announcement,
-            "delete_message": self._delete_message,
+            SEND_TEXT: self._send_text,
+            SEND_PRIVATE: self._send_private,
+            REMOVE_MEMBER: self._remove_member,
+            SET_ANNOUNCEMENT: self._set_announcement,
+            DELETE_MESSAGE: self._delete_message,
             CREATE_GROUP: self._create_group,
         }.get(message.kind)
         if handler is None:
