@@ -21,6 +21,9 @@ class Watermark(models.Model):
     refreshed_at = models.DateTimeField(null=True)
     # The last local day the rollups hold rows for; the next refresh extends them to today.
     last_day = models.DateField(null=True)
+    # The last refresh that failed (cleared by the next one that succeeds), shown on the dashboard.
+    failed_at = models.DateTimeField(null=True)
+    failure = models.CharField(max_length=500, blank=True, default="")
 
 
 class DayFigures(models.Model):

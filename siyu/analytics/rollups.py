@@ -11,6 +11,7 @@ Both run the same steps, so a refresh after any sequence of batches leaves the s
    stats) and the facts; members at the start and end of each day follow from the stays;
 4. member models for the members the new events name (and everyone once a day, as windows move).
 """
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -31,6 +32,8 @@ from siyu.members.models import MemberDailyActivity
 from . import calendar
 from .models import CampaignTouch, Cost, GroupDay, Invite, MemberModel, Sale, SaleGroup, Watermark, WorkspaceDay
 from .tiers import member_models_update
+
+log = logging.getLogger(__name__)
 
 # Events whose details become facts; the ledger has a partial index on exactly these types.
 FACT_TYPES = (
@@ -107,6 +110,21 @@ def rollups_refresh(*, workspace: Workspace, today: date | None = None) -> Refre
     up_to = ledger_high_water(workspace=workspace)  # before our transaction: it waits for writers in flight
     with transaction.atomic():
         return _refresh(workspace, today=today, full=False, up_to=up_to)
+
+
+def rollups_refresh_recorded(*, workspace: Workspace) -> RefreshResult | None:
+    """rollups_refresh, but a failure is recorded on the workspace's watermark (its dashboard says so) and
+    None returned instead of raising; a success clears the record. The refresh itself stays all or nothing."""
+    try:
+        result = rollups_refresh(workspace=workspace)
+    except Exception as exc:  # one workspace's bad data must not stop the figures of the others
+        log.exception("analytics: refreshing workspace %s failed", workspace.pk)
+        Watermark.objects.update_or_create(
+            workspace=workspace, defaults={"failed_at": timezone.now(), "failure": f"{type(exc).__name__}: {exc}"[:500]}
+        )
+        return None
+    Watermark.objects.filter(workspace=workspace, failed_at__isnull=False).update(failed_at=None, failure="")
+    return result
 
 
 def rollups_rebuild(*, workspace: Workspace, today: date | None = None) -> RefreshResult:

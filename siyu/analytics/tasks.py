@@ -8,7 +8,7 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 
 from siyu.core.models import Workspace
 
-from .rollups import rollups_rebuild, rollups_refresh
+from .rollups import rollups_rebuild, rollups_refresh_recorded
 
 # Ingest may commit hundreds of batches a second; one queued refresh per workspace every few seconds
 # is enough (the periodic task catches whatever a debounced wake-up missed).
@@ -20,13 +20,14 @@ _last_wake: dict[int, float] = {}
 def refresh_task(workspace_id: int) -> None:
     workspace = Workspace.objects.filter(pk=workspace_id).first()
     if workspace is not None:
-        rollups_refresh(workspace=workspace)
+        rollups_refresh_recorded(workspace=workspace)
 
 
 @db_periodic_task(crontab(minute="*"))
 def refresh_all_periodically() -> None:
+    """Each workspace on its own: a failure is recorded on that workspace's dashboard and the others carry on."""
     for workspace in Workspace.objects.all():
-        rollups_refresh(workspace=workspace)
+        rollups_refresh_recorded(workspace=workspace)
 
 
 def refresh_soon(sender: object, workspace: Workspace, **kwargs: Any) -> None:

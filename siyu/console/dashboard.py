@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from siyu.analytics import cohorts, metrics, selectors
-from siyu.analytics.rollups import rollups_refresh
+from siyu.analytics.rollups import rollups_refresh_recorded
 from siyu.core.events import EventType
 from siyu.core.roles import WRITERS, role_allows
 from siyu.groups.models import Group
@@ -249,8 +249,11 @@ def group_analytics(request, group_id):
 @role_required(WRITERS, gettext_lazy("Viewers cannot update the figures; they update by themselves within a minute."))
 def analytics_refresh(request):
     """On demand: bring the rollups up to the ledger now instead of waiting for the worker."""
-    result = rollups_refresh(workspace=request.workspace)
-    messages.success(request, _("Figures updated: %(n)s new events read.") % {"n": result.events})
+    result = rollups_refresh_recorded(workspace=request.workspace)
+    if result is None:
+        messages.error(request, _("The figures could not be updated; the dashboard says why."))
+    else:
+        messages.success(request, _("Figures updated: %(n)s new events read.") % {"n": result.events})
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = reverse("console:dashboard", args=[request.workspace.slug])

@@ -1,9 +1,36 @@
+from datetime import date, datetime
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from siyu.groups.models import GroupKind
+
+
+# Days and moments an operator may type: near year 1 or 9999 day arithmetic overflows (the dashboard's
+# period before, a local day's start in UTC), and the ledger holds nothing before 2000 (core.ingest.EARLIEST).
+EARLIEST_DAY, LATEST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+DAY_RANGE = _("Choose a day from 2000-01-01 to 2099-12-31.")
+
+
+class DayField(forms.DateField):
+    """A DateField bounded to EARLIEST_DAY … LATEST_DAY, with a translated message outside them."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("validators", [MinValueValidator(EARLIEST_DAY, DAY_RANGE), MaxValueValidator(LATEST_DAY, DAY_RANGE)])
+        super().__init__(**kwargs)
+
+
+class MomentField(forms.DateTimeField):
+    """A DateTimeField bounded like DayField (compared as aware moments, which cannot overflow)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        earliest = datetime.combine(EARLIEST_DAY, datetime.min.time(), tzinfo=dt_timezone.utc)
+        latest = datetime.combine(LATEST_DAY, datetime.max.time(), tzinfo=dt_timezone.utc)
+        kwargs.setdefault("validators", [MinValueValidator(earliest, DAY_RANGE), MaxValueValidator(latest, DAY_RANGE)])
+        super().__init__(**kwargs)
 
 
 class MemberFilterForm(forms.Form):
@@ -42,8 +69,8 @@ class PeriodForm(forms.Form):
     """A period of local days ending today (or custom), and the one just before it for comparison."""
 
     period = forms.ChoiceField(label=_("Period"), choices=PERIODS, required=False)
-    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = DayField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = DayField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, today, **kwargs):
         super().__init__(*args, **kwargs)
@@ -81,8 +108,8 @@ class EventFilterForm(forms.Form):
     type = forms.MultipleChoiceField(label=_("Types"), required=False)
     group = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
     member = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
-    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = DayField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = DayField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):

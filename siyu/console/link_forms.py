@@ -15,6 +15,8 @@ from siyu.links.models import Strategy
 from siyu.links.posters import POSITIONS, PosterLayout
 from siyu.links.services import UTM_FIELDS
 
+from .forms import MomentField
+
 DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
 STATUSES = [
@@ -55,9 +57,9 @@ class LinkForm(forms.Form):
     utm_campaign = forms.CharField(label=_("UTM campaign"), required=False, max_length=100)
     utm_term = forms.CharField(label=_("UTM term"), required=False, max_length=100)
     utm_content = forms.CharField(label=_("UTM content"), required=False, max_length=100)
-    valid_from = forms.DateTimeField(label=_("Valid from"), required=False, input_formats=DATETIME_FORMATS,
+    valid_from = MomentField(label=_("Valid from"), required=False, input_formats=DATETIME_FORMATS,
                                      widget=DATETIME_INPUT)
-    valid_until = forms.DateTimeField(label=_("Valid until"), required=False, input_formats=DATETIME_FORMATS,
+    valid_until = MomentField(label=_("Valid until"), required=False, input_formats=DATETIME_FORMATS,
                                       widget=DATETIME_INPUT)
     max_visits = forms.IntegerField(label=_("Maximum visits"), required=False,
                                     help_text=_("Empty: no limit."))

@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from siyu.groups import rules
 from siyu.groups.models import BotSettings, KeywordReply, ModerationRule, Repeat
 
+from .forms import MomentField
+
 TIME_INPUT = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 
 
@@ -70,7 +72,7 @@ class AnnouncementForm(forms.Form):
 
     text = forms.CharField(label=_("Announcement"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
     when = forms.ChoiceField(label=_("When"), choices=WHEN, initial="now", widget=forms.RadioSelect)
-    at = forms.DateTimeField(
+    at = MomentField(
         label=_("At"), required=False, input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
