@@ -12,18 +12,19 @@ come after "Owner".
 """
 import codecs
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from siyu.core.models import AuditEntry
+from siyu.core.models import AuditEntry, Workspace
 from siyu.core.spreadsheets import csv_stream, xlsx_write
 
-from .models import Member, MemberStats, MemberTag, SegmentMember
+from .models import Member, MemberStats, MemberTag, Segment, SegmentMember
 from .privacy import email_mask, phone_mask, wechat_mask
 
 CHUNK = 2000
@@ -42,13 +43,13 @@ class ExportColumn:
 EXPORT_COLUMNS: dict[str, ExportColumn] = {}
 
 
-def export_column_register(column):
+def export_column_register(column: "ExportColumn") -> "ExportColumn":
     """Add a column after "Owner" (from an app's AppConfig.ready()); columns keep their registration order."""
     EXPORT_COLUMNS[column.key] = column
     return column
 
 
-def export_headers():
+def export_headers() -> list[Any]:
     """Column titles; the same with or without contacts (only the contact cells differ)."""
     return [_("Member number"), _("Name"), _("Gender"), _("City"), _("Remark"), _("Phone"), _("E-mail"), _("WeChat ID"),
             _("Tags"), _("Owner"), *(column.title() for column in EXPORT_COLUMNS.values()), _("First seen"),
@@ -77,7 +78,7 @@ def _local(value, tz):
     return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
-def export_rows(*, workspace, segment=None, with_contacts=False):
+def export_rows(*, workspace: Workspace, segment: Segment | None = None, with_contacts: bool = False) -> Iterator[list[Any]]:
     """Yield one list of plain values per member (columns as export_headers), CHUNK members per query round."""
     tz = workspace.tz
     genders = {"m": _("Male"), "f": _("Female"), "": ""}
@@ -105,7 +106,10 @@ def export_rows(*, workspace, segment=None, with_contacts=False):
             ]
 
 
-def members_export(*, workspace, out, fmt="csv", segment=None, with_contacts=False, by=None, progress=None):
+def members_export(
+    *, workspace: Workspace, out: Any, fmt: str = "csv", segment: Segment | None = None, with_contacts: bool = False,
+    by: User | None = None, progress: Callable[[int], object] | None = None,
+) -> int:
     """Write the members (all, or the segment's live list) to `out` (a binary file or a path for xlsx)
     and audit it. Returns the number of members written."""
     if fmt not in FORMATS:
@@ -132,7 +136,9 @@ def members_export(*, workspace, out, fmt="csv", segment=None, with_contacts=Fal
     return count
 
 
-def export_audit(*, workspace, by, segment, fmt, with_contacts, count):
+def export_audit(
+    *, workspace: Workspace, by: User | None, segment: Segment | None, fmt: str, with_contacts: bool, count: int
+) -> AuditEntry:
     """One AuditEntry(action="export") for an export; `with_contacts` says whether contacts left unmasked."""
     return AuditEntry.objects.create(
         workspace=workspace, user=by, action="export", subject=f"segment:{segment.pk}" if segment else "members",

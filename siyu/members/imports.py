@@ -22,12 +22,14 @@ import os
 import re
 import sqlite3
 import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
@@ -39,7 +41,7 @@ from siyu.core.db import insert_many, update_by_field_set
 from siyu.core.events import OWN_SOURCE, EventType, own_member_event
 from siyu.core.fields import contact_digest
 from siyu.core.ingest import events_ingest
-from siyu.core.models import AuditEntry, StaffRole
+from siyu.core.models import AuditEntry, StaffRole, Workspace
 
 from .privacy import phone_normalise
 from .models import Identity, ImportStatus, Member, MemberImport, Tag, TagGroup, TagVia
@@ -100,7 +102,7 @@ class ImportProblem(Exception):
     """The file as a whole cannot be imported (empty, undecodable, no header…); the message says why."""
 
 
-def field_label(name):
+def field_label(name: str) -> str:
     if name.startswith(IDENTITY_PREFIX):
         return _("Identity on %(channel)s") % {"channel": name[len(IDENTITY_PREFIX):]}
     return str(FIELDS.get(name, name))
@@ -110,7 +112,7 @@ def _header_key(text):
     return re.sub(r"[\s_\-()（）]+", "", str(text)).lower()
 
 
-def mapping_propose(headers):
+def mapping_propose(headers: Sequence[str]) -> dict[str, str]:
     """{header: field} guessed from Chinese and English column names ("手机号" → phone, "Tags" → tags);
     "identity:wecom" / "身份:wecom" → external ids on that channel; unknown columns map to "" (ignored)."""
     mapping, taken = {}, set()
@@ -133,7 +135,7 @@ def _kind(path):
     return "xlsx" if str(path).lower().endswith((".xlsx", ".xlsm")) else "csv"
 
 
-def encoding_detect(path):
+def encoding_detect(path: str | Path) -> str:
     """The encoding of a CSV file: UTF-8 with or without BOM, else charset-normalizer's best guess
     (GBK and GB2312 are read as GB18030, their superset). Returns a codec name from ENCODINGS when it can."""
     with open(path, "rb") as f:
@@ -161,7 +163,7 @@ def encoding_detect(path):
     return name
 
 
-def encoding_label(encoding):
+def encoding_label(encoding: str) -> str:
     return str(ENCODINGS.get(encoding, encoding))
 
 
@@ -177,7 +179,7 @@ def _cell(value):
     return str(value).strip()
 
 
-def rows_read(*, path, encoding=""):
+def rows_read(*, path: str | Path, encoding: str = "") -> Iterator[tuple[int, list[str]]]:
     """Yield (line number, [cell text, …]) for every row of the file, streaming (bounded memory).
 
     Raises ImportProblem when the file cannot be decoded with `encoding` or is not a CSV/XLSX file.
@@ -247,7 +249,7 @@ def _headers(cells):
     return headers
 
 
-def import_preview(*, path, encoding="", rows=PREVIEW_ROWS):
+def import_preview(*, path: str | Path, encoding: str = "", rows: int = PREVIEW_ROWS) -> dict[str, Any]:
     """{"headers", "rows" (the first few), "proposed" mapping}; ImportProblem if the file cannot be read."""
     _line, cells, data = _data_rows(path, encoding)
     headers = _headers(cells)
@@ -260,7 +262,7 @@ def import_preview(*, path, encoding="", rows=PREVIEW_ROWS):
     return {"headers": headers, "rows": first, "proposed": mapping_propose(headers)}
 
 
-def rows_count(*, path, encoding=""):
+def rows_count(*, path: str | Path, encoding: str = "") -> int:
     """Data rows in the file (non-blank rows after the header), read as a stream."""
     try:
         _line, _cells, data = _data_rows(path, encoding)
@@ -270,7 +272,7 @@ def rows_count(*, path, encoding=""):
 
 
 # -- storage: the import's folder -----------------------------------------------------------------
-def imports_dir():
+def imports_dir() -> Path:
     folder = Path(settings.VAR_DIR) / "imports"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
@@ -287,7 +289,7 @@ def _meta_path(member_import):
     return folder / f"import-{member_import.pk}.json"
 
 
-def import_options(member_import):
+def import_options(member_import: MemberImport) -> dict[str, Any]:
     """What the operator chose beside the mapping (create_tags, skip_bad, language) and the last run's
     summary; kept in a small JSON file beside the upload."""
     try:
@@ -309,7 +311,7 @@ def _progress_path(member_import):
     return _folder(member_import) / f"import-{member_import.pk}.progress"
 
 
-def import_progress(member_import):
+def import_progress(member_import: MemberImport) -> tuple[int, int]:
     """(done rows, total rows) of a running import, read from its progress file; the stored counts otherwise."""
     if member_import.status == ImportStatus.RUNNING:
         try:
@@ -327,7 +329,7 @@ def _progress_write(member_import, done, total):
     os.replace(tmp, path)
 
 
-def import_upload(*, workspace, by, filename, chunks):
+def import_upload(*, workspace: Workspace, by: User | None, filename: str, chunks: Iterable[bytes]) -> MemberImport:
     """Store an uploaded file (an iterable of byte chunks) under SIYU_VAR_DIR and create its MemberImport,
     with the detected encoding and a proposed mapping. ImportProblem if the file cannot be read."""
     safe = re.sub(r"[^\w.\-]+", "_", Path(filename).name)[-100:] or "members.csv"
@@ -342,7 +344,9 @@ def import_upload(*, workspace, by, filename, chunks):
     return import_create(workspace=workspace, by=by, path=str(path), filename=Path(filename).name[:255])
 
 
-def import_create(*, workspace, by, path, filename=None, encoding=""):
+def import_create(
+    *, workspace: Workspace, by: User | None, path: str, filename: str | None = None, encoding: str = ""
+) -> MemberImport:
     """A MemberImport for the file at `path` with its encoding (detected unless given) and proposed mapping."""
     path = str(Path(path).resolve())
     if not os.path.exists(path):
@@ -364,7 +368,10 @@ def import_create(*, workspace, by, path, filename=None, encoding=""):
     return imp
 
 
-def import_configure(*, member_import, mapping=None, encoding=None, create_tags=None, skip_bad=None):
+def import_configure(
+    *, member_import: MemberImport, mapping: dict[str, str] | None = None, encoding: str | None = None,
+    create_tags: bool | None = None, skip_bad: bool | None = None,
+) -> MemberImport:
     """Change the mapping ({header: field}), encoding or options of an import not yet committed."""
     imp = member_import
     if imp.status in (ImportStatus.RUNNING, ImportStatus.DONE):
@@ -389,7 +396,7 @@ def import_configure(*, member_import, mapping=None, encoding=None, create_tags=
     return imp
 
 
-def mapping_parse(pairs, *, headers):
+def mapping_parse(pairs: Iterable[str], *, headers: Sequence[str]) -> dict[str, str]:
     """{header: field} from "手机=phone" strings (the CLI's --map); ValidationError for an unknown header."""
     mapping = {}
     for pair in pairs:
@@ -799,7 +806,9 @@ def _columns(ctx, headers, mapping):
     return columns, {name: header for name, header in used.items()}
 
 
-def import_run(*, member_import, commit, progress=None):
+def import_run(
+    *, member_import: MemberImport, commit: bool, progress: Callable[..., object] | None = None
+) -> "ImportResult":
     """Check every row of the file (dry run) or import it (commit) and return an ImportResult.
 
     The report lists every bad row (line, column, reason; the first REPORT_LIMIT are stored). A commit is
@@ -906,7 +915,7 @@ def _finish(imp, result, *, commit):
     _progress_path(imp).unlink(missing_ok=True)
 
 
-def import_can_commit(member_import):
+def import_can_commit(member_import: MemberImport) -> bool:
     """Whether the last dry run allows a commit: no file error, and no bad rows unless they are skipped."""
     imp = member_import
     if imp.status != ImportStatus.CHECKED or imp.error:

@@ -14,10 +14,12 @@ by that app with `score_facts_register` in its AppConfig.ready().
 """
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, IntegerField, Q, Sum
@@ -27,11 +29,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from siyu.core.events import EventType
-from siyu.core.models import Event, StaffRole
+from siyu.core.models import Event, StaffRole, Workspace
 from siyu.core.roles import OPERATORS, WRITERS, role_check, staff_role_get
 
 from .models import (
-    Assignment, Lead, LeadList, LeadStatus, Member, MemberDailyActivity, MemberStats, MemberTag, NoteKind, SegmentMember, Tag,
+    Assignment, Lead, LeadList, LeadStatus, Member, MemberDailyActivity, MemberStats, MemberTag, Note, NoteKind, Segment,
+    SegmentMember, Tag,
 )
 from .notes import note_add
 
@@ -60,7 +63,7 @@ class ScoreFacts:
 _score_facts: dict[str, ScoreFacts] = {}  # by name
 
 
-def score_facts_register(facts):
+def score_facts_register(facts: Any) -> Any:
     """Add another app's facts to the score inputs (from its AppConfig.ready())."""
     for name in facts.names:
         _score_facts[name] = facts
@@ -68,7 +71,7 @@ def score_facts_register(facts):
 
 
 # -- weights --------------------------------------------------------------------------------------
-def weights_clean(*, workspace, weights):
+def weights_clean(*, workspace: Workspace, weights: object) -> dict[str, float]:
     """Check a weights mapping; returns it with float weights. ValidationError names each bad entry."""
     if not isinstance(weights, dict) or not weights:
         raise ValidationError({"weights": [_("Give at least one weight, e.g. {\"messages_30d\": 1}.")]})
@@ -106,7 +109,7 @@ def weights_clean(*, workspace, weights):
     return clean
 
 
-def input_label(key):
+def input_label(key: str) -> str:
     """The label an operator reads for a weights key."""
     if key in SCORE_INPUTS:
         return str(SCORE_INPUTS[key])
@@ -122,7 +125,9 @@ def input_label(key):
 
 
 # -- scores ---------------------------------------------------------------------------------------
-def member_inputs(*, workspace, member_ids, keys, now=None):
+def member_inputs(
+    *, workspace: Workspace, member_ids: Any, keys: Sequence[str], now: datetime | None = None
+) -> dict[int, dict[str, float]]:
     """{member id: {key: value}} for the inputs named by `keys`, read in one grouped query per kind of
     input. `member_ids` is a queryset of ids (a subquery, e.g. a segment's list) or a list."""
     now = now or timezone.now()
@@ -182,11 +187,12 @@ def member_inputs(*, workspace, member_ids, keys, now=None):
     return values
 
 
-def score_of(values, weights):
+def score_of(values: Mapping[str, float], weights: Mapping[str, float]) -> tuple[float, list[list[Any]]]:
     """(score, reasons): points = value × weight per input, score = their sum (both rounded to 2 places).
     A reason is [input key, value, weight, points]; pages show the key by its label (`input_label`) in the
     reader's language."""
-    reasons, score = [], 0.0
+    reasons: list[list[Any]] = []
+    score = 0.0
     for key, weight in weights.items():
         value = values.get(key, 0)
         points = round(value * weight, 2)
@@ -206,14 +212,20 @@ def _staff_check(workspace, staff):
     return staff
 
 
-def leadlist_create(*, workspace, name, segment, weights, staff=(), assignment=Assignment.ROUND_ROBIN, limit=None, by=None):
+def leadlist_create(
+    *, workspace: Workspace, name: str, segment: Segment | None, weights: object, staff: Iterable[User] = (),
+    assignment: str = Assignment.ROUND_ROBIN, limit: int | None = None, by: User | None = None,
+) -> LeadList:
     """A new lead list (not built yet: call leadlist_build)."""
     lead_list = LeadList(workspace=workspace, created_by=by)
     return leadlist_update(lead_list=lead_list, name=name, segment=segment, weights=weights, staff=staff,
                            assignment=assignment, limit=limit)
 
 
-def leadlist_update(*, lead_list, name, segment, weights, staff=(), assignment=Assignment.ROUND_ROBIN, limit=None):
+def leadlist_update(
+    *, lead_list: LeadList, name: str, segment: Segment | None, weights: object, staff: Iterable[User] = (),
+    assignment: str = Assignment.ROUND_ROBIN, limit: int | None = None,
+) -> LeadList:
     """Change a lead list's settings; the leads change at the next build."""
     workspace = lead_list.workspace
     errors = {}
@@ -234,7 +246,7 @@ def leadlist_update(*, lead_list, name, segment, weights, staff=(), assignment=A
         staff = _staff_check(workspace, staff)
     except ValidationError as error:
         errors.update(error.message_dict)
-    if errors:
+    if errors or segment is None:
         raise ValidationError(errors)
     with transaction.atomic():
         lead_list.name, lead_list.segment, lead_list.weights = name, segment, weights
@@ -244,7 +256,7 @@ def leadlist_update(*, lead_list, name, segment, weights, staff=(), assignment=A
     return lead_list
 
 
-def leadlist_build(*, lead_list, now=None):
+def leadlist_build(*, lead_list: LeadList, now: datetime | None = None) -> dict[str, int]:
     """Score the segment's live members and bring the leads up to date. Transactional and repeatable.
 
     Members who stay keep their assignee and status (their score and reasons are refreshed); new members
@@ -282,7 +294,7 @@ def leadlist_build(*, lead_list, now=None):
     return {"leads": len(scored) + len(existing) - len(gone), "added": len(added), "removed": len(gone), "assigned": assigned}
 
 
-def leads_assign(*, lead_list, now=None):
+def leads_assign(*, lead_list: LeadList, now: datetime | None = None) -> int:
     """Give the list's unassigned open leads, best score first, to its staff.
 
     Round robin: in turn, in the order of the staff's user ids, continuing after whoever of them got the
@@ -313,7 +325,7 @@ def leads_assign(*, lead_list, now=None):
     return len(todo)
 
 
-def lead_status_set(*, lead, status, by):
+def lead_status_set(*, lead: Lead, status: str, by: User) -> Lead:
     """Set a lead's status. Sales may change only their own leads; viewers none."""
     if status not in LeadStatus.values:
         raise ValidationError({"status": [_("Choose one of: %(values)s.") % {"values": ", ".join(LeadStatus.values)}]})
@@ -325,7 +337,9 @@ def lead_status_set(*, lead, status, by):
     return lead
 
 
-def lead_follow_up(*, lead, author, text, status=None, occurred_at=None):
+def lead_follow_up(
+    *, lead: Lead, author: User, text: str, status: str | None = None, occurred_at: datetime | None = None
+) -> Note:
     """Log a follow-up on a lead (a note of kind follow_up linked to it) and optionally set its status, together."""
     with transaction.atomic():
         note = note_add(member=lead.member, author=author, kind=NoteKind.FOLLOW_UP, text=text,
@@ -335,7 +349,7 @@ def lead_follow_up(*, lead, author, text, status=None, occurred_at=None):
     return note
 
 
-def lead_assign(*, lead, to_user, by):
+def lead_assign(*, lead: Lead, to_user: User | None, by: User) -> Lead:
     """Give one lead to another staff member of the list (operators and above)."""
     role_check(staff_role=staff_role_get(workspace_id=lead.lead_list.workspace_id, user=by), roles=OPERATORS,
                message=_("Only owners, admins and operators can reassign leads."))
@@ -347,7 +361,7 @@ def lead_assign(*, lead, to_user, by):
 
 
 # -- reads ----------------------------------------------------------------------------------------
-def my_leads(*, workspace, user, statuses=OPEN, limit=200):
+def my_leads(*, workspace: Workspace, user: User, statuses: Iterable[str] | None = OPEN, limit: int = 200) -> list[Lead]:
     """The user's leads in the workspace, best score first, with member (and stats) and list loaded."""
     leads = Lead.objects.filter(lead_list__workspace=workspace, assigned_to=user)
     if statuses:
@@ -355,7 +369,7 @@ def my_leads(*, workspace, user, statuses=OPEN, limit=200):
     return list(leads.select_related("member__stats", "lead_list").order_by("-score", "pk")[:limit])
 
 
-def leadlist_leads(*, lead_list, limit=500):
+def leadlist_leads(*, lead_list: LeadList, limit: int = 500) -> list[Lead]:
     return list(lead_list.leads.select_related("member__stats", "assigned_to").order_by("-score", "member_id")[:limit])
 
 

@@ -14,17 +14,19 @@ MemberStats and MemberDailyActivity are recomputed from the ledger for both. `Me
 records every change, so undo puts every row back exactly. Member numbers never change.
 """
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from django.apps import apps
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import Count, ForeignKey, Q
+from django.db.models import Count, ForeignKey, Model, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from siyu.core.models import AuditEntry, Event
+from siyu.core.models import AuditEntry, Event, Workspace
 from siyu.core.projections import Batch, PreparedEvent
 
 from .models import Member, MemberMerge, MemberStats
@@ -58,7 +60,7 @@ def _earliest():
     return found
 
 
-def member_relations():
+def member_relations() -> list[tuple[type[Model], Any]]:
     """(model, foreign key field) for every field pointing at Member that a merge moves."""
     found = []
     for model in apps.get_models():
@@ -81,7 +83,7 @@ def _clash_keys(model, field):
     return keys
 
 
-def merge_candidates(*, workspace):
+def merge_candidates(*, workspace: Workspace) -> list[tuple[Member, Member]]:
     """Pairs (older, newer) of members with the same phone, neither merged nor erased. Reads only."""
     live = Member.objects.filter(workspace=workspace, merged_into__isnull=True, erased_at__isnull=True).exclude(phone_digest="")
     digests = live.values("phone_digest").annotate(n=Count("id")).filter(n__gt=1).values_list("phone_digest", flat=True)
@@ -132,7 +134,7 @@ def _json(value):
     return DjangoJSONEncoder().default(value) if not isinstance(value, (str, int, float, bool, type(None), list, dict)) else value
 
 
-def member_merge(*, kept, merged, by=None, reason=""):
+def member_merge(*, kept: Member, merged: Member, by: User | None = None, reason: str = "") -> MemberMerge:
     """Fold `merged` into `kept`; returns the MemberMerge. One transaction; audited ("member_merged").
 
     Refuses (ValidationError) a member with itself, across workspaces, erased or already merged members.
@@ -197,7 +199,7 @@ def _move_rows(model, field, kept, merged, moved):
             model.objects.filter(pk__in=ids[start:start + 900]).update(**{field.attname: kept.pk})
 
 
-def member_merge_undo(*, merge, by=None):
+def member_merge_undo(*, merge: MemberMerge, by: User | None = None) -> MemberMerge:
     """Put every row the merge moved back on the merged member, recompute both members' stats and
     clear `merged_into`. One transaction; audited ("member_merge_undone").
 
@@ -280,7 +282,7 @@ def _daily_ids_read(record):
     return known
 
 
-def member_stats_recompute(*, members, known_ids=None):
+def member_stats_recompute(*, members: Sequence[Member], known_ids: Any = None) -> None:
     """Recompute MemberStats and the per-day tables (MemberDailyActivity, MemberDay) of these members from
     their events in the ledger, with MemberStatsProjection.
 

@@ -7,7 +7,10 @@ itself): the ledger keeps who owned whom when, and MemberOwnerProjection keeps M
 A handover (离职继承, groups.handover) moves a leaving colleague's members through member_owner_set.
 """
 import uuid
+from collections.abc import Iterable
+from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -51,7 +54,7 @@ def _owner_events(*, workspace, rows, owner_id, by_id, handover_id, at):
     return len(events)
 
 
-def member_owner_set(*, members, owner, by, handover=None):
+def member_owner_set(*, members: Iterable[Member], owner: User | None, by: User | None, handover: Any = None) -> int:
     """Make `owner` (a staff member of the workspace, or None for nobody) the owner of `members` (Member
     rows of one workspace). Members already owned by `owner` are skipped. One transaction; returns how
     many changed."""

@@ -60,7 +60,7 @@ class PersonalData:
 _registered: dict[str, PersonalData] = {}
 
 
-def personal_data_register(entry):
+def personal_data_register(entry: "PersonalData") -> "PersonalData":
     """Declare what an app holds about a person (from its AppConfig.ready()); one entry per app."""
     for other in _registered.values():
         if other.app != entry.app and set(other.export) & set(entry.export):
@@ -69,6 +69,6 @@ def personal_data_register(entry):
     return entry
 
 
-def personal_data():
+def personal_data() -> list["PersonalData"]:
     """The registered entries, in registration order (the apps' order in INSTALLED_APPS)."""
     return list(_registered.values())

@@ -15,17 +15,20 @@ not read them back plain: a leaked operator account then leaks no phone book.
 """
 import json
 import re
+from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from siyu.core.events import EventType
 from siyu.core.fields import contact_digest
-from siyu.core.models import AuditEntry, Event, OutboxMessage
+from siyu.core.models import AuditEntry, Event, OutboxMessage, StaffRole, Workspace
 from siyu.core.roles import ADMINS, OPERATORS, role_allows, role_check
 
 from .models import Gender, Identity, Lead, Member, MemberTag, Note, SegmentMember
@@ -47,7 +50,7 @@ KEEP_KEYS_BY_TYPE = {int(EventType.MEMBER_BARRED): frozenset({"reason"})}
 
 
 # -- contacts ----------------------------------------------------------------------------------------
-def phone_normalise(text):
+def phone_normalise(text: str | None) -> str:
     """A Chinese mobile number as 11 digits ("13812345678"), or ValidationError saying what is wrong.
 
     Spaces, dashes, dots and brackets are ignored, as is a +86 / 0086 / 86 country prefix. A number a
@@ -77,7 +80,7 @@ def phone_normalise(text):
     return value
 
 
-def phone_mask(phone):
+def phone_mask(phone: str) -> str:
     """138****5678: the operator can tell two numbers apart without reading them."""
     if not phone:
         return ""
@@ -94,7 +97,7 @@ def _word_mask(word):
     return f"{word[0]}***{word[-1]}"
 
 
-def email_mask(email):
+def email_mask(email: str) -> str:
     """a***@x.com: the first letter of the name, the whole domain."""
     if not email:
         return ""
@@ -102,22 +105,22 @@ def email_mask(email):
     return f"{local[:1]}***{at}{domain}" if at else _word_mask(email)
 
 
-def wechat_mask(wechat):
+def wechat_mask(wechat: str | None) -> str:
     """w***d: the first and last character."""
     return _word_mask(wechat or "")
 
 
-def can_see_contacts(staff_role):
+def can_see_contacts(staff_role: StaffRole | None) -> bool:
     """Owners and admins see contacts plain; operators, sales and viewers see them masked."""
     return role_allows(staff_role, ADMINS)
 
 
-def can_edit_contacts(staff_role):
+def can_edit_contacts(staff_role: StaffRole | None) -> bool:
     """Owners, admins and operators may set contacts (operators collect them, they do not read them back)."""
     return role_allows(staff_role, OPERATORS)
 
 
-def email_normalise(text):
+def email_normalise(text: str | None) -> str:
     value = (text or "").strip().lower()
     try:
         validate_email(value)
@@ -126,7 +129,7 @@ def email_normalise(text):
     return value
 
 
-def wechat_normalise(text):
+def wechat_normalise(text: str | None) -> str:
     value = (text or "").strip()
     if not WECHAT_PATTERN.match(value):
         raise ValidationError(
@@ -135,7 +138,10 @@ def wechat_normalise(text):
     return value
 
 
-def member_contacts_set(*, member, phone=None, email=None, wechat=None, by=None):
+def member_contacts_set(
+    *, member: Member, phone: str | None = None, email: str | None = None, wechat: str | None = None,
+    by: User | None = None,
+) -> Member:
     """Set the member's contacts; None leaves a field as it is, "" clears it.
 
     Validates everything before writing, then saves the encrypted fields and the phone digest in one
@@ -170,12 +176,12 @@ def member_contacts_set(*, member, phone=None, email=None, wechat=None, by=None)
     return member
 
 
-def member_find_by_phone(*, workspace, phone):
+def member_find_by_phone(*, workspace: Workspace, phone: str) -> "QuerySet[Member]":
     """Members of the workspace with this phone (any written form), via the digest."""
     return Member.objects.filter(workspace=workspace, phone_digest=contact_digest(phone_normalise(phone)))
 
 
-def contacts_for(member, staff_role):
+def contacts_for(member: Member, staff_role: StaffRole | None) -> dict[str, Any]:
     """The member's contacts as this role may see them: {"phone", "email", "wechat", "masked"}."""
     if can_see_contacts(staff_role):
         return {"phone": member.phone, "email": member.email, "wechat": member.wechat, "masked": False}
@@ -185,7 +191,7 @@ def contacts_for(member, staff_role):
     }
 
 
-def contact_reveal(*, member, staff_role):
+def contact_reveal(*, member: Member, staff_role: StaffRole) -> dict[str, Any]:
     """The plain contacts, for an explicit "reveal" by an owner or admin; audited ("contact_revealed").
 
     Raises RoleRequired (a PermissionDenied) for other roles (nothing is written then).
@@ -199,22 +205,22 @@ def contact_reveal(*, member, staff_role):
 
 
 # -- export ------------------------------------------------------------------------------------------
-def member_data_export(*, member, by=None):
+def member_data_export(*, member: Member, by: User | None = None) -> bytes:
     """Everything Siyu holds about the person, as one UTF-8 JSON document (bytes); audited ("member_exported").
 
     Profile, plain contacts, identities, tags, notes, segments, leads, what other apps hold about the
     person (members.personal: group stays, strikes…) and every ledger event with its data. Reads only
     (plus the audit row).
     """
-    data = {
+    data: dict[str, Any] = {
         "exported_at": timezone.now(),
         "workspace": member.workspace.slug,
         "member": {
             "number": member.number, "display_name": member.display_name, "gender": member.gender,
             "city": member.city, "remark": member.remark, "profile": member.profile, "created_at": member.created_at,
-            "owner": member.owner.get_username() if member.owner_id else None,
+            "owner": member.owner.get_username() if member.owner_id and member.owner is not None else None,
             "barred_at": member.barred_at, "barred_reason": member.barred_reason,
-            "merged_into": member.merged_into.number if member.merged_into_id else None,
+            "merged_into": member.merged_into.number if member.merged_into_id and member.merged_into is not None else None,
             "erased_at": member.erased_at,
         },
         "contacts": {"phone": member.phone, "email": member.email, "wechat": member.wechat},
@@ -275,7 +281,7 @@ def _replace_ids(value, ids, replacement):
     return value
 
 
-def member_erase(*, member, by=None, reason=""):
+def member_erase(*, member: Member, by: User | None = None, reason: str = "") -> Member:
     """Erase a person: identities deleted, personal fields cleared, events kept without personal data.
 
     In one transaction: identities deleted (a later event from the same external id creates a new
@@ -293,7 +299,7 @@ def member_erase(*, member, by=None, reason=""):
     if member.merged_into_id is not None:
         raise ValidationError(
             _("Member #%(number)s was merged into #%(kept)s: erase #%(kept)s instead.")
-            % {"number": member.number, "kept": member.merged_into.number}
+            % {"number": member.number, "kept": member.merged_into.number if member.merged_into is not None else ""}
         )
     reason = (reason or "").strip()
     if len(reason) > 200:

@@ -11,12 +11,12 @@ from siyu.core.db import chunked, fetch_existing, insert_many, update_by_field_s
 from siyu.core.events import MEMBER_REF, OWN_SOURCE, EventType, is_message_edit, ref_channel
 from siyu.core.ingest import IngestError, IngestRejected
 from siyu.core.models import Workspace
-from siyu.core.projections import LatestFieldsProjection, Projection, text_error
+from siyu.core.projections import Batch, LatestFieldsProjection, Projection, text_error
 
 from .models import Gender, Identity, Member, MemberDailyActivity, MemberDay, MemberStats, MemberTag, Tag, TagRule, TagVia
 
 
-def member_numbers_allocate(*, workspace, count):
+def member_numbers_allocate(*, workspace: Workspace, count: int) -> range:
     """Reserve `count` consecutive member numbers (学号) and return them.
 
     The counter row is updated in the caller's transaction, which holds its lock until commit, so two
@@ -42,7 +42,7 @@ def _direct_members(batch, wanted):
     return {(MEMBER_REF, external_id): int(external_id) for _c, external_id in direct}
 
 
-def resolve_actors(batch):
+def resolve_actors(batch: Batch) -> None:
     """Set member_id on events with an actor, creating the member and identity on first sight.
 
     Raw SQL on this path: it runs for every batch, and ORM query building for a 900-id IN list

@@ -9,7 +9,7 @@ from .segments import live_recount_due
 
 
 @db_task()
-def member_import_run(import_id, commit):
+def member_import_run(import_id: int, commit: bool) -> None:
     """Dry-run or commit one MemberImport (the console queues files of more than INLINE_ROWS rows)."""
     member_import = MemberImport.objects.select_related("workspace").get(pk=import_id)
     with translation.override(import_options(member_import).get("language") or None):
@@ -17,6 +17,6 @@ def member_import_run(import_id, commit):
 
 
 @db_periodic_task(crontab(minute="7"))
-def live_recount_hourly():
+def live_recount_hourly() -> None:
     """Segments and tag rules with time windows, last-seen or tier conditions: recounted every hour."""
     live_recount_due()
