@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from siyu.channels.base import AdapterError
+from siyu.core.models import Workspace
 from siyu.core.secrets import SecretUnreadable
 
 from .client import MatrixClient, MatrixError
@@ -23,7 +24,7 @@ _clients: dict[int, tuple[tuple[str, str], MatrixClient]] = {}
 _clients_lock = threading.Lock()
 
 
-def account_client(account):
+def account_client(account: MatrixAccount) -> MatrixClient:
     """A client for the account's homeserver and token, reused across sends (one connection pool).
 
     A reconnect (new token or server) gets a new client; the old one is closed.
@@ -44,7 +45,7 @@ def account_client(account):
         return client
 
 
-def homeserver_normalise(url):
+def homeserver_normalise(url: str | None) -> str:
     """The homeserver's base URL without a trailing slash; ValidationError if it is not http(s)://host."""
     url = (url or "").strip()
     parts = urlsplit(url)
@@ -96,7 +97,10 @@ def _whoami(client):
     return me
 
 
-def matrix_connect(*, workspace, homeserver, access_token=None, user=None, password=None):
+def matrix_connect(
+    *, workspace: Workspace, homeserver: str, access_token: str | None = None, user: str | None = None,
+    password: str | None = None,
+) -> MatrixAccount:
     """Check the homeserver and the credentials, then store the workspace's bot account (token encrypted).
 
     Either `access_token`, or `user` and `password` (Siyu logs in and keeps the session it gets).
@@ -113,7 +117,7 @@ def matrix_connect(*, workspace, homeserver, access_token=None, user=None, passw
         from_login = not access_token
         if from_login:
             try:
-                login = anonymous.login_password(user=user.strip(), password=password)
+                login = anonymous.login_password(user=(user or "").strip(), password=password)
             except MatrixError as exc:
                 if exc.status == 403 or exc.errcode == "M_FORBIDDEN":
                     raise ValidationError(_("The homeserver refused the login: wrong user name or password.")) from None
@@ -150,7 +154,7 @@ class ConnectionReport:
     versions: list
 
 
-def matrix_connection_test(*, account):
+def matrix_connection_test(*, account: MatrixAccount) -> "ConnectionReport":
     """Ask the homeserver who the stored token belongs to; ValidationError with the reason if that fails.
 
     Also fails if the token now belongs to another user than the account's (the bot was replaced).
@@ -171,7 +175,7 @@ def matrix_connection_test(*, account):
     return ConnectionReport(user_id=me["user_id"], device_id=me.get("device_id") or "", versions=versions)
 
 
-def matrix_disconnect(*, workspace):
+def matrix_disconnect(*, workspace: Workspace) -> bool:
     """Forget the workspace's bot; a session Siyu opened by logging in is logged out (best effort)."""
     account = MatrixAccount.objects.filter(workspace=workspace).first()
     if account is None:
@@ -190,7 +194,10 @@ def matrix_disconnect(*, workspace):
     return True
 
 
-def matrix_settings_update(*, account, enabled, bot_per_second, bot_burst, room_per_second, room_burst):
+def matrix_settings_update(
+    *, account: MatrixAccount, enabled: bool, bot_per_second: float, bot_burst: int, room_per_second: float,
+    room_burst: int,
+) -> MatrixAccount:
     """Turn the bot on or off and set how fast it may send (per bot, per room)."""
     account.enabled = enabled
     account.bot_per_second, account.bot_burst = bot_per_second, bot_burst
@@ -200,7 +207,7 @@ def matrix_settings_update(*, account, enabled, bot_per_second, bot_burst, room_
     return account
 
 
-def matrix_sync_recorded(*, account_id, since=None, error=None):
+def matrix_sync_recorded(*, account_id: int, since: str | None = None, error: object = None) -> None:
     """Record a sync outcome: the new `since` token and the time (success), or the error."""
     now = timezone.now()
     if error is None:

@@ -35,8 +35,8 @@ class Command(BaseCommand):
                 password = None
                 if o["user"]:
                     password = os.environ.get("SIYU_MATRIX_PASSWORD") or getpass.getpass(f"Password of {o['user']}: ")
-                account = matrix_connect(workspace=ws, homeserver=o["homeserver"], access_token=token, user=o["user"], password=password)
-                self.stdout.write(f"{ws.slug}: connected {account.user_id} on {account.homeserver}; invite it to your rooms.")
+                connected = matrix_connect(workspace=ws, homeserver=o["homeserver"], access_token=token, user=o["user"], password=password)
+                self.stdout.write(f"{ws.slug}: connected {connected.user_id} on {connected.homeserver}; invite it to your rooms.")
                 return
             account = MatrixAccount.objects.filter(workspace=ws).first()
             if action == "disconnect":
