@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.db import models
 
+from .secret_key import LEGACY_KEY
 from .secrets import SecretUnreadable, secret_decrypt, secret_encrypt
 
 log = logging.getLogger(__name__)
@@ -48,12 +49,26 @@ def _digest_key(secret_key: str) -> bytes:
     )
 
 
-def contact_digest(value: str) -> str:
-    """A keyed hash of a normalised contact value (phone, e-mail), for equality lookups; "" for "".
+def _digest(secret_key: str, value: str) -> str:
+    return hmac.new(_digest_key(secret_key), value.encode(), hashlib.sha256).hexdigest()
 
-    Keyed with the current SECRET_KEY: after rotating the key, digests made under the old one no longer
-    match, so lookups by phone miss until the contacts are saved again.
+
+def contact_digest(value: str) -> str:
+    """A keyed hash of a normalised contact value (phone, e-mail), to store for equality lookups; "" for "".
+
+    Keyed with the current SECRET_KEY. Look values up with `contact_digests`, which also matches digests
+    stored under an earlier key.
     """
     if not value:
         return ""
-    return hmac.new(_digest_key(settings.SECRET_KEY), value.encode(), hashlib.sha256).hexdigest()
+    return _digest(settings.SECRET_KEY, value)
+
+
+def contact_digests(value: str) -> list[str]:
+    """The digests `value` may be stored under: the current key's first, then SECRET_KEY_FALLBACKS' and the
+    old fixed key's (a local install before it had a key of its own), so a lookup by phone still finds a member
+    after a key rotation, before their contacts are saved again. [] for ""."""
+    if not value:
+        return []
+    keys = dict.fromkeys([settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ()), LEGACY_KEY])
+    return [_digest(key, value) for key in keys]

@@ -39,7 +39,7 @@ from django.utils.translation import gettext_lazy
 
 from siyu.core.db import insert_many, update_by_field_set
 from siyu.core.events import OWN_SOURCE, EventType, own_member_event
-from siyu.core.fields import contact_digest
+from siyu.core.fields import contact_digest, contact_digests
 from siyu.core.ingest import events_ingest
 from siyu.core.models import AuditEntry, StaffRole, Workspace
 
@@ -643,11 +643,13 @@ def _match(ctx, rows, headers_of):
     good = [r for r in rows if not r.errors]
     numbers = {r.values["number"] for r in good if "number" in r.values}
     by_number = dict(live.filter(number__in=numbers).values_list("number", "pk")) if numbers else {}
-    digests = {r.values["phone_digest"] for r in good if "phone_digest" in r.values}
+    # Each digest a member may be stored under (an earlier key's too) → the row's own, current-key digest.
+    digests = {alias: r.values["phone_digest"] for r in good if "phone_digest" in r.values
+               for alias in contact_digests(r.values["phone"])}
     by_phone: dict[str, tuple[int, int]] = {}
     if digests:
         for digest, pk, number in live.filter(phone_digest__in=digests).exclude(phone_digest="").order_by("pk").values_list("phone_digest", "pk", "number"):
-            by_phone.setdefault(digest, (pk, number))
+            by_phone.setdefault(digests[digest], (pk, number))
     idents = {(c, e) for r in good for _h, c, e in r.identities}
     by_identity = {}
     for channel in {c for c, _e in idents}:

@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from siyu.core.events import EventType
-from siyu.core.fields import contact_digest
+from siyu.core.fields import contact_digest, contact_digests
 from siyu.core.models import AuditEntry, Event, OutboxMessage, StaffRole, Workspace
 from siyu.core.roles import ADMINS, OPERATORS, role_allows, role_check
 
@@ -178,7 +178,7 @@ def member_contacts_set(
 
 def member_find_by_phone(*, workspace: Workspace, phone: str) -> "QuerySet[Member]":
     """Members of the workspace with this phone (any written form), via the digest."""
-    return Member.objects.filter(workspace=workspace, phone_digest=contact_digest(phone_normalise(phone)))
+    return Member.objects.filter(workspace=workspace, phone_digest__in=contact_digests(phone_normalise(phone)))
 
 
 def contacts_for(member: Member, staff_role: StaffRole | None) -> dict[str, Any]:

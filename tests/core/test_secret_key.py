@@ -144,3 +144,23 @@ def test_the_demo_refuses_to_run_under_production_settings(tmp_path):
                                "SIYU_SECRET_KEY": get_random_secret_key()})
     assert done.returncode != 0 and "refuses to run under production settings" in done.stderr
     assert "Demo logins" not in done.stdout
+
+
+def test_after_a_rotation_members_are_still_found_by_phone_and_an_import_updates_them(workspace, settings, tmp_path):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from siyu.members.privacy import member_contacts_set, member_find_by_phone
+
+    member = Member.objects.create(workspace=workspace, number=1, display_name="王小明")
+    member_contacts_set(member=member, phone="13800138000")
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = get_random_secret_key()
+    assert list(member_find_by_phone(workspace=workspace, phone="138 0013 8000")) == [member]
+    path = tmp_path / "members.csv"
+    path.write_text("姓名,手机号,城市\n王小明,13800138000,北京\n", encoding="utf-8")
+    out = StringIO()
+    call_command("members", "import", str(path), "--workspace", workspace.slug, verbosity=0, stdout=out)
+    assert "0 new members, 1 updated" in out.getvalue()
+    assert Member.objects.get(pk=member.pk).city == "北京"
