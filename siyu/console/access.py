@@ -18,6 +18,19 @@ from siyu.groups import selectors as group_selectors
 from siyu.groups.models import Group
 
 
+# The largest id or number any row can have (a signed 64-bit integer, as both databases store them).
+MAX_ID = 2**63 - 1
+
+
+def posted_id(value):
+    """An id posted in a form field as an int, or None when it is not one any row can have."""
+    text = (value or "").strip()
+    if not text.isascii() or not text.isdigit():
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_ID else None
+
+
 def staff_roles(user):
     return StaffRole.objects.filter(user=user).select_related("workspace").order_by("workspace__name")
 
@@ -28,6 +41,8 @@ def workspace_view(view):
     @login_required
     @wraps(view)
     def wrapper(request, slug, *args, **kwargs):
+        if any(isinstance(v, int) and not 0 <= v <= MAX_ID for v in kwargs.values()):
+            raise Http404("No such row.")  # no id is that large; the database would refuse the number itself
         staff = StaffRole.objects.filter(user=request.user, workspace__slug=slug).select_related("workspace").first()
         if staff is None:
             raise Http404("No such workspace.")

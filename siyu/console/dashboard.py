@@ -5,8 +5,8 @@ Views only parse the period, call analytics and shape rows for templates, charts
 import json
 
 from django.contrib import messages
-from django.http import Http404
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -255,9 +255,9 @@ def analytics_refresh(request):
     else:
         messages.success(request, _("Figures updated: %(n)s new events read.") % {"n": result.events})
     target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    if not target.startswith("/") or not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = reverse("console:dashboard", args=[request.workspace.slug])
-    return redirect(target)
+    return HttpResponseRedirect(target)  # a path, never a view name for redirect() to reverse
 
 
 

@@ -13,7 +13,7 @@ from django.utils.translation import pgettext_lazy
 
 from siyu.links.models import Strategy
 from siyu.links.posters import POSITIONS, PosterLayout
-from siyu.links.services import UTM_FIELDS
+from siyu.links.services import COUNT_MAX, UTM_FIELDS
 
 from .forms import MomentField
 
@@ -61,7 +61,7 @@ class LinkForm(forms.Form):
                                      widget=DATETIME_INPUT)
     valid_until = MomentField(label=_("Valid until"), required=False, input_formats=DATETIME_FORMATS,
                                       widget=DATETIME_INPUT)
-    max_visits = forms.IntegerField(label=_("Maximum visits"), required=False,
+    max_visits = forms.IntegerField(label=_("Maximum visits"), required=False, max_value=COUNT_MAX,
                                     help_text=_("Empty: no limit."))
     tags = forms.CharField(label=_("Tags"), required=False, max_length=500,
                            help_text=_("Separated by commas."))
@@ -140,10 +140,10 @@ class CodeTargetForm(forms.Form):
     group = forms.TypedChoiceField(label=_("Group"), required=False, coerce=int, empty_value=None)
     url = forms.CharField(label=_("URL"), max_length=2000, help_text=_("Usually the group's invite link."),
                           widget=forms.URLInput(attrs={"placeholder": "https://", "size": 50}))
-    capacity = forms.IntegerField(label=_("Capacity"), required=False,
+    capacity = forms.IntegerField(label=_("Capacity"), required=False, max_value=COUNT_MAX,
                                   help_text=_("Empty: the group's capacity (members), else 200 visitors."))
-    weight = forms.IntegerField(label=_("Weight"), required=False, initial=1)
-    daily_cap = forms.IntegerField(label=_("Daily cap"), required=False, help_text=_("Visitors a day at most."))
+    weight = forms.IntegerField(label=_("Weight"), required=False, initial=1, max_value=COUNT_MAX)
+    daily_cap = forms.IntegerField(label=_("Daily cap"), required=False, max_value=COUNT_MAX, help_text=_("Visitors a day at most."))
 
     def __init__(self, *args, groups=(), **kwargs):
         super().__init__(*args, **kwargs)

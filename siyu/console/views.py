@@ -28,7 +28,7 @@ from siyu.members.models import Member
 
 from . import member_people, member_privacy, segment_pages
 from .areas import ConsoleArea, MenuEntry
-from .access import group_or_404, role_required, staff_roles, workspace_today, workspace_view
+from .access import group_or_404, posted_id, role_required, staff_roles, workspace_today, workspace_view
 from .forms import EventFilterForm, GroupFilterForm, MemberFilterForm, TimelineForm
 
 
@@ -98,7 +98,8 @@ def group_staff(request, group_id):
     """Put a staff member in charge of the group (operators and up)."""
     group = group_or_404(request, group_id)
     chosen = request.POST.get("staff") or None
-    role = StaffRole.objects.filter(workspace=request.workspace, user_id=chosen).select_related("user").first() if chosen else None
+    staff_id = posted_id(chosen)
+    role = StaffRole.objects.filter(workspace=request.workspace, user_id=staff_id).select_related("user").first() if staff_id else None
     if chosen and role is None:
         messages.error(request, _("Choose a staff member of this workspace."))
     else:

@@ -39,6 +39,10 @@ WHITESPACE = re.compile(r"\s")
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+# The largest count a link or code target keeps (PositiveIntegerField: 2**31 - 1 on PostgreSQL, so on both).
+COUNT_MAX = 2_147_483_647
+
+
 def _refuse(field: str, message: str) -> NoReturn:
     raise ValidationError({field: [message]})
 
@@ -156,6 +160,8 @@ def _link_fields(
         _refuse("valid_until", _("The end of validity must come after its start."))
     if max_visits is not None and (not isinstance(max_visits, int) or isinstance(max_visits, bool) or max_visits < 1):
         _refuse("max_visits", _("The maximum number of visits must be a whole number of at least 1."))
+    if max_visits is not None and max_visits > COUNT_MAX:
+        _refuse("max_visits", _("Must be at most %(max)s.") % {"max": COUNT_MAX})
     if group is not None and group.workspace_id != workspace.pk:
         _refuse("group", _("The group belongs to another workspace."))
     return dict(
@@ -283,6 +289,8 @@ def code_target_add(
     for name, value, lowest in (("capacity", capacity, 1), ("weight", weight, 0), ("daily_cap", daily_cap, 1)):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < lowest):
             _refuse(name, _("Must be a whole number of at least %(min)s.") % {"min": lowest})
+        if value is not None and value > COUNT_MAX:
+            _refuse(name, _("Must be at most %(max)s.") % {"max": COUNT_MAX})
     if position is None:
         last = code.targets.order_by("-position").values_list("position", flat=True).first()
         position = 0 if last is None else last + 1

@@ -176,7 +176,26 @@ def _seen_condition(leaf: "Leaf") -> Q:
 
 
 def _owner_condition(leaf: "Leaf") -> Q:
-    return Q(owner__isnull=True) if leaf.node["owner"] is None else Q(owner_id=leaf.node["owner"])
+    owner = leaf.node["owner"]
+    if owner is not None and (isinstance(owner, bool) or not isinstance(owner, int)):
+        raise FilterError(_("%(where)s: owner must be a staff member's id or null") % {"where": leaf.where})
+    return Q(owner__isnull=True) if owner is None else Q(owner_id=owner)
+
+
+# Every number in a filter fits a signed 64-bit integer, as ids and counts do in both databases.
+NUMBER_LIMIT = 2**63 - 1
+
+
+def _numbers_check(node: object, where: str) -> None:
+    """FilterError at the first number no column can hold (an id of 2**63, 10**30, 1e308), before any query."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _numbers_check(value, f"{where}.{key}" if where != "filter" else str(key))
+    elif isinstance(node, list):
+        for n, value in enumerate(node):
+            _numbers_check(value, f"{where}.{n}")
+    elif isinstance(node, (int, float)) and not isinstance(node, bool) and not -NUMBER_LIMIT <= node <= NUMBER_LIMIT:
+        raise FilterError(_("%(where)s: %(value)s is out of range") % {"where": where, "value": node})
 
 
 # -- the registry of conditions ------------------------------------------------------------------
@@ -284,6 +303,7 @@ def filter_compile(
     restrict = _Restrict(among)
     if not isinstance(filter, dict):
         raise FilterError(_("A filter must be an object"))
+    _numbers_check(filter, "filter")
     now = now or timezone.now()
     named: set[object] = set()
     _collect_tags(filter, named)

@@ -85,6 +85,9 @@ def weights_clean(*, workspace: Workspace, weights: object) -> dict[str, float]:
         if key in SCORE_INPUTS:
             pass
         elif name == "tag" and arg.isdigit():
+            if int(arg) > 2**63 - 1:  # no row has such an id, and the database cannot even be asked
+                errors.append(_("%(key)s: no tag %(id)s in this workspace.") % {"key": key, "id": arg})
+                continue
             tag_ids[int(arg)] = key
         elif name in _score_facts and arg:
             values = [value for value, _label in _score_facts[name].choices(name)]
