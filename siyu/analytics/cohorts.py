@@ -98,11 +98,13 @@ class FunnelStep:
 
 
 def lifecycle_funnel(*, workspace: Workspace, first: date, last: date) -> list[FunnelStep]:
-    """Exposures → joined → spoke → bought → bought again, for people who first joined in the period.
+    """Exposures → joined → bought the entry product → spoke → bought → bought again, for people who
+    first joined in the period.
 
-    Each step after "joined" counts people of the step before it: spoke = new members who sent a
-    message in the period; bought = of those, with an order in the period (not refunded in full);
-    bought again = of those, with two or more.
+    Each step after "joined" counts people of the step before it: entry = new members with an entry
+    purchase (Sale.entry, the lead product) in the period, a step only when the period has one; spoke =
+    of those, who sent a message in the period; bought = of those, with an order of a paid product in
+    the period (not refunded in full); bought again = of those, with two or more paid orders.
     """
     sql = Sql(workspace)
     exposures = sum(
@@ -113,6 +115,7 @@ def lifecycle_funnel(*, workspace: Workspace, first: date, last: date) -> list[F
     joined = {m for m, at in _first_joins(sql, start).items() if at < end}
     spoke: set[int] = set()
     orders: dict[int, int] = {}
+    entry: set[int] = set()
     mda, sale = sql.t(MemberDailyActivity), sql.t(Sale)
     members = sorted(joined)
     for chunk in _chunks(members):
@@ -122,16 +125,25 @@ def lifecycle_funnel(*, workspace: Workspace, first: date, last: date) -> list[F
             [sql.day(first), sql.day(last), *values],
         ))
         clause, values = sql.in_list("s.member_id", chunk)
-        orders.update(sql.rows(
-            f"SELECT s.member_id, COUNT(*) FROM {sale} s WHERE s.workspace_id = %s AND s.day BETWEEN %s AND %s "
+        for member_id, paid, entries in sql.rows(
+            f"SELECT s.member_id, SUM(CASE WHEN s.entry THEN 0 ELSE 1 END), SUM(CASE WHEN s.entry THEN 1 ELSE 0 END) "
+            f"FROM {sale} s WHERE s.workspace_id = %s AND s.day BETWEEN %s AND %s "
             f"AND s.paid_at IS NOT NULL AND {COUNTS} AND {clause} GROUP BY s.member_id",
             [sql.workspace.pk, sql.day(first), sql.day(last), *values],
-        ))
-    spoke &= joined
+        ):
+            orders[member_id] = int(paid)
+            if entries:
+                entry.add(member_id)
+    entry &= joined
+    counts = [("exposures", exposures), ("joined", len(joined))]
+    before = joined
+    if entry:
+        counts.append(("entry", len(entry)))
+        before = entry
+    spoke &= before
     bought = {m for m in spoke if orders.get(m, 0) >= 1}
     again = {m for m in bought if orders.get(m, 0) >= 2}
-    counts = [("exposures", exposures), ("joined", len(joined)), ("spoke", len(spoke)), ("bought", len(bought)),
-              ("bought_again", len(again))]
+    counts += [("spoke", len(spoke)), ("bought", len(bought)), ("bought_again", len(again))]
     steps, previous = [], None
     for key, count in counts:
         steps.append(FunnelStep(key, count, None if not previous else count / previous))

@@ -20,8 +20,8 @@ from siyu.core.models import Workspace
 from siyu.groups.models import Membership
 
 from . import calendar
-from .models import GroupDay, SaleGroup, WorkspaceDay
-from .rollups import Sql, scope_days
+from .models import GroupDay, Sale, SaleGroup, WorkspaceDay
+from .rollups import NET, Sql, scope_days
 
 
 @dataclass
@@ -42,7 +42,9 @@ class Totals:
     orders: int = 0
     revenue_cents: int = 0
     cost_cents: int = 0
-    buyers: int | None = None  # distinct over the period; None when not computed (a single day's trend point)
+    # Buyers of paid products (entry purchases left out), distinct over the period, and their revenue.
+    buyers: int | None = None
+    paid_revenue_cents: int = 0
     repeat_buyers: int | None = None
     retained: int | None = None
 
@@ -138,7 +140,7 @@ def conversion(totals: Totals) -> Figure:
 
 
 def average_order_value(totals: Totals) -> Figure:
-    return _figure("aov", totals.revenue_cents, totals.buyers or 0, totals)
+    return _figure("aov", totals.paid_revenue_cents, totals.buyers or 0, totals)
 
 
 def roi(totals: Totals) -> Figure:
@@ -175,13 +177,13 @@ METRICS = {
                _("members at the end who were also members at the start ÷ members at the start"), "percent",
                "003", retention, (T.GROUP_JOINED, T.GROUP_LEFT), share=True),
         Metric("conversion", _("Conversion"),
-               _("buyers (orders not refunded in full) ÷ members in the period"), "percent",
+               _("buyers of paid products (not the entry purchase; orders not refunded in full) ÷ members in the period"), "percent",
                "003", conversion, (T.ORDER_PAID, T.ORDER_REFUNDED), share=True),
-        Metric("aov", _("Average order value (per buyer)"), _("revenue net of refunds ÷ buyers"), "money",
+        Metric("aov", _("Average order value (per buyer)"), _("revenue of paid products net of refunds ÷ their buyers"), "money",
                "003", average_order_value, (T.ORDER_PAID, T.ORDER_REFUNDED)),
         Metric("roi", _("ROI"), _("revenue net of refunds ÷ cost"), "ratio",
                "003", roi, (T.ORDER_PAID, T.ORDER_REFUNDED, T.COST_RECORDED)),
-        Metric("repurchase", _("Repurchase rate"), _("buyers with 2 or more orders in the period ÷ buyers"), "percent",
+        Metric("repurchase", _("Repurchase rate"), _("buyers with 2 or more orders of paid products in the period ÷ buyers of paid products"), "percent",
                "002", repurchase_rate, (T.ORDER_PAID, T.ORDER_REFUNDED), share=True),
     )
 }
@@ -212,7 +214,8 @@ def _totals_from_rows(rows: list[dict[str, Any]], first: date, last: date) -> To
             totals.interaction_sum += row["speakers"] / max(present, row["speakers"])
             totals.member_days += 1
     if len(rows) == 1:
-        totals.buyers = rows[0]["buyers"]
+        totals.buyers = rows[0].get("paid_buyers", 0)
+        totals.paid_revenue_cents = rows[0].get("paid_revenue_cents", 0)
     return totals
 
 
@@ -247,9 +250,13 @@ def period_totals(
         rows = list(
             WorkspaceDay.objects.filter(workspace=workspace, day__gte=first, day__lte=last).order_by("day").values(*values)
         )
-    totals = _totals_from_rows(_fill_days(rows, first, last), first, last)
     scope = [group] if group is not None else groups
-    totals.buyers, totals.repeat_buyers = _buyers(sql, first, last, scope).get(None, (0, 0))
+    # Each day's buyers and revenue of paid products, for the trends of conversion and AOV.
+    daily = _buyers(sql, first, last, scope, per_day=True)
+    totals = _totals_from_rows(_fill_days(rows, first, last), first, last)
+    totals.buyers, totals.repeat_buyers, totals.paid_revenue_cents = _buyers(sql, first, last, scope).get(None, (0, 0, 0))
+    for row in totals.days:
+        row["paid_buyers"], _repeat, row["paid_revenue_cents"] = daily.get(row["day"], (0, 0, 0))
     totals.retained = _retained(sql, first, last, scope).get(None, 0)
     return totals
 
@@ -302,32 +309,42 @@ def group_totals(*, workspace: Workspace, first: date, last: date) -> dict[int, 
             joins=int(joins), leaves=int(leaves), exposures=int(exposures), messages=int(messages), orders=int(orders),
             revenue_cents=int(revenue), cost_cents=int(cost), interaction_sum=float(interaction), member_days=int(member_days),
         )
-        totals.buyers, totals.repeat_buyers = buyers.get(group_id, (0, 0))
+        totals.buyers, totals.repeat_buyers, totals.paid_revenue_cents = buyers.get(group_id, (0, 0, 0))
         totals.retained = retained.get(group_id, 0)
         result[group_id] = totals
     return result
 
 
 def _buyers(
-    sql: Sql, first: date, last: date, scope: Iterable[int] | None, *, per_group: bool = False
-) -> dict[int | None, tuple[int, int]]:
-    """{key: (buyers, buyers with 2+ orders)} over the period; key None for the scope, else group id.
+    sql: Sql, first: date, last: date, scope: Iterable[int] | None, *, per_group: bool = False, per_day: bool = False
+) -> dict[Any, tuple[int, int, int]]:
+    """{key: (buyers, buyers with 2+ orders, revenue)} of **paid products** over the period; key None
+    for the scope, else group id (`per_group`) or local day (`per_day`).
 
-    Read from the attributions alone (a covering index): for a group, a buyer's orders are their
-    attributions to it; for the workspace or a set of groups, their distinct attributed sales.
+    Entry purchases (Sale.entry: the lead product that brings people in) are left out: they are no
+    conversion. For a group, a buyer's orders are their attributions to it; for the workspace or a set
+    of groups, their distinct attributed sales (each counted once, also in the revenue).
     """
-    params = [sql.workspace.pk, sql.day(first), sql.day(last), True]
-    where = "workspace_id = %s AND day BETWEEN %s AND %s AND counts = %s"
+    params: list[Any] = [sql.workspace.pk, sql.day(first), sql.day(last), True, False]
+    where = "sg.workspace_id = %s AND sg.day BETWEEN %s AND %s AND sg.counts = %s AND s.entry = %s"
     if scope is not None:
-        clause, values = sql.in_list("group_id", list(scope) or [0])
+        clause, values = sql.in_list("sg.group_id", list(scope) or [0])
         where += f" AND {clause}"
         params += values
+    source = f"{sql.t(SaleGroup)} sg JOIN {sql.t(Sale)} s ON s.id = sg.sale_id"
     if per_group:
-        inner = f"SELECT group_id AS k, member_id, COUNT(*) AS n FROM {sql.t(SaleGroup)} WHERE {where} GROUP BY group_id, member_id"
+        inner = (f"SELECT sg.group_id AS k, sg.member_id, COUNT(*) AS n, SUM({NET}) AS net FROM {source} WHERE {where} "
+                 f"GROUP BY sg.group_id, sg.member_id")
     else:
-        inner = f"SELECT NULL AS k, member_id, COUNT(DISTINCT sale_id) AS n FROM {sql.t(SaleGroup)} WHERE {where} GROUP BY member_id"
-    rows = sql.rows(f"SELECT k, COUNT(*), SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END) FROM ({inner}) per_buyer GROUP BY k", params)
-    return {k: (buyers, repeat) for k, buyers, repeat in rows}
+        key = "sg.day" if per_day else "NULL"
+        inner = (f"SELECT k, member_id, COUNT(*) AS n, SUM(net) AS net FROM (SELECT DISTINCT {key} AS k, sg.member_id, "
+                 f"s.id, {NET} AS net FROM {source} WHERE {where}) sales GROUP BY k, member_id")
+    rows = sql.rows(
+        f"SELECT k, COUNT(*), SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END), SUM(net) FROM ({inner}) per_buyer GROUP BY k", params
+    )
+    if per_day:
+        return {calendar.as_date(k): (int(b), int(r), int(net or 0)) for k, b, r, net in rows}
+    return {k: (int(b), int(r), int(net or 0)) for k, b, r, net in rows}
 
 
 def _retained(

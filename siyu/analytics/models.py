@@ -95,6 +95,8 @@ class Sale(models.Model):
     refunded_cents = models.BigIntegerField(default=0)
     discount_cents = models.BigIntegerField(default=0)
     product = models.CharField(max_length=64, blank=True)
+    # An entry purchase (引流品, e.g. the 9.9 trial): counted in revenue and ROI, not as a conversion.
+    entry = models.BooleanField(default=False)
     # The group named on the order event, if any; otherwise the groups the buyer was in (SaleGroup).
     group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="+", null=True, db_index=False)
 

@@ -30,8 +30,10 @@ from siyu.groups.models import GroupDailyStats, Membership
 from siyu.members.models import MemberDailyActivity
 
 from . import calendar
-from .models import CampaignTouch, Cost, GroupDay, Invite, MemberModel, Sale, SaleGroup, Watermark, WorkspaceDay
-from .tiers import member_models_update
+from .models import (
+    CampaignTouch, Cost, GroupDay, Invite, MemberModel, ModelSettings, Sale, SaleGroup, Watermark, WorkspaceDay,
+)
+from .tiers import member_models_update, model_settings_get
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +222,7 @@ def _facts_apply(sql: Sql, after_id: int, up_to_id: int, *, full: bool = False) 
         f"WHERE workspace_id = %s AND type IN ({', '.join(map(str, FACT_TYPES))}) AND id > %s AND id <= %s ORDER BY id",
         [ws.pk, after_id, up_to_id],
     )
+    lead_products = ModelSettings.products(model_settings_get(workspace=ws).lead_products)
     sales: dict[Any, Any] = {}
     refunds: dict[Any, Any] = {}
     costs: list[Any] = []
@@ -240,6 +243,7 @@ def _facts_apply(sql: Sql, after_id: int, up_to_id: int, *, full: bool = False) 
                     member=member_id, paid_at=occurred_at, day=calendar.local_day(sql.tz, occurred_at),
                     amount_cents=data["amount_cents"], discount_cents=_cents(data.get("discount_cents")),
                     product=str(data.get("product", ""))[:64], group=group_id,
+                    entry=order_is_entry(data, lead_products),
                 )
         elif type_ == EventType.ORDER_REFUNDED:
             refunds[data["order_id"]] = refunds.get(data["order_id"], 0) + data["amount_cents"]
@@ -299,9 +303,18 @@ def _cents(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
+def order_is_entry(data: dict[str, Any], lead_products: set[str]) -> bool:
+    """An entry (引流) purchase: `data.product_kind` says "entry"; without a kind, its product is one
+    of the workspace's lead products (ModelSettings.lead_products)."""
+    kind = data.get("product_kind")
+    if kind is not None:
+        return kind == "entry"
+    return str(data.get("product", ""))[:64] in lead_products
+
+
 def _sale_row(ws: Workspace, order_id: str) -> dict[str, Any]:
     return {"workspace": ws.pk, "order_id": order_id, "member": None, "paid_at": None, "day": None,
-            "amount_cents": 0, "refunded_cents": 0, "discount_cents": 0, "product": "", "group": None}
+            "amount_cents": 0, "refunded_cents": 0, "discount_cents": 0, "product": "", "group": None, "entry": False}
 
 
 def _sales_apply(
@@ -348,7 +361,7 @@ def _sales_apply(
     for pk, row in fill:
         Sale.objects.filter(pk=pk).update(
             member_id=row["member"], paid_at=row["paid_at"], day=row["day"], amount_cents=row["amount_cents"],
-            discount_cents=row["discount_cents"], product=row["product"], group_id=row["group"],
+            discount_cents=row["discount_cents"], product=row["product"], group_id=row["group"], entry=row["entry"],
         )
     for pk, amount in add_refund:
         Sale.objects.filter(pk=pk).update(refunded_cents=F("refunded_cents") + amount)

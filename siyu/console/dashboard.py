@@ -69,7 +69,8 @@ def _card(request, key, figure, previous, totals, group=None):
 
 FUNNEL_LABELS = {
     "exposures": pgettext_lazy("funnel step", "Exposures"), "joined": pgettext_lazy("funnel step", "Joined (new members)"),
-    "spoke": pgettext_lazy("funnel step", "Spoke"), "bought": pgettext_lazy("funnel step", "Bought"),
+    "entry": pgettext_lazy("funnel step", "Bought the entry product"),
+    "spoke": pgettext_lazy("funnel step", "Spoke"), "bought": pgettext_lazy("funnel step", "Bought a paid product"),
     "bought_again": pgettext_lazy("funnel step", "Bought again"),
 }
 SORTABLE = ("name", "members_end", *metrics.METRICS)

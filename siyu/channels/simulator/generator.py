@@ -30,6 +30,7 @@ PHRASES = [
 # Evening-heavy hour weights (0-23): operators report peaks at 20:00-22:00.
 HOUR_WEIGHTS = [1, 0.5, 0.3, 0.2, 0.2, 0.3, 0.8, 2, 3, 3.5, 3.5, 3.5, 4, 3.5, 3, 3, 3, 3.5, 4, 6, 9, 10, 8, 3]
 PRODUCTS = {"trial": 990, "materials": 2900, "monthly": 9900, "camp": 19900, "vip": 399900}
+ENTRY_PRODUCTS = {"trial"}  # the lead product (引流品) that brings people in; the others are paid products
 CAMP_DISCOUNT = 5000  # the early-bird coupon some camp buyers use
 MATERIALS_DISCOUNT = 1000
 AD_COST_PER_EXPOSURE = 800  # cents: what the paid channels charge per view
@@ -173,7 +174,8 @@ class Community:
 
     def _order(self, at, person, product, *, discount=0):
         person.bought.add(product)
-        data = {"order_id": f"{self.prefix}-o{self.counter + 1}", "amount_cents": PRODUCTS[product] - discount, "product": product}
+        data = {"order_id": f"{self.prefix}-o{self.counter + 1}", "amount_cents": PRODUCTS[product] - discount, "product": product,
+                "product_kind": "entry" if product in ENTRY_PRODUCTS else "paid"}
         if discount:
             data["discount_cents"] = discount
         return self._event("order.paid", at, person=person, data=data)
