@@ -37,6 +37,14 @@ TARGET_MAX_LENGTH = 2000
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 WHITESPACE = re.compile(r"\s")
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Bidirectional controls (U+202E turns "moc.live" into "evil.com" on screen) and zero-width characters:
+# invisible in a URL, a slug or a name, so what an operator reads is not what a visitor gets.
+INVISIBLE = re.compile(r"[\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
+def _invisible_message(match: re.Match[str]) -> str:
+    return _("It contains an invisible or direction-changing character (U+%(code)s); remove it.") % {
+        "code": f"{ord(match.group()):04X}"}
 
 
 # The largest count a link or code target keeps (PositiveIntegerField: 2**31 - 1 on PostgreSQL, so on both).
@@ -60,6 +68,8 @@ def target_url_errors(url: object, *, field: str = "target_url") -> None:
         _refuse(field, _("The URL is %(n)s characters long; at most %(max)s are allowed.") % {"n": len(url), "max": TARGET_MAX_LENGTH})
     if match := CONTROL.search(url):
         _refuse(field, _("The URL contains a control character (code %(code)s).") % {"code": ord(match.group())})
+    if match := INVISIBLE.search(url):
+        _refuse(field, _invisible_message(match))
     if WHITESPACE.search(url):
         _refuse(field, _("The URL contains whitespace; remove it or encode it as %20."))
     try:
@@ -90,6 +100,8 @@ def fallback_url_errors(url: str, *, field: str) -> None:
 
 def slug_errors(slug: str | None) -> None:
     """Raise ValidationError unless `slug` can be a custom slug."""
+    if isinstance(slug, str) and (match := INVISIBLE.search(slug)):
+        _refuse("slug", _invisible_message(match))
     if isinstance(slug, str) and slug.lower() in RESERVED_SLUGS:
         _refuse("slug", _("%(slug)r is reserved; choose another slug.") % {"slug": slug})
     if not SLUG_PATTERN.match(slug or ""):
@@ -258,6 +270,8 @@ def channel_code_create(
     """
     if not name or not name.strip():
         _refuse("name", _("Give the code a name."))
+    if match := INVISIBLE.search(name):
+        _refuse("name", _invisible_message(match))
     if strategy not in Strategy.values:
         _refuse("strategy", _("Choose one of: %(choices)s.") % {"choices": ", ".join(Strategy.values)})
     fallback_url_errors(backup_url, field="backup_url")

@@ -71,6 +71,10 @@ def test_a_slug_is_unique_per_domain(workspace, make_link):
     ("https://go.example.cn/anything", "one of our own short-link domains"),
     ("", "Enter the URL"),
     ("https://example.com/" + "x" * 2000, "at most 2000"),
+    ("https://evil.example.com/\u202e", "direction-changing character (U+202E)"),  # issue 14.10
+    ("https://exa\u200bmple.com/", "invisible or direction-changing character (U+200B)"),
+    ("https://example.com/?q=\u2066x\u2069", "(U+2066)"),
+    ("https://example.com/\ufeff", "(U+FEFF)"),
 ])
 def test_bad_targets_are_refused_with_a_clear_message(workspace, make_link, url, message):
     link_domain_add(workspace=workspace, host="go.example.cn")
@@ -127,3 +131,13 @@ def test_a_link_update_keeps_the_slug_and_checks_like_create(make_link):
     with pytest.raises(ValidationError) as refused:
         link_update(link=link, target_url="javascript:x")
     assert "Only http" in refusal(refused)
+
+
+@pytest.mark.parametrize("character", ["\u202e", "\u200b", "\u200d", "\u2067", "\u061c"])
+def test_slugs_and_code_names_refuse_bidi_and_zero_width_characters(workspace, make_link, character):
+    with pytest.raises(ValidationError) as refused:
+        make_link(slug=f"spring{character}sale")
+    assert f"U+{ord(character):04X}" in refusal(refused, "slug")
+    with pytest.raises(ValidationError) as refused:
+        channel_code_create(workspace=workspace, name=f"春季{character}海报")
+    assert "invisible or direction-changing" in refusal(refused, "name")
