@@ -10,7 +10,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -25,7 +24,7 @@ from siyu.groups.models import Group, GroupKind
 from siyu.members import segments as segment_services
 from siyu.members import selectors as member_selectors
 from siyu.members import tag_rules as tag_rule_services
-from siyu.members.models import Member, MemberTag, Segment, SegmentMember, SegmentSize, Tag, TagChoice, TagGroup, TagRule, TagVia
+from siyu.members.models import Member, Tag, TagChoice, TagGroup, TagVia
 from siyu.members.filters import COUNT_LABELS, FIELDS, OP_LABELS, FilterError, filter_describe, filter_error, filter_preview
 from siyu.members.tags import tag_create, tag_delete, tag_group_create, tags_apply, tags_remove
 
@@ -195,7 +194,7 @@ def _builder_context(request, condition, *, error=""):
         "mode": "rows" if flat else "json",
         "json": json.dumps(condition, ensure_ascii=False, indent=2),
         "kinds": KINDS.items(),
-        "tags": Tag.objects.filter(workspace=workspace, deleted_at__isnull=True).select_related("group"),
+        "tags": member_selectors.tags_live(workspace=workspace),
         "groups": Group.objects.filter(workspace=workspace).order_by("name").only("pk", "name"),
         "group_kinds": GroupKind.choices,
         "counts": COUNT_LABELS.items(), "ops": OP_LABELS.items(),
@@ -216,7 +215,7 @@ def segments(request):
 
 
 def _segment_or_404(request, segment_id):
-    segment = Segment.objects.filter(workspace=request.workspace, pk=segment_id, archived_at__isnull=True).first()
+    segment = member_selectors.segment_get(workspace=request.workspace, segment_id=segment_id)
     if segment is None:
         raise Http404("No such segment.")
     return segment
@@ -242,13 +241,13 @@ def segment_edit(request, segment_id=None):
         else:
             try:
                 if for_rule:
-                    tag = Tag.objects.filter(workspace=request.workspace, pk=_int(values["tag"]), deleted_at__isnull=True).first()
+                    tag = member_selectors.tag_get(workspace=request.workspace, tag_id=_int(values["tag"]))
                     if tag is None:
                         raise ValidationError({"tag": [_("Choose the tag the rule gives.")]})
                     rule = tag_rule_services.tag_rule_create(workspace=request.workspace, tag=tag, name=values["name"], filter=condition,
                                                 untag_when_unmatched=not values["keep"], by=request.user)
                     messages.success(request, _("Tag rule saved: %(n)s members have the tag now.") % {
-                        "n": MemberTag.objects.filter(tag=rule.tag).count()})
+                        "n": member_selectors.tag_holders(tag=rule.tag)})
                     return redirect("console:tags", request.workspace.slug)
                 if segment is None:
                     segment = segment_services.segment_create(workspace=request.workspace, name=values["name"], filter=condition,
@@ -288,17 +287,13 @@ def segment_preview(request):
 def segment_detail(request, segment_id):
     segment = _segment_or_404(request, segment_id)
     before = _int(request.GET.get("before"))
-    members = Member.objects.filter(pk__in=SegmentMember.objects.filter(segment=segment).values("member_id"))
-    if before:
-        members = members.filter(number__lt=before)
-    page = list(members.select_related("stats").order_by("-number")[: PAGE + 1])
-    next_before = page[PAGE - 1].number if len(page) > PAGE else None
-    sizes = list(SegmentSize.objects.filter(segment=segment).order_by("-day")[:30])
+    page, next_before = member_selectors.segment_members_page(segment=segment, before=before, limit=PAGE)
+    sizes = member_selectors.segment_sizes(segment=segment)
     if segment.error:  # stored in the language of the build that found it: say it in the reader's
         segment.error = filter_error(workspace=request.workspace, filter=segment.filter) or segment.error
     return render(request, "console/segment_detail.html", {
         "segment": segment, "words": filter_describe(workspace=request.workspace, filter=segment.filter),
-        "members": page[:PAGE], "next_before": next_before, "sizes": sizes[::-1],
+        "members": page, "next_before": next_before, "sizes": sizes,
         "peak": max((s.size for s in sizes), default=0) or 1,
         "can_change": request.staff_role.can_operate, "can_export": role_allows(request.staff_role, OPERATORS),
     })
@@ -342,19 +337,11 @@ def tags(request):
         except ValidationError as exc:
             errors_flash(request, exc)
         return redirect("console:tags", workspace.slug)
-    live_tags = (Tag.objects.filter(workspace=workspace, deleted_at__isnull=True)
-                 .annotate(members=Count("member_tags")).select_related("group"))
-    groups = list(TagGroup.objects.filter(workspace=workspace))
-    by_group: dict[int | None, list[Tag]] = {g.pk: [] for g in groups}
-    loose: list[Tag] = []
-    for tag in live_tags:
-        (by_group[tag.group_id] if tag.group_id else loose).append(tag)
-    rules = list(TagRule.objects.filter(workspace=workspace).select_related("tag"))
+    groups, loose, rules = member_selectors.tag_manager(workspace=workspace)
     for rule in rules:
         rule.words = filter_describe(workspace=workspace, filter=rule.filter)
-        rule.members = MemberTag.objects.filter(rule=rule).count()
     return render(request, "console/tags.html", {
-        "groups": [(g, by_group[g.pk]) for g in groups], "loose": loose, "rules": rules,
+        "groups": groups, "loose": loose, "rules": rules,
         "choices": TagChoice.choices, "can_change": request.staff_role.can_operate,
     })
 
@@ -367,18 +354,18 @@ def _tags_post(request):
         group = tag_group_create(workspace=workspace, name=request.POST.get("name", ""), choice=request.POST.get("choice", "multi"))
         messages.success(request, _("Tag group %(name)s created.") % {"name": group.name})
     elif action == "tag":
-        group = TagGroup.objects.filter(workspace=workspace, pk=_int(request.POST.get("group"))).first()
+        group = member_selectors.tag_group_get(workspace=workspace, group_id=_int(request.POST.get("group")))
         tag = tag_create(workspace=workspace, name=request.POST.get("name", ""), group=group,
                          color=request.POST.get("color") or "#475467")
         messages.success(request, _("Tag %(name)s created.") % {"name": tag})
     elif action == "delete":
-        tag = Tag.objects.filter(workspace=workspace, pk=_int(request.POST.get("tag")), deleted_at__isnull=True).first()
+        tag = member_selectors.tag_get(workspace=workspace, tag_id=_int(request.POST.get("tag")))
         if tag is None:
             raise ValidationError(_("That tag no longer exists."))
         taken = tag_delete(tag=tag, by=request.user)
         messages.success(request, _("Tag %(name)s deleted; taken from %(n)s members.") % {"name": tag, "n": taken})
     elif action in ("rule_pause", "rule_resume", "rule_delete"):
-        rule = TagRule.objects.filter(workspace=workspace, pk=_int(request.POST.get("rule"))).first()
+        rule = member_selectors.tag_rule_get(workspace=workspace, rule_id=_int(request.POST.get("rule")))
         if rule is None:
             raise ValidationError(_("That tag rule no longer exists."))
         if action == "rule_delete":
@@ -395,8 +382,11 @@ def _tags_post(request):
 @require_POST
 def member_tags(request, number):
     """Give or take a tag on the member page."""
-    member = Member.objects.filter(workspace=request.workspace, number=number).first()
-    tag = Tag.objects.filter(workspace=request.workspace, pk=_int(request.POST.get("tag")), deleted_at__isnull=True).first()
+    try:
+        member = member_selectors.member_get(workspace=request.workspace, number=number)
+    except Member.DoesNotExist:
+        member = None
+    tag = member_selectors.tag_get(workspace=request.workspace, tag_id=_int(request.POST.get("tag")))
     if member is None or tag is None:
         raise Http404("No such member or tag.")
     pairs = [(member.pk, tag.pk)]
@@ -411,15 +401,11 @@ def member_tags(request, number):
 
 def member_tags_context(request, member):
     """What _member_tags.html needs: the member's tags (with who or what gave them) and the tags to add."""
-    held = list(MemberTag.objects.filter(member=member).select_related("tag__group", "rule", "by").order_by("tag__name"))
+    held = member_selectors.member_tags_held(member=member)
     have = {mt.tag_id for mt in held}
-    addable = [t for t in Tag.objects.filter(workspace=request.workspace, deleted_at__isnull=True).select_related("group")
-               if t.pk not in have]
-    in_segments = Segment.objects.filter(
-        pk__in=SegmentMember.objects.filter(member=member).values("segment_id"), archived_at__isnull=True,
-    ).order_by("name")
+    addable = [t for t in member_selectors.tags_live(workspace=request.workspace) if t.pk not in have]
     return {"member": member, "member_tags": held, "addable_tags": addable, "can_change_tags": request.staff_role.can_operate,
-            "workspace": request.workspace, "member_segments": list(in_segments)}
+            "workspace": request.workspace, "member_segments": member_selectors.member_segments(member=member)}
 
 
 area = ConsoleArea(

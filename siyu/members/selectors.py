@@ -1,13 +1,13 @@
 from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import Model, Q
+from django.db.models import Count, Model, Q
 
 from siyu.core.events import EventType
 from siyu.core.models import Event, Workspace
 from siyu.core.selectors import keyset_page
 
-from .models import Member, MemberTag, Segment, SegmentMember, Tag
+from .models import Member, MemberTag, Segment, SegmentMember, SegmentSize, Tag, TagGroup, TagRule
 
 
 def member_list(
@@ -102,3 +102,79 @@ def has_tag(*, tag_id: int | None) -> Q | None:
 def in_segment(*, segment_id: int | None) -> Q | None:
     """A Member condition: on this saved segment's live list (None when no segment is given)."""
     return None if segment_id is None else Q(pk__in=SegmentMember.objects.filter(segment_id=segment_id).values("member_id"))
+
+
+def tags_live(*, workspace: Workspace) -> list[Tag]:
+    """The workspace's tags that are not deleted, with their tag group."""
+    return list(Tag.objects.filter(workspace=workspace, deleted_at__isnull=True).select_related("group"))
+
+
+def tag_get(*, workspace: Workspace, tag_id: int | None) -> Tag | None:
+    """A live tag of the workspace, or None (no id, deleted, or another workspace's)."""
+    if tag_id is None:
+        return None
+    return Tag.objects.filter(workspace=workspace, pk=tag_id, deleted_at__isnull=True).select_related("group").first()
+
+
+def tag_group_get(*, workspace: Workspace, group_id: int | None) -> TagGroup | None:
+    """A tag group of the workspace, or None."""
+    return TagGroup.objects.filter(workspace=workspace, pk=group_id).first() if group_id is not None else None
+
+
+def tag_rule_get(*, workspace: Workspace, rule_id: int | None) -> TagRule | None:
+    """A tag rule of the workspace, or None."""
+    return TagRule.objects.filter(workspace=workspace, pk=rule_id).first() if rule_id is not None else None
+
+
+def tag_holders(*, tag: Tag) -> int:
+    """How many members have the tag now."""
+    return MemberTag.objects.filter(tag=tag).count()
+
+
+def tag_manager(*, workspace: Workspace) -> tuple[list[tuple[TagGroup, list[Tag]]], list[Tag], list[TagRule]]:
+    """The tag page's reads: (tag groups with their live tags, tags in no group, tag rules), each tag with
+    `members` (how many have it) and each rule with `tag` and `members` (how many it gave the tag to)."""
+    tags = (Tag.objects.filter(workspace=workspace, deleted_at__isnull=True)
+            .annotate(members=Count("member_tags")).select_related("group"))
+    groups = list(TagGroup.objects.filter(workspace=workspace))
+    by_group: dict[int, list[Tag]] = {g.pk: [] for g in groups}
+    loose: list[Tag] = []
+    for tag in tags:
+        (by_group[tag.group_id] if tag.group_id else loose).append(tag)
+    rules = list(TagRule.objects.filter(workspace=workspace).select_related("tag"))
+    given = dict(MemberTag.objects.filter(rule__in=rules).values("rule_id").annotate(n=Count("pk")).values_list("rule_id", "n"))
+    for rule in rules:
+        rule.members = given.get(rule.pk, 0)
+    return [(g, by_group[g.pk]) for g in groups], loose, rules
+
+
+def segment_get(*, workspace: Workspace, segment_id: int) -> Segment | None:
+    """A segment of the workspace that is not archived, or None."""
+    return Segment.objects.filter(workspace=workspace, pk=segment_id, archived_at__isnull=True).first()
+
+
+def segment_members_page(*, segment: Segment, before: int | None = None, limit: int = 100) -> tuple[list[Member], int | None]:
+    """One page of the segment's live list, newest member number first (with their stats), and the number
+    to pass as `before` for the next page."""
+    members = Member.objects.filter(pk__in=SegmentMember.objects.filter(segment=segment).values("member_id"))
+    if before:
+        members = members.filter(number__lt=before)
+    page = list(members.select_related("stats").order_by("-number")[: limit + 1])
+    return page[:limit], (page[limit - 1].number if len(page) > limit else None)
+
+
+def segment_sizes(*, segment: Segment, days: int = 30) -> list[SegmentSize]:
+    """The segment's size on its last `days` recorded days, oldest first."""
+    return list(SegmentSize.objects.filter(segment=segment).order_by("-day")[:days])[::-1]
+
+
+def member_tags_held(*, member: Member) -> list[MemberTag]:
+    """The member's tags, with the tag's group and the rule or staff member who gave it, by tag name."""
+    return list(MemberTag.objects.filter(member=member).select_related("tag__group", "rule", "by").order_by("tag__name"))
+
+
+def member_segments(*, member: Member) -> list[Segment]:
+    """The live segments the member is in now, by name."""
+    return list(Segment.objects.filter(
+        pk__in=SegmentMember.objects.filter(member=member).values("segment_id"), archived_at__isnull=True,
+    ).order_by("name"))
