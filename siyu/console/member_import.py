@@ -1,11 +1,10 @@
 """Console: the member import wizard (upload → mapping → dry-run report → commit → progress → result) and
 member exports (all members or a segment, CSV or XLSX).
 
-Owners, admins and operators only. Files up to INLINE_BYTES are checked and imported within the request;
-larger ones run on the Huey queue (members.tasks) and the progress page polls the import's progress file
-(see members.imports) through htmx.
+Owners, admins and operators only. The wizard's steps are members.imports.import_step: files up to
+INLINE_BYTES are checked and imported within the request, larger ones run on the Huey queue (members.tasks)
+and the progress page polls the import's progress file through htmx.
 """
-import os
 import tempfile
 
 from django.core.exceptions import ValidationError
@@ -25,7 +24,6 @@ from siyu.members.privacy import can_see_contacts
 from .areas import ConsoleArea
 from .access import errors_flash, role_required, workspace_view
 
-INLINE_BYTES = 1_000_000  # about 10,000 rows: larger files go to the queue
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 
 
@@ -72,17 +70,6 @@ def _field_choices(mapping):
     return choices
 
 
-def _run(imp, *, commit):
-    """Run inline for small files; queue larger ones (the page then shows progress)."""
-    if os.path.getsize(imp.path) <= INLINE_BYTES:
-        imports.import_run(member_import=imp, commit=commit)
-        return
-    from siyu.members.tasks import member_import_run
-
-    MemberImport.objects.filter(pk=imp.pk).update(status=ImportStatus.RUNNING)
-    member_import_run(imp.pk, commit)
-
-
 @workspace_view
 @import_required
 def import_detail(request, import_id):
@@ -90,31 +77,13 @@ def import_detail(request, import_id):
     imp = _import_or_404(request, import_id)
     options = imports.import_options(imp)
     if request.method == "POST":
-        action = request.POST.get("action", "")
+        columns = {int(key[4:]): value for key, value in request.POST.items() if key.startswith("map-") and key[4:].isdigit()}
         try:
-            if action in ("check", "reread") and imp.status in (ImportStatus.UPLOADED, ImportStatus.CHECKED, ImportStatus.FAILED):
-                headers = imports.import_preview(path=imp.path, encoding=imp.encoding)["headers"]
-                mapping = {h: request.POST.get(f"map-{n}", "") for n, h in enumerate(headers)}
-                encoding = request.POST.get("encoding")
-                imports.import_configure(
-                    member_import=imp, mapping=mapping, encoding=encoding if encoding is not None and encoding != imp.encoding else None,
-                    create_tags=bool(request.POST.get("create_tags")), skip_bad=bool(request.POST.get("skip_bad")),
-                )
-                if action == "reread" and encoding:
-                    imp.mapping = imports.import_preview(path=imp.path, encoding=imp.encoding)["proposed"] | {
-                        h: v for h, v in imp.mapping.items() if v}
-                    imp.save(update_fields=["mapping"])
-                if action == "check":
-                    _run(imp, commit=False)
-            elif action == "remap" and imp.status in (ImportStatus.CHECKED, ImportStatus.FAILED):
-                imports.import_configure(member_import=imp)
-            elif action == "commit":
-                if not imports.import_can_commit(imp):
-                    raise ValidationError(_("Check the file first; it can be imported once no row is bad (or bad rows are skipped)."))
-                _run(imp, commit=True)
-        except imports.ImportProblem as problem:
-            imp.error = str(problem)[:500]
-            imp.save(update_fields=["error"])
+            imports.import_step(
+                member_import=imp, action=request.POST.get("action", ""), column_fields=columns,
+                encoding=request.POST.get("encoding"), create_tags=bool(request.POST.get("create_tags")),
+                skip_bad=bool(request.POST.get("skip_bad")),
+            )
         except ValidationError as exc:
             errors_flash(request, exc)
         return redirect("console:member_import", request.workspace.slug, imp.pk)

@@ -924,3 +924,60 @@ def import_can_commit(member_import: MemberImport) -> bool:
         return False
     return imp.bad_rows == 0 or import_options(imp).get("skip_bad", False)
 
+
+
+INLINE_BYTES = 1_000_000  # about 10,000 rows: larger files run on the queue (members.tasks)
+STEP_ACTIONS = ("check", "reread", "remap", "commit")
+
+
+def import_start(*, member_import: MemberImport, commit: bool) -> None:
+    """Run a dry run (commit=False) or the import: within the call for a file up to INLINE_BYTES, else queued on
+    Huey (the import is RUNNING until the worker is done; import_progress tells how far it got)."""
+    if os.path.getsize(member_import.path) <= INLINE_BYTES:
+        import_run(member_import=member_import, commit=commit)
+        return
+    from .tasks import member_import_run  # tasks imports this module
+
+    MemberImport.objects.filter(pk=member_import.pk).update(status=ImportStatus.RUNNING)
+    member_import_run(member_import.pk, commit)
+
+
+def import_step(
+    *, member_import: MemberImport, action: str, column_fields: dict[int, str] | None = None, encoding: str | None = None,
+    create_tags: bool = False, skip_bad: bool = False,
+) -> None:
+    """Move an import one step through its states, as the console's wizard asks:
+
+    - "check" / "reread" (uploaded, checked or failed): set the mapping (`column_fields`: the field chosen for
+      the file's n-th column, "" to ignore), the encoding (None or the current one: unchanged) and the options;
+      "check" then runs the dry run, "reread" proposes the mapping again for the new encoding, keeping choices;
+    - "remap" (checked or failed): back to the mapping step;
+    - "commit": import, once the dry run allows it (ValidationError otherwise).
+
+    An action that does not fit the import's state does nothing. A problem with the file (ImportProblem) is kept
+    on the import as its error, for the page to show.
+    """
+    imp = member_import
+    try:
+        if action in ("check", "reread") and imp.status in (ImportStatus.UPLOADED, ImportStatus.CHECKED, ImportStatus.FAILED):
+            headers = import_preview(path=imp.path, encoding=imp.encoding)["headers"]
+            mapping = {h: (column_fields or {}).get(n, "") for n, h in enumerate(headers)}
+            import_configure(
+                member_import=imp, mapping=mapping, encoding=encoding if encoding is not None and encoding != imp.encoding else None,
+                create_tags=create_tags, skip_bad=skip_bad,
+            )
+            if action == "reread" and encoding:
+                imp.mapping = import_preview(path=imp.path, encoding=imp.encoding)["proposed"] | {
+                    h: v for h, v in imp.mapping.items() if v}
+                imp.save(update_fields=["mapping"])
+            if action == "check":
+                import_start(member_import=imp, commit=False)
+        elif action == "remap" and imp.status in (ImportStatus.CHECKED, ImportStatus.FAILED):
+            import_configure(member_import=imp)
+        elif action == "commit":
+            if not import_can_commit(imp):
+                raise ValidationError(_("Check the file first; it can be imported once no row is bad (or bad rows are skipped)."))
+            import_start(member_import=imp, commit=True)
+    except ImportProblem as problem:
+        imp.error = str(problem)[:500]
+        imp.save(update_fields=["error"])

@@ -4,6 +4,7 @@ import time
 import tracemalloc
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import translation
@@ -279,3 +280,23 @@ def workspace_import(workspace):
     from siyu.members.models import MemberImport
 
     return MemberImport.objects.filter(workspace=workspace).latest("pk")
+
+
+def test_the_wizard_steps_are_a_service_a_command_or_task_can_call(tmp_path, workspace, setup):
+    """import_step runs the console's state machine (check, remap, commit) without a view in front of it."""
+    imp = imports.import_create(workspace=workspace, by=setup, path=write(tmp_path, [HEADER, *GOOD, *BAD]))
+    headers = imports.import_preview(path=imp.path, encoding=imp.encoding)["headers"]
+    proposed = imports.import_preview(path=imp.path, encoding=imp.encoding)["proposed"]
+    columns = {n: proposed.get(h, "") for n, h in enumerate(headers)}
+    imports.import_step(member_import=imp, action="check", column_fields=columns)
+    imp.refresh_from_db()
+    assert imp.status == ImportStatus.CHECKED and imp.bad_rows == 4 and Member.objects.count() == 0
+    with pytest.raises(ValidationError, match="Check the file first"):
+        imports.import_step(member_import=imp, action="commit")
+    imports.import_step(member_import=imp, action="check", column_fields=columns, skip_bad=True)
+    imports.import_step(member_import=imp, action="commit")
+    imp.refresh_from_db()
+    assert imp.status == ImportStatus.DONE and Member.objects.count() == 2
+    imports.import_step(member_import=imp, action="remap")  # a step that does not fit the state does nothing
+    imp.refresh_from_db()
+    assert imp.status == ImportStatus.DONE
