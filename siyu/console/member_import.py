@@ -82,7 +82,7 @@ def import_detail(request, import_id):
             imports.import_step(
                 member_import=imp, action=request.POST.get("action", ""), column_fields=columns,
                 encoding=request.POST.get("encoding"), create_tags=bool(request.POST.get("create_tags")),
-                skip_bad=bool(request.POST.get("skip_bad")),
+                skip_bad=bool(request.POST.get("skip_bad")), overwrite_lossy=bool(request.POST.get("overwrite_lossy")),
             )
         except ValidationError as exc:
             errors_flash(request, exc)

@@ -370,9 +370,12 @@ def import_create(
 
 def import_configure(
     *, member_import: MemberImport, mapping: dict[str, str] | None = None, encoding: str | None = None,
-    create_tags: bool | None = None, skip_bad: bool | None = None,
+    create_tags: bool | None = None, skip_bad: bool | None = None, overwrite_lossy: bool | None = None,
 ) -> MemberImport:
-    """Change the mapping ({header: field}), encoding or options of an import not yet committed."""
+    """Change the mapping ({header: field}), encoding or options of an import not yet committed.
+
+    overwrite_lossy: apply updates the dry run flagged as lossy (a "?" where the stored text has a character
+    the file's encoding cannot hold); without it those fields keep their stored value."""
     imp = member_import
     if imp.status in (ImportStatus.RUNNING, ImportStatus.DONE):
         raise ValidationError(_("This import has already run."))
@@ -392,6 +395,8 @@ def import_configure(
         options["create_tags"] = bool(create_tags)
     if skip_bad is not None:
         options["skip_bad"] = bool(skip_bad)
+    if overwrite_lossy is not None:
+        options["overwrite_lossy"] = bool(overwrite_lossy)
     _options_save(imp, **options, language=translation.get_language())
     return imp
 
@@ -421,14 +426,19 @@ class ImportResult:
     tags_given: int = 0
     new_tags: list = field(default_factory=list)  # tags created (commit) or to create (dry run)
     report: list = field(default_factory=list)  # bad rows: {"line", "column", "reason"}
-    updates: list = field(default_factory=list)  # rows that update an existing member, and why
+    updates: list = field(default_factory=list)  # rows that update an existing member: why, and "changes"
+    lossy: list = field(default_factory=list)  # flagged fields: {"line", "number", "field", "old", "new", "applied"}
+    lossy_count: int = 0
+    blank_rows: int = 0  # blank rows between the header and the last data row, skipped
+    blank_lines: list = field(default_factory=list)  # their line numbers (the first REPORT_LIMIT)
     error: str = ""  # the whole file was refused
     committed: bool = False
 
     def summary(self):
         return {"rows": self.rows, "bad_rows": self.bad_rows, "created": self.created, "updated": self.updated,
                 "tags_given": self.tags_given, "new_tags": self.new_tags[:100], "updates": self.updates,
-                "error": self.error, "committed": self.committed}
+                "lossy": self.lossy, "lossy_count": self.lossy_count, "blank_rows": self.blank_rows,
+                "blank_lines": self.blank_lines, "error": self.error, "committed": self.committed}
 
 
 @dataclass
@@ -442,6 +452,7 @@ class _Row:
     owner_id: int | None = None
     member_id: int | None = None
     match_note: str = ""
+    changes: list = field(default_factory=list)  # (field, old, new) of an update
     owner_changed: bool = False
     owner_previous: int | None = None
 
@@ -480,9 +491,10 @@ def _key(kind, value):
 class _Context:
     """What a run knows beyond one chunk: the mapping, the workspace's tags and staff, options, counts."""
 
-    def __init__(self, imp, *, commit, create_tags, skip_bad):
+    def __init__(self, imp, *, commit, create_tags, skip_bad, overwrite_lossy=False):
         self.imp, self.workspace, self.commit = imp, imp.workspace, commit
-        self.create_tags, self.skip_bad = create_tags, skip_bad
+        self.create_tags, self.skip_bad, self.overwrite_lossy = create_tags, skip_bad, overwrite_lossy
+        self.lossy_encoding = LOSSY_ENCODINGS.get(imp.encoding, "") if _kind(imp.path) == "csv" else ""
         self.result = ImportResult()
         self.now = timezone.now()
         self.tags_by_full, self.tags_by_name = {}, {}
@@ -718,6 +730,55 @@ def _match(ctx, rows, headers_of):
 
 
 MEMBER_FIELDS = ("display_name", "gender", "city", "remark", "phone", "phone_digest", "email", "wechat")
+COMPARED_FIELDS = ("display_name", "gender", "city", "remark", "phone", "email", "wechat")
+CONTACT_FIELDS = {"phone", "email", "wechat"}  # their values are not shown in the report
+# The encoding whose characters a file "detected as" this one can really hold: Excel's 中文 CSV is GBK, read as
+# its superset GB18030 (which holds every character) — an emoji in GBK is written as "?".
+LOSSY_ENCODINGS = {"gb18030": "gbk", "big5": "big5"}
+
+
+def text_lossy(*, old: str, new: str, encoding: str) -> bool:
+    """Whether `new` looks like `old` written in `encoding`: it has a "?" the stored text did not, and the
+    stored text has a character the encoding cannot hold ("陈静 🌸" → "陈静 ?" in GBK)."""
+    if not encoding or not old or new.count("?") <= old.count("?"):
+        return False
+    try:
+        old.encode(encoding)
+    except UnicodeEncodeError:
+        return True
+    except LookupError:
+        return False
+    return False
+
+
+def _compare(ctx, rows):
+    """Per updated row, the fields that change (old → new); a lossy text change (text_lossy) is flagged and,
+    unless the operator chose to overwrite, dropped from the update so the stored value stays."""
+    updating = [r for r in rows if not r.errors and r.member_id is not None]
+    if not updating:
+        return
+    stored = {m.pk: m for m in Member.objects.filter(pk__in=[r.member_id for r in updating]).only("number", *COMPARED_FIELDS)}
+    result = ctx.result
+    for row in updating:
+        member = stored.get(row.member_id)
+        if member is None:
+            continue
+        for name in COMPARED_FIELDS:
+            if name not in row.values:
+                continue
+            old, new = getattr(member, name) or "", row.values[name]
+            if old == new:
+                continue
+            if name not in CONTACT_FIELDS and text_lossy(old=old, new=new, encoding=ctx.lossy_encoding):
+                result.lossy_count += 1
+                if len(result.lossy) < REPORT_LIMIT:
+                    result.lossy.append({"line": row.line, "number": member.number, "field": field_label(name),
+                                         "old": old, "new": new, "applied": ctx.overwrite_lossy})
+                if not ctx.overwrite_lossy:
+                    del row.values[name]
+                    continue
+            shown = ("", "") if name in CONTACT_FIELDS else (old, new)
+            row.changes.append((field_label(name), *shown))
 
 
 def _write(ctx, rows, chunk_no):
@@ -820,7 +881,8 @@ def import_run(
     """
     imp = member_import
     options = import_options(imp)
-    ctx = _Context(imp, commit=commit, create_tags=options.get("create_tags", False), skip_bad=options.get("skip_bad", False))
+    ctx = _Context(imp, commit=commit, create_tags=options.get("create_tags", False), skip_bad=options.get("skip_bad", False),
+                   overwrite_lossy=options.get("overwrite_lossy", False))
     result = ctx.result
     total = imp.rows or None
     if commit:
@@ -840,7 +902,8 @@ def import_run(
                 AuditEntry.objects.create(
                     workspace=ctx.workspace, user_id=imp.by_id, action="import", subject=f"import:{imp.pk}",
                     data={"file": imp.filename, "rows": result.rows, "created": result.created, "updated": result.updated,
-                          "skipped": result.bad_rows, "tags_given": result.tags_given, "new_tags": result.new_tags[:100]},
+                          "skipped": result.bad_rows, "tags_given": result.tags_given, "new_tags": result.new_tags[:100],
+                          "blank_rows": result.blank_rows, "lossy": result.lossy_count, "lossy_overwritten": ctx.overwrite_lossy},
                 )
         else:
             _walk(ctx, seen, total, progress)
@@ -871,6 +934,7 @@ def _walk(ctx, seen, total, progress):
         rows = [_parse(ctx, line, row, columns) for line, row in chunk]
         _dedupe(rows, seen, headers_of)
         _match(ctx, rows, headers_of)
+        _compare(ctx, rows)
         for row in rows:
             if row.errors:
                 result.bad_rows += 1
@@ -878,7 +942,8 @@ def _walk(ctx, seen, total, progress):
                     if len(result.report) < REPORT_LIMIT:
                         result.report.append({"line": row.line, "column": column, "reason": reason})
             elif row.match_note and len(result.updates) < UPDATE_NOTES_LIMIT:
-                result.updates.append({"line": row.line, "column": "", "reason": row.match_note})
+                result.updates.append({"line": row.line, "column": "", "reason": row.match_note,
+                                       "changes": [list(c) for c in row.changes]})
         good = [r for r in rows if not r.errors]
         if ctx.commit and good and (ctx.skip_bad or not result.bad_rows):
             _write(ctx, good, chunk_no)
@@ -891,9 +956,15 @@ def _walk(ctx, seen, total, progress):
         if progress:
             progress(result.rows, total)
 
+    blank: list[int] = []  # blank lines since the last data row: counted once a data row follows
     for line, row in data:
         if not any(row):
+            blank.append(line)
             continue
+        if blank:
+            result.blank_rows += len(blank)
+            result.blank_lines.extend(blank[: max(0, REPORT_LIMIT - len(result.blank_lines))])
+            blank = []
         chunk.append((line, row))
         if len(chunk) >= CHUNK:
             flush()
@@ -944,7 +1015,7 @@ def import_start(*, member_import: MemberImport, commit: bool) -> None:
 
 def import_step(
     *, member_import: MemberImport, action: str, column_fields: dict[int, str] | None = None, encoding: str | None = None,
-    create_tags: bool = False, skip_bad: bool = False,
+    create_tags: bool = False, skip_bad: bool = False, overwrite_lossy: bool = False,
 ) -> None:
     """Move an import one step through its states, as the console's wizard asks:
 
@@ -964,7 +1035,7 @@ def import_step(
             mapping = {h: (column_fields or {}).get(n, "") for n, h in enumerate(headers)}
             import_configure(
                 member_import=imp, mapping=mapping, encoding=encoding if encoding is not None and encoding != imp.encoding else None,
-                create_tags=create_tags, skip_bad=skip_bad,
+                create_tags=create_tags, skip_bad=skip_bad, overwrite_lossy=overwrite_lossy,
             )
             if action == "reread" and encoding:
                 imp.mapping = import_preview(path=imp.path, encoding=imp.encoding)["proposed"] | {

@@ -300,3 +300,63 @@ def test_the_wizard_steps_are_a_service_a_command_or_task_can_call(tmp_path, wor
     imports.import_step(member_import=imp, action="remap")  # a step that does not fit the state does nothing
     imp.refresh_from_db()
     assert imp.status == ImportStatus.DONE
+
+
+def test_blank_rows_are_skipped_counted_and_reported(tmp_path, workspace, setup):
+    lines = [HEADER, GOOD[0], "", ",,,,,,,", GOOD[1], "", ""]  # lines 3 and 4 blank; trailing blank lines are not rows
+    imp = make_import(workspace, write(tmp_path, lines))
+    result = imports.import_run(member_import=imp, commit=False)
+    assert (result.rows, result.bad_rows, result.blank_rows, result.blank_lines) == (2, 0, 2, [3, 4])
+    result = imports.import_run(member_import=imp, commit=True)
+    assert result.committed and result.created == 2 and result.blank_rows == 2
+    assert AuditEntry.objects.get(action="import").data["blank_rows"] == 2
+
+
+def test_a_dry_run_shows_each_change_and_flags_a_question_mark_that_replaces_an_emoji(tmp_path, workspace, setup):
+    chen = Member.objects.create(workspace=workspace, number=7, display_name="陈静 🌸", city="上海", remark="老客户 ✨")
+    # Excel saved the sheet as GBK: the emoji became "?"; the city really changes.
+    path = tmp_path / "gbk.csv"
+    path.write_bytes("学号,姓名,城市,备注\n7,陈静 🌸,北京,老客户 ?\n".encode("gbk", errors="replace"))
+    imp = make_import(workspace, path)
+    assert imp.encoding == "gb18030"
+    result = imports.import_run(member_import=imp, commit=False)
+    assert result.updated == 1 and result.lossy_count == 2
+    assert [(e["field"], e["old"], e["new"], e["applied"]) for e in result.lossy] == [
+        ("Name", "陈静 🌸", "陈静 ?", False), ("Remark", "老客户 ✨", "老客户 ?", False)]
+    assert result.updates[0]["changes"] == [["City", "上海", "北京"]]
+    result = imports.import_run(member_import=imp, commit=True)
+    chen.refresh_from_db()
+    assert result.committed and (chen.display_name, chen.city, chen.remark) == ("陈静 🌸", "北京", "老客户 ✨")
+
+    # The operator chooses to overwrite: then it is applied (and still reported).
+    imp = make_import(workspace, path, overwrite_lossy=True)
+    result = imports.import_run(member_import=imp, commit=True)
+    chen.refresh_from_db()
+    assert result.lossy[0]["applied"] and (chen.display_name, chen.remark) == ("陈静 ?", "老客户 ?")
+
+
+def test_a_question_mark_is_not_flagged_where_the_encoding_holds_the_text(tmp_path, workspace, setup):
+    Member.objects.create(workspace=workspace, number=8, display_name="周到", remark="老客户")
+    imp = make_import(workspace, write(tmp_path, ["学号,姓名,备注", "8,周到,还好吗?这是一位老客户"], encoding="gbk"))
+    result = imports.import_run(member_import=imp, commit=False)
+    assert result.lossy == [] and result.updates[0]["changes"] == [["Remark", "老客户", "还好吗?这是一位老客户"]]
+    assert imports.text_lossy(old="陈静 🌸", new="陈静 ?", encoding="") is False  # UTF-8 and XLSX hold everything
+
+
+def test_the_console_report_shows_blank_rows_changes_and_lossy_text_in_both_languages(client, tmp_path, workspace, setup):
+    Member.objects.create(workspace=workspace, number=7, display_name="陈静 🌸", city="上海")
+    path = tmp_path / "gbk.csv"
+    lines = ["学号,姓名,城市", "7,陈静 🌸,北京", "", *[f",新会员{n}号,北京市朝阳区" for n in range(20)]]
+    path.write_bytes("\n".join(lines).encode("gbk", errors="replace"))
+    client.force_login(setup)
+    base = f"/w/{workspace.slug}/members/import/"
+    with open(path, "rb") as f:
+        client.post(base, {"file": f})
+    imp = workspace_import(workspace)
+    client.post(f"{base}{imp.pk}/", {"map-0": "number", "map-1": "display_name", "map-2": "city", "action": "check",
+                                     "encoding": "gb18030"})
+    page = client.get(f"{base}{imp.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Row 3 is empty, skipped." in page and 'id="blank-rows">1<' in page
+    assert "“上海” → “北京”" in page and 'id="lossy-changes"' in page and "陈静 ?" in page and "not applied" in page
+    page = client.get(f"{base}{imp.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "第 3 行为空，已跳过" in page and "不会被应用" in page

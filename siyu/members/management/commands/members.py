@@ -42,6 +42,9 @@ class Command(BaseCommand):
         imp.add_argument("--dry-run", action="store_true", help="check every row and report; write nothing")
         imp.add_argument("--create-tags", action="store_true", help="create tags the file names that do not exist")
         imp.add_argument("--skip-bad", action="store_true", help="import the good rows even if some rows are bad")
+        imp.add_argument("--overwrite-lossy", action="store_true",
+                         help='apply updates flagged as lossy (a "?" where the stored text has a character the '
+                              "file's encoding cannot hold, e.g. an emoji in GBK); by default those fields are kept")
         imp.add_argument("--user", help="staff username recorded as the importer (audit, tags)")
         exp = sub.add_parser("export", help="export members (all, or a segment's live list) as CSV or XLSX")
         exp.add_argument("--workspace", required=True, help="workspace slug")
@@ -63,7 +66,8 @@ class Command(BaseCommand):
         o.pop("user", None)
         getattr(self, f"handle_{action}")(**{**o, "workspace": workspace, "user": user})
 
-    def handle_import(self, *, workspace, user, file, encoding, dry_run, create_tags, skip_bad, verbosity, **o):
+    def handle_import(self, *, workspace, user, file, encoding, dry_run, create_tags, skip_bad, overwrite_lossy, verbosity,
+                      **o):
         if not Path(file).is_file():
             raise CommandError(f"No file {file}.")
         try:
@@ -72,7 +76,8 @@ class Command(BaseCommand):
                 raise CommandError(imp.error)
             preview = import_preview(path=imp.path, encoding=imp.encoding)
             mapping = {**imp.mapping, **mapping_parse(o["map"], headers=preview["headers"])}
-            import_configure(member_import=imp, mapping=mapping, create_tags=create_tags, skip_bad=skip_bad)
+            import_configure(member_import=imp, mapping=mapping, create_tags=create_tags, skip_bad=skip_bad,
+                             overwrite_lossy=overwrite_lossy)
         except (ImportProblem, ValidationError) as exc:
             raise CommandError(" ".join(getattr(exc, "messages", [str(exc)]))) from None
         detected = import_options(imp).get("detected")
@@ -90,11 +95,21 @@ class Command(BaseCommand):
             self.stdout.write(f"line {entry['line']}, {entry['column'] or '-'}: {entry['reason']}")
         if result.bad_rows > len(result.report):
             self.stdout.write(f"… and {result.bad_rows - len(result.report)} more bad rows")
+        for line in result.blank_lines[:20]:
+            self.stdout.write(f"line {line}: empty, skipped")
+        if result.blank_rows > 20:
+            self.stdout.write(f"… and {result.blank_rows - 20} more empty rows, skipped")
         for entry in result.updates[:20]:
-            self.stdout.write(f"line {entry['line']}: {entry['reason']}")
+            changes = "; ".join(f"{f}: {o!r} → {n!r}" if (o or n) else f"{f} changes" for f, o, n in entry["changes"])
+            self.stdout.write(f"line {entry['line']}: {entry['reason']}" + (f" ({changes})" if changes else ""))
+        for entry in result.lossy[:20]:
+            how = "overwritten" if entry["applied"] else "kept (use --overwrite-lossy to overwrite)"
+            self.stdout.write(f"line {entry['line']}: member #{entry['number']} {entry['field']} {entry['old']!r} → "
+                              f"{entry['new']!r} looks lossy (a \"?\" the file's encoding put in): {how}")
         if result.new_tags:
             self.stdout.write(("Tags created: " if result.committed else "Tags to create: ") + ", ".join(result.new_tags))
-        counts = f"{result.rows} rows, {result.bad_rows} bad, {result.created} new members, {result.updated} updated"
+        counts = (f"{result.rows} rows, {result.bad_rows} bad, {result.created} new members, {result.updated} updated, "
+                  f"{result.blank_rows} empty rows skipped, {result.lossy_count} lossy changes flagged")
         if result.error:
             raise CommandError(f"{result.error} ({counts})")
         if dry_run and result.bad_rows and not skip_bad:
