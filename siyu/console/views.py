@@ -6,6 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -74,15 +75,21 @@ def groups(request):
     return render(request, "console/groups.html", {"groups": rows, "form": form})
 
 
+GROUP_MEMBERS_PER_PAGE = 100
+
+
 @workspace_view
 def group_detail(request, group_id):
     group = group_or_404(request, group_id)
     show_past = request.GET.get("past") == "1"
+    stays = Paginator(group_selectors.group_members(group=group, include_past=show_past), GROUP_MEMBERS_PER_PAGE)
+    counts = group_selectors.group_counts(group=group)
     context = {
         "group": group,
-        "stays": group_selectors.group_members(group=group, include_past=show_past),
+        "stays": stays.get_page(request.GET.get("page")),
         "show_past": show_past,
-        "counts": group_selectors.group_counts(group=group),
+        "counts": counts,
+        "over_capacity": bool(group.capacity) and counts["members_now"] > group.capacity,
         "daily": group_selectors.group_daily(group=group, since=workspace_today(request) - timedelta(days=13)),
         "events": group_selectors.group_recent_events(group=group),
         "staff_choices": core_selectors.staff_list(workspace=request.workspace),

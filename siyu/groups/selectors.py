@@ -6,6 +6,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils.translation import gettext as _
 
 from siyu.core.models import Event, Workspace
+from siyu.core.text import natural_key
 from siyu.members.models import Member
 
 from .bot import group_first, moderation_find, reply_find, reply_payload
@@ -16,10 +17,10 @@ from .models import (
 
 def group_list(*, workspace: Workspace, today: date, kind: str | None = None) -> list[Group]:
     """Groups with members now and joins, leaves and messages over the last 7 days (today included)."""
-    rows = Group.objects.filter(workspace=workspace).order_by("kind", "name")
+    rows = Group.objects.filter(workspace=workspace)
     if kind:
         rows = rows.filter(kind=kind)
-    groups = list(rows)
+    groups = sorted(rows, key=lambda g: (g.kind, natural_key(g.name)))
     members_now = dict(GroupStats.objects.filter(workspace=workspace).values_list("group_id", "members_now"))
     week: dict[int, Any] = {
         row["group"]: row
@@ -66,8 +67,9 @@ def group_counts(*, group: Group) -> dict[str, int]:
 
 
 def group_choices(*, workspace: Workspace) -> list[tuple[int, str]]:
-    """(id, name) of every group, for filters."""
-    return list(Group.objects.filter(workspace=workspace).order_by("kind", "name").values_list("pk", "name"))
+    """(id, name) of every group, for filters: by kind, then by name in natural order (1群 before 10群)."""
+    rows = Group.objects.filter(workspace=workspace).values_list("kind", "pk", "name")
+    return [(pk, name) for kind, pk, name in sorted(rows, key=lambda r: (r[0], natural_key(r[2])))]
 
 
 def in_group_now(*, group_id: int | None = None, kind: str | None = None) -> Exists:

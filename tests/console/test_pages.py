@@ -167,3 +167,45 @@ def test_the_admin_is_for_owners_and_admins_and_scoped_to_their_workspace(client
     assert set(listed.values_list("workspace_id", flat=True)) == {community.pk}
     stranger = Member.objects.get(workspace=other)
     assert client.get(f"/admin/members/member/{stranger.pk}/change/").status_code in (302, 404)
+
+
+def test_search_forms_send_to_the_page_not_the_current_url(client, community, make_staff):
+    """hx-get="" made htmx send to the current URL, query and all, so each search appended its query again."""
+    login(client, community, make_staff)
+    for name in ("console:members", "console:groups"):
+        url = reverse(name, args=[community.slug])
+        html = client.get(url, {"q": "P1"}).content.decode()
+        assert f'hx-get="{url}"' in html and 'hx-get=""' not in html, name
+
+
+def test_groups_sort_naturally(client, ingest, workspace, make_staff):
+    """1群, 2群, 10群 — not 10群 before 1群 as text sorts."""
+    events = [ev("group.joined", f"n{i}", actor=f"n{i}", group=f"gn{i}") for i in (10, 2, 1, 21)]
+    for event, i in zip(events, (10, 2, 1, 21)):
+        event["group"]["name"] = f"课程{i}群"
+    ingest(events)
+    login(client, workspace, make_staff)
+    rows = client.get(reverse("console:groups", args=[workspace.slug])).context["groups"]
+    assert [g.name for g in rows] == ["课程1群", "课程2群", "课程10群", "课程21群"]
+    choices = client.get(reverse("console:members", args=[workspace.slug])).context["form"].fields["group"].choices
+    assert [label for value, label in choices if value] == ["课程1群", "课程2群", "课程10群", "课程21群"]
+
+
+def test_a_group_over_capacity_warns_and_its_members_are_paginated(client, ingest, workspace, make_staff):
+    events = [ev("group.joined", f"c{i}", actor=f"c{i}", group="full", minutes=i) for i in range(105)]
+    for event in events:
+        event["group"]["capacity"] = 100
+    ingest(events + [ev("group.joined", "roomy", actor="r1", group="roomy")])
+    login(client, workspace, make_staff)
+    group = Group.objects.get(workspace=workspace, external_id="!full:example.org")
+    url = reverse("console:group", args=[workspace.slug, group.pk])
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "105 members are in this group, more than its capacity of 100" in english
+    assert "超过" in client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    first = client.get(url).context["stays"]
+    assert (len(first.object_list), first.paginator.num_pages) == (100, 2)
+    assert "Page 1 of 2" in english and "page=2" in english
+    assert len(client.get(url, {"page": 2}).context["stays"].object_list) == 5
+    roomy = Group.objects.get(workspace=workspace, external_id="!roomy:example.org")
+    assert "more than its capacity" not in client.get(
+        reverse("console:group", args=[workspace.slug, roomy.pk]), HTTP_ACCEPT_LANGUAGE="en").content.decode()

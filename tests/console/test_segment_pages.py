@@ -129,3 +129,13 @@ def test_the_members_list_filters_by_tag_and_by_saved_segment(client, make_staff
     assert f"/members/{people['bob'].number}/" in everyone
     by_segment = client.get(url, {"saved": talkers.pk}).content.decode()
     assert f"/members/{people['ann'].number}/" in by_segment and f"/members/{people['bob'].number}/" not in by_segment
+
+
+def test_a_tags_member_count_opens_the_members_with_that_tag(client, make_staff, people):
+    ws = people["workspace"]
+    client.force_login(make_staff(ws, role=Role.VIEWER))
+    page = client.get(reverse("console:tags", args=[ws.slug])).content.decode()
+    link = reverse("console:members", args=[ws.slug]) + f"?tag={people['vip'].pk}"
+    assert f'href="{link}"' in page
+    listed = client.get(link).content.decode()
+    assert f"/members/{people['ann'].number}/" in listed and f"/members/{people['bob'].number}/" not in listed
