@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from siyu.channels.matrix.models import MatrixAccount
 from siyu.core.roles import ADMINS, OPERATORS
 from siyu.groups import selectors as group_selectors
 from siyu.groups import services
@@ -62,6 +63,7 @@ def _page(request, group, *, settings_form=None, reply_form=None, rule_form=None
         "group": group,
         "base": _page_url(request, group),
         "can_change": request.staff_role.can_operate,
+        "bot_connected": MatrixAccount.objects.filter(workspace=workspace, enabled=True).exists(),
         "own_settings": own_settings,
         "settings_form": _live_preview(request, group, settings_form or BotSettingsForm(instance=effective)),
         "reply_form": reply_form or KeywordReplyForm(),

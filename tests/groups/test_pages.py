@@ -206,3 +206,23 @@ def test_admins_undo_strikes_and_the_member_page_shows_the_bar(client, workspace
     assert Strike.objects.get(pk=struck[1].pk).undone_at is not None
     assert "Barred: " not in client.get(member_url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "undone by" in client.get(urls(workspace, group)["log"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+
+def test_the_bot_pages_warn_when_no_bot_is_connected(client, workspace, group, make_staff):
+    from siyu.channels.matrix.models import MatrixAccount
+
+    login(client, workspace, make_staff, role=Role.ADMIN)
+    bot = reverse("console:bot", args=[workspace.slug])
+    warning = "No bot is connected to this workspace"
+    assert warning in client.get(bot, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "还没有连接机器人" in client.get(bot, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    for url in urls(workspace, group).values():
+        if url != urls(workspace, group)["log"]:
+            assert warning in client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode(), url
+    account = MatrixAccount.objects.create(workspace=workspace, homeserver="https://m.example.org", user_id="@bot:m.example.org")
+    for url in [bot, urls(workspace, group)["group"], urls(workspace, group)["workspace"]]:
+        assert warning not in client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode(), url
+    account.enabled = False
+    account.save()
+    assert "The bot is disabled" in client.get(bot, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert warning in client.get(urls(workspace, group)["workspace"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
