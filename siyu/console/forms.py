@@ -42,7 +42,12 @@ class MemberFilterForm(forms.Form):
     segment = forms.ChoiceField(label=_("Tier or type"), required=False)
     tag = forms.TypedChoiceField(label=_("Tag"), required=False, coerce=int, empty_value=None)
     saved = forms.TypedChoiceField(label=_("Segment"), required=False, coerce=int, empty_value=None)
+    sort = forms.ChoiceField(label=_("Sort by"), required=False, choices=[
+        ("new", _("Newest first")), ("old", _("Oldest first")), ("last_seen", _("Last seen")),
+        ("messages", _("Most messages")), ("spend", _("Highest spend")),
+    ])
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    start = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
     def __init__(self, *args, groups=(), segments=(), tags=(), saved=(), **kwargs):
         super().__init__(*args, **kwargs)

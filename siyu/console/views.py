@@ -125,6 +125,8 @@ def members(request):
     )
     page: list[Any] = []
     next_before = None
+    total = None
+    sort = "new"
     condition: Any = None
     if form.is_valid() or not request.GET:
         filters = form.cleaned_data if request.GET else {}
@@ -137,18 +139,24 @@ def members(request):
         for extra in (member_selectors.has_tag(tag_id=filters.get("tag")), member_selectors.in_segment(segment_id=filters.get("saved"))):
             if extra is not None:
                 condition = extra if condition is None else condition & extra
+        sort = filters.get("sort") or "new"
         page, next_before = member_selectors.member_list(
-            workspace=request.workspace, query=filters.get("q", ""), condition=condition, before=filters.get("before")
+            workspace=request.workspace, query=filters.get("q", ""), condition=condition, before=filters.get("before"),
+            sort=sort, start=filters.get("start") or 0,
         )
-    template = "console/_member_rows.html" if request.htmx and request.GET.get("before") else "console/members.html"
-    if request.htmx and not request.GET.get("before") and request.htmx.target == "member-results":
+        total = member_selectors.member_count(workspace=request.workspace, query=filters.get("q", ""), condition=condition)
+    more = request.GET.get("before") or request.GET.get("start")
+    template = "console/_member_rows.html" if request.htmx and more else "console/members.html"
+    if request.htmx and not more and request.htmx.target == "member-results":
         template = "console/_member_results.html"
     query = request.GET.copy()
     query.pop("before", None)
-    return render(
-        request, template,
-        {"form": form, "members": page, "next_before": next_before, "query": query.urlencode()},
-    )
+    query.pop("start", None)
+    context = {
+        "form": form, "members": page, "next_before": next_before, "query": query.urlencode(), "total": total,
+        "next_param": "before" if sort == "new" else "start",
+    }
+    return render(request, template, context)
 
 
 @workspace_view

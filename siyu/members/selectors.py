@@ -1,7 +1,7 @@
 from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import Count, Model, Q
+from django.db.models import Count, F, Model, Q, QuerySet
 
 from siyu.core.events import EventType
 from siyu.core.models import Event, Workspace
@@ -10,17 +10,18 @@ from siyu.core.selectors import keyset_page
 from .models import Member, MemberTag, Segment, SegmentMember, SegmentSize, Tag, TagGroup, TagRule
 
 
-def member_list(
-    *, workspace: Workspace, query: str = "", condition: Any = None, before: int | None = None, limit: int = 50
-) -> tuple[list[Member], int | None]:
-    """Members newest first, keyset-paginated on the member number.
+# The members list's orders: newest first (the default, keyset-paginated) or by a figure, biggest first.
+MEMBER_SORTS: dict[str, tuple[Any, ...]] = {
+    "new": ("-number",),
+    "old": ("number",),
+    "last_seen": (F("stats__last_seen_at").desc(nulls_last=True), "-number"),
+    "messages": (F("stats__messages").desc(nulls_last=True), "-number"),
+    "spend": (F("stats__spend_cents").desc(nulls_last=True), "-number"),
+}
 
-    `before` is the last number of the previous page; each page is one index range scan, so the
-    hundredth page costs what the first does. `query` is a member number ("1024" or "#1024") or
-    else a substring of the name or remark; `condition` is a further filter expression from
-    another app (e.g. groups.selectors.in_group_now). Returns (members, next_before or None).
-    """
-    members = Member.objects.filter(workspace=workspace, merged_into__isnull=True).select_related("stats")
+
+def _members_matching(*, workspace: Workspace, query: str = "", condition: Any = None) -> "QuerySet[Member]":
+    members = Member.objects.filter(workspace=workspace, merged_into__isnull=True)
     query = (query or "").strip()
     if query.lstrip("#").isdigit():
         members = members.filter(number=int(query.lstrip("#")))
@@ -28,9 +29,34 @@ def member_list(
         members = members.filter(Q(display_name__icontains=query) | Q(remark__icontains=query))
     if condition is not None:
         members = members.filter(condition)
-    if before is not None:
-        members = members.filter(number__lt=before)
-    return keyset_page(members, field="number", limit=limit)
+    return members
+
+
+def member_list(
+    *, workspace: Workspace, query: str = "", condition: Any = None, before: int | None = None, limit: int = 50,
+    sort: str = "new", start: int = 0,
+) -> tuple[list[Member], int | None]:
+    """Members newest first, keyset-paginated on the member number, or in another order of MEMBER_SORTS.
+
+    `before` is the last number of the previous page; each page is one index range scan, so the
+    hundredth page costs what the first does. `query` is a member number ("1024" or "#1024") or
+    else a substring of the name or remark; `condition` is a further filter expression from
+    another app (e.g. groups.selectors.in_group_now). Returns (members, next_before or None).
+    Another `sort` pages by position instead: `start` is the number of rows before the page, and the
+    second value returned is the next page's `start` (or None).
+    """
+    members = _members_matching(workspace=workspace, query=query, condition=condition).select_related("stats")
+    if sort == "new" or sort not in MEMBER_SORTS:
+        if before is not None:
+            members = members.filter(number__lt=before)
+        return keyset_page(members, field="number", limit=limit)
+    page = list(members.order_by(*MEMBER_SORTS[sort])[start: start + limit + 1])
+    return page[:limit], (start + limit if len(page) > limit else None)
+
+
+def member_count(*, workspace: Workspace, query: str = "", condition: Any = None) -> int:
+    """How many members the members list shows for this search and filter (every page together)."""
+    return _members_matching(workspace=workspace, query=query, condition=condition).count()
 
 
 def member_get(*, workspace: Workspace, number: int) -> Member:

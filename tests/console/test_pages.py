@@ -209,3 +209,26 @@ def test_a_group_over_capacity_warns_and_its_members_are_paginated(client, inges
     roomy = Group.objects.get(workspace=workspace, external_id="!roomy:example.org")
     assert "more than its capacity" not in client.get(
         reverse("console:group", args=[workspace.slug, roomy.pk]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+
+def test_the_members_list_has_a_total_and_sorts(client, community, make_staff):
+    login(client, community, make_staff)
+    url = reverse("console:members", args=[community.slug])
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+    assert english.context["total"] == 120 and "120 members match" in english.content.decode()
+    assert "共 120 位成员" in client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    g2 = Group.objects.get(workspace=community, external_id="!g2:example.org")
+    assert client.get(url, {"group": g2.pk}).context["total"] == 60
+    assert client.get(url, {"q": "#37"}).context["total"] == 1
+    # Member 1 is the only one who spoke and paid: first by messages and by spend.
+    for sort in ("messages", "spend"):
+        first = client.get(url, {"sort": sort})
+        assert first.context["members"][0].number == 1 and first.context["next_before"] == 50
+        assert f"sort={sort}&start=50" in first.content.decode()
+        rest = client.get(url, {"sort": sort, "start": 50}).context["members"]
+        assert len(rest) == 50 and 1 not in [m.number for m in rest]
+    oldest = client.get(url, {"sort": "old"}).context["members"]
+    assert [m.number for m in oldest][:3] == [1, 2, 3]
+    assert client.get(url, {"sort": "old", "start": 100}).context["next_before"] is None
+    more = client.get(url, {"sort": "old", "start": 50}, HTTP_HX_REQUEST="true")
+    assert "<html" not in more.content.decode() and "#51<" in more.content.decode()
