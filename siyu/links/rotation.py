@@ -5,7 +5,8 @@
 
 A target is *open* when it is active, under its daily cap (TargetDay.sends today plus the sends not
 yet flushed) and under its capacity: for a target with a group, the group's live member count
-(GroupStats.members_now, kept by the membership projection); for one without, the visitors sent so far.
+(GroupStats.members_now, kept by the membership projection) and the visitors sent to it today; for
+one without, the visitors sent so far.
 
 - next_when_full: the first open target in position order;
 - round_robin: the open targets in turn, by the code's cursor;
@@ -72,8 +73,11 @@ def code_targets_load(*, code: ChannelCode, today: date | None = None) -> list[T
     for target in targets:
         sends_today = today_sends.get(target.pk, 0) + target.pending_sends
         used = members.get(target.group_id, 0) if target.group_id else total_sends.get(target.pk, 0) + target.pending_sends
+        # A group's member count lags the visitors sent to it (they join later, or never), so a target
+        # with a group is also full once the visitors sent today reach its capacity.
         is_open = (
             target.active and used < target.capacity
+            and (target.group_id is None or sends_today < target.capacity)
             and (target.daily_cap is None or sends_today < target.daily_cap)
         )
         loads.append(TargetLoad(target=target, used=used, sends_today=sends_today, open=is_open))

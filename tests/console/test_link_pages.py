@@ -340,3 +340,12 @@ def test_the_pages_queries_do_not_grow_with_targets_or_rows(client, shop, make_s
     for page, count in before.items():
         with django_assert_max_num_queries(count):
             client.get(page)
+
+
+def test_a_codes_page_says_what_a_targets_capacity_counts(client, shop, make_staff):
+    client.force_login(make_staff(shop["workspace"]))
+    english = client.get(url(shop, "code", shop["code"].pk), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "also full once the visitors sent to it today reach its capacity" in english
+    assert '<span class="fill-text">3/2</span> <small class="muted">members</small>' in english
+    chinese = client.get(url(shop, "code", shop["code"].pk), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "今天导入的访客达到容量时也视为已满" in chinese

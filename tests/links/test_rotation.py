@@ -150,3 +150,12 @@ def test_a_created_group_becomes_the_codes_next_target_once(workspace, ingest, m
     sent = Event.objects.get(type=EventType.OUTBOX_SENT)
     code_groups_created(None, workspace=workspace, source="siyu", events=[sent])
     assert code.targets.count() == 2
+
+
+def test_a_group_target_is_also_full_once_todays_visitors_reach_its_capacity(workspace):
+    """Visitors join late or never: counting members alone let a target of capacity 3 receive 5 visitors."""
+    code = make_code(workspace, targets=1, capacity=3)
+    locations = [open_visit(code.link, remote_addr=f"203.0.113.{n}").location for n in range(1, 6)]
+    assert locations == ["https://example.com/join/g1"] * 3 + [BACKUP] * 2
+    [load] = code_targets_load(code=code)
+    assert (load.used, load.sends_today, load.open) == (0, 3, False)
