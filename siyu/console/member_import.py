@@ -90,7 +90,8 @@ def import_detail(request, import_id):
     context = {"imp": imp, "options": options, "summary": options.get("summary", {}),
                "encoding_label": imports.encoding_label(imp.encoding) if imp.encoding else "",
                "detected_label": imports.encoding_label(options["detected"]) if options.get("detected") else "",
-               "encodings": [(k, str(v)) for k, v in imports.ENCODINGS.items()], "is_csv": bool(options.get("detected"))}
+               "encodings": [(k, str(v)) for k, v in imports.ENCODINGS.items()], "is_csv": bool(options.get("detected")),
+               "others": max(0, imp.rows - imp.bad_rows)}
     if imp.status == ImportStatus.UPLOADED:
         try:
             preview = imports.import_preview(path=imp.path, encoding=imp.encoding)

@@ -719,8 +719,8 @@ def _match(ctx, rows, headers_of):
             try:
                 tag_id = ctx.tag_id(text)
             except ValidationError as exc:
-                row.errors.append((header, " ".join(exc.messages)))
-                break
+                row.errors.append((header, " ".join(exc.messages)))  # every bad tag of the row is reported
+                continue
             if tag_id is not None:
                 row.values.setdefault("tag_ids", []).append(tag_id)
         if row.errors:
@@ -1023,7 +1023,8 @@ def import_step(
       the file's n-th column, "" to ignore), the encoding (None or the current one: unchanged) and the options;
       "check" then runs the dry run, "reread" proposes the mapping again for the new encoding, keeping choices;
     - "remap" (checked or failed): back to the mapping step;
-    - "commit": import, once the dry run allows it (ValidationError otherwise).
+    - "commit": import, once the dry run allows it (ValidationError otherwise);
+    - "commit_others" (checked): import the rows without problems, skipping the bad ones.
 
     An action that does not fit the import's state does nothing. A problem with the file (ImportProblem) is kept
     on the import as its error, for the page to show.
@@ -1045,6 +1046,9 @@ def import_step(
                 import_start(member_import=imp, commit=False)
         elif action == "remap" and imp.status in (ImportStatus.CHECKED, ImportStatus.FAILED):
             import_configure(member_import=imp)
+        elif action == "commit_others" and imp.status == ImportStatus.CHECKED and not imp.error:
+            _options_save(imp, skip_bad=True)  # the operator chose "import the other rows"
+            import_start(member_import=imp, commit=True)
         elif action == "commit":
             if not import_can_commit(imp):
                 raise ValidationError(_("Check the file first; it can be imported once no row is bad (or bad rows are skipped)."))

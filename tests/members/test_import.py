@@ -360,3 +360,27 @@ def test_the_console_report_shows_blank_rows_changes_and_lossy_text_in_both_lang
     assert "“上海” → “北京”" in page and 'id="lossy-changes"' in page and "陈静 ?" in page and "not applied" in page
     page = client.get(f"{base}{imp.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "第 3 行为空，已跳过" in page and "不会被应用" in page
+
+
+def test_every_missing_tag_of_a_row_is_reported(tmp_path, workspace, setup):
+    imp = make_import(workspace, write(tmp_path, ["姓名,标签", "王小明,\"不存在,高意向,也没有\""]))
+    result = imports.import_run(member_import=imp, commit=False)
+    reasons = [e["reason"] for e in result.report]
+    assert result.bad_rows == 1 and len(reasons) == 2 and "不存在" in reasons[0] and "也没有" in reasons[1]
+
+
+def test_the_report_offers_two_plain_choices_and_imports_the_other_rows(client, tmp_path, workspace, setup):
+    client.force_login(setup)
+    base = f"/w/{workspace.slug}/members/import/"
+    path = write(tmp_path, ["姓名,手机号", "王小明,13800138000", "李华,123", "周到,13900139000"])
+    with open(path, "rb") as f:
+        client.post(base, {"file": f})
+    imp = workspace_import(workspace)
+    client.post(f"{base}{imp.pk}/", {"map-0": "display_name", "map-1": "phone", "action": "check"})
+    page = client.get(f"{base}{imp.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'name="skip_bad"' not in page
+    assert "1 row has problems: fix the file, or import the other 2 rows." in page and "Import the other 2 rows" in page
+    assert "1 行有问题：修改文件，或导入其余 2 行。" in client.get(f"{base}{imp.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    client.post(f"{base}{imp.pk}/", {"action": "commit_others"})
+    imp.refresh_from_db()
+    assert imp.status == ImportStatus.DONE and sorted(Member.objects.values_list("display_name", flat=True)) == ["周到", "王小明"]
