@@ -153,7 +153,7 @@ def members_export(request):
                          count=count)
     rows = exports.export_rows(workspace=workspace, segment=segment, with_contacts=with_contacts)
     response = StreamingHttpResponse(
-        (piece.encode() for piece in spreadsheets.csv_stream(headers=exports.export_headers(), rows=rows)),
+        (piece.encode() for piece in spreadsheets.csv_stream(headers=exports.export_headers(), rows=rows, tz=workspace.tz)),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

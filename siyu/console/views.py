@@ -25,6 +25,7 @@ from siyu.groups import services as group_services
 from siyu.groups import selectors as group_selectors
 from siyu.groups.models import Group
 from siyu.members import selectors as member_selectors
+from siyu.members.exports import member_column_labels
 from siyu.members.models import Member
 
 from . import member_people, member_privacy, segment_pages
@@ -154,7 +155,7 @@ def members(request):
     query.pop("start", None)
     context = {
         "form": form, "members": page, "next_before": next_before, "query": query.urlencode(), "total": total,
-        "next_param": "before" if sort == "new" else "start",
+        "next_param": "before" if sort == "new" else "start", "columns": member_column_labels(),
     }
     return render(request, template, context)
 

@@ -8,7 +8,9 @@ both written by siyu.core.spreadsheets (cells that would run as formulas are def
 Contacts (phone, e-mail, WeChat ID) are masked (138****5678) unless `with_contacts`; every export is
 audited (AuditEntry action "export", with "with_contacts" in its data). Columns of other apps' facts
 (groups: "Groups now") are registered with `export_column_register` in their AppConfig.ready() and
-come after "Owner".
+come after "Owner". Each column has one label (MEMBER_COLUMNS, `member_column_labels`), the same in the CSV,
+the XLSX and the console's members table; first and last seen are moments (local time in the workspace's
+time zone: date cells in XLSX).
 """
 import codecs
 from collections import defaultdict
@@ -20,6 +22,7 @@ from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 
 from siyu.core.models import AuditEntry, Workspace
 from siyu.core.spreadsheets import csv_stream, xlsx_write
@@ -42,6 +45,18 @@ class ExportColumn:
 
 EXPORT_COLUMNS: dict[str, ExportColumn] = {}
 
+# The members' own columns, in export order; other apps' columns come after "owner".
+MEMBER_COLUMNS = {
+    "number": pgettext_lazy("member column", "Member number"), "name": pgettext_lazy("member column", "Name"),
+    "gender": pgettext_lazy("member column", "Gender"), "city": pgettext_lazy("member column", "City"),
+    "remark": pgettext_lazy("member column", "Remark"), "phone": pgettext_lazy("member column", "Phone"),
+    "email": pgettext_lazy("member column", "E-mail"), "wechat": pgettext_lazy("member column", "WeChat ID"),
+    "tags": pgettext_lazy("member column", "Tags"), "owner": pgettext_lazy("member column", "Owner"),
+    "first_seen": pgettext_lazy("member column", "First seen"), "last_seen": pgettext_lazy("member column", "Last seen"),
+    "messages": pgettext_lazy("member column", "Messages"), "orders": pgettext_lazy("member column", "Orders"),
+    "spend": pgettext_lazy("member column", "Spend (¥)"),
+}
+
 
 def export_column_register(column: "ExportColumn") -> "ExportColumn":
     """Add a column after "Owner" (from an app's AppConfig.ready()); columns keep their registration order."""
@@ -49,11 +64,19 @@ def export_column_register(column: "ExportColumn") -> "ExportColumn":
     return column
 
 
+def member_column_labels() -> dict[str, str]:
+    """Every column's label in the active language, by key, in export order (registered columns after "owner")."""
+    labels: dict[str, str] = {}
+    for key, label in MEMBER_COLUMNS.items():
+        labels[key] = str(label)
+        if key == "owner":
+            labels.update((column.key, column.title()) for column in EXPORT_COLUMNS.values())
+    return labels
+
+
 def export_headers() -> list[Any]:
     """Column titles; the same with or without contacts (only the contact cells differ)."""
-    return [_("Member number"), _("Name"), _("Gender"), _("City"), _("Remark"), _("Phone"), _("E-mail"), _("WeChat ID"),
-            _("Tags"), _("Owner"), *(column.title() for column in EXPORT_COLUMNS.values()), _("First seen"),
-            _("Last seen"), _("Messages"), _("Orders"), _("Spend (yuan)")]
+    return list(member_column_labels().values())
 
 
 def _member_id_chunks(*, workspace, segment):
@@ -74,13 +97,9 @@ def _member_id_chunks(*, workspace, segment):
         last = ids[-1]
 
 
-def _local(value, tz):
-    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else ""
-
-
 def export_rows(*, workspace: Workspace, segment: Segment | None = None, with_contacts: bool = False) -> Iterator[list[Any]]:
-    """Yield one list of plain values per member (columns as export_headers), CHUNK members per query round."""
-    tz = workspace.tz
+    """Yield one list of plain values per member (columns as export_headers), CHUNK members per query round;
+    first and last seen are aware datetimes (None when unknown)."""
     genders = {"m": _("Male"), "f": _("Female"), "": ""}
     for ids in _member_id_chunks(workspace=workspace, segment=segment):
         members = list(
@@ -101,7 +120,7 @@ def export_rows(*, workspace: Workspace, segment: Segment | None = None, with_co
             yield [
                 m.number, m.display_name, str(genders.get(m.gender, m.gender)), m.city, m.remark, phone, email, wechat,
                 "、".join(tags[m.pk]), m.owner.get_username() if m.owner else "", *(cells.get(m.pk, "") for cells in extra),
-                _local(s.first_seen_at if s else None, tz), _local(s.last_seen_at if s else None, tz),
+                s.first_seen_at if s else None, s.last_seen_at if s else None,
                 s.messages if s else 0, s.orders if s else 0, round((s.spend_cents if s else 0) / 100, 2),
             ]
 
@@ -127,10 +146,10 @@ def members_export(
     rows = counted(export_rows(workspace=workspace, segment=segment, with_contacts=with_contacts))
     headers = export_headers()
     if fmt == "xlsx":
-        xlsx_write(out=out, title=segment.name if segment else _("Members"), headers=headers, rows=rows)
+        xlsx_write(out=out, title=segment.name if segment else _("Members"), headers=headers, rows=rows, tz=workspace.tz)
     else:
         writer = codecs.getwriter("utf-8")(out)
-        for piece in csv_stream(headers=headers, rows=rows):
+        for piece in csv_stream(headers=headers, rows=rows, tz=workspace.tz):
             writer.write(piece)
     export_audit(workspace=workspace, by=by, segment=segment, fmt=fmt, with_contacts=with_contacts, count=count)
     return count

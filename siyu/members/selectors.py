@@ -45,7 +45,7 @@ def member_list(
     Another `sort` pages by position instead: `start` is the number of rows before the page, and the
     second value returned is the next page's `start` (or None).
     """
-    members = _members_matching(workspace=workspace, query=query, condition=condition).select_related("stats")
+    members = _members_matching(workspace=workspace, query=query, condition=condition).select_related("stats", "owner")
     if sort == "new" or sort not in MEMBER_SORTS:
         if before is not None:
             members = members.filter(number__lt=before)

@@ -1,15 +1,19 @@
 """Member export: a segment's or every member, CSV with BOM or XLSX, contacts masked unless asked, audited."""
 import csv
 import io
+import re
+from datetime import UTC, datetime
 
 import pytest
 from django.core.management import call_command
 from django.utils import timezone, translation
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 
 from siyu.core.models import AuditEntry, Role
+from siyu.core.spreadsheets import DATETIME_FORMAT, MAX_WIDTH
 from siyu.members.exports import members_export
-from siyu.members.models import Member, Segment, SegmentMember
+from siyu.members.models import Member, MemberStats, Segment, SegmentMember
 from siyu.members.projections import member_numbers_allocate
 from siyu.members.tags import tag_create, tags_apply
 
@@ -77,3 +81,57 @@ def test_the_console_export_needs_an_operator_and_contacts_need_an_admin(client,
     client.force_login(make_staff(workspace, role=Role.ADMIN))
     response = client.get(f"/w/{workspace.slug}/members/export/?format=xlsx&with_contacts=1")
     assert response.status_code == 200 and response["Content-Type"].startswith("application/vnd.openxml")
+
+
+@pytest.fixture
+def seen(make_workspace):
+    """A workspace in New York (not the server's zone) with one member seen at 12:00 UTC on 1 March, a long remark."""
+    workspace = make_workspace(time_zone="America/New_York")
+    number, = member_numbers_allocate(workspace=workspace, count=1)
+    member = Member.objects.create(workspace=workspace, number=number, display_name="王小明", remark="很长的备注" * 40)
+    MemberStats.objects.create(member=member, workspace=workspace, first_seen_at=datetime(2026, 3, 1, 12, 0, tzinfo=UTC),
+                               last_seen_at=datetime(2026, 3, 2, 23, 30, tzinfo=UTC), messages=3)
+    return workspace
+
+
+def test_the_xlsx_has_real_dates_in_the_workspaces_zone_widths_and_a_frozen_header(seen, tmp_path):
+    path = tmp_path / "members.xlsx"
+    with open(path, "wb") as out:
+        members_export(workspace=seen, out=out, fmt="xlsx")
+    sheet = load_workbook(path).active
+    headers = [c.value for c in sheet[1]]
+    first, last = sheet.cell(2, headers.index("First seen") + 1), sheet.cell(2, headers.index("Last seen") + 1)
+    assert first.value == datetime(2026, 3, 1, 7, 0) and last.value == datetime(2026, 3, 2, 18, 30)
+    assert first.is_date and first.number_format == DATETIME_FORMAT
+    assert sheet.freeze_panes == "A2"
+    widths = {letter: dimension.width for letter, dimension in sheet.column_dimensions.items()}
+    assert len(widths) == len(headers)
+    remark = get_column_letter(headers.index("Remark") + 1)
+    name = get_column_letter(headers.index("Name") + 1)
+    assert widths[remark] == MAX_WIDTH  # 200 CJK characters: capped
+    assert widths[get_column_letter(headers.index("First seen") + 1)] >= len("2026-03-01 07:00")
+    assert len("王小明") * 2 <= widths[name] < MAX_WIDTH
+
+
+def test_the_csv_has_local_iso_like_moments(seen):
+    out = io.BytesIO()
+    members_export(workspace=seen, out=out, fmt="csv")
+    table = list(csv.reader(io.StringIO(out.getvalue().decode("utf-8-sig"))))
+    row = dict(zip(table[0], table[1]))
+    assert row["First seen"] == "2026-03-01 07:00" and row["Last seen"] == "2026-03-02 18:30"
+
+
+def test_one_label_per_column_in_the_csv_the_xlsx_and_the_console_table(client, seen, make_staff, tmp_path):
+    with translation.override("zh-hans"):
+        out = io.BytesIO()
+        members_export(workspace=seen, out=out, fmt="csv")
+        csv_headers = next(csv.reader(io.StringIO(out.getvalue().decode("utf-8-sig"))))
+        path = tmp_path / "members.xlsx"
+        with open(path, "wb") as file:
+            members_export(workspace=seen, out=file, fmt="xlsx")
+        xlsx_headers = [c.value for c in load_workbook(path).active[1]]
+    assert csv_headers == xlsx_headers and "跟进人" in csv_headers and "所有者" not in csv_headers
+    client.force_login(make_staff(seen, role=Role.OPERATOR))
+    page = client.get(f"/w/{seen.slug}/members/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    table_headers = re.findall(r"<th[^>]*>([^<]+)</th>", page)
+    assert table_headers and set(table_headers) <= set(csv_headers) and "跟进人" in table_headers
