@@ -6,7 +6,7 @@ from siyu.channels.simulator.generator import Community, Plan
 from siyu.channels.simulator.services import simulation_plan, simulation_run
 from siyu.core.models import Event
 
-PLAN = Plan(groups=8, members=600, days=30, seed=11, until=date(2026, 3, 1))
+PLAN = Plan(groups=8, members=1000, days=30, seed=11, until=date(2026, 3, 1))
 
 
 def events_of(plan):
@@ -55,7 +55,7 @@ def test_every_event_happens_before_until_and_refunds_name_their_order():
     from datetime import time as clock
     from zoneinfo import ZoneInfo
 
-    plan = Plan(groups=6, members=2000, days=15, seed=2, until=date(2026, 3, 1))
+    plan = Plan(groups=6, members=2000, days=20, seed=2, until=date(2026, 3, 1))
     events = events_of(plan)
     end = datetime.combine(plan.until, clock(0), tzinfo=ZoneInfo(plan.time_zone))
     assert max(e["occurred_at"] for e in events) < end

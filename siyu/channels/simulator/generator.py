@@ -2,11 +2,13 @@
 
 The shape follows a course seller (seed 000): people discover a lead group through a channel code
 (exposures, paid for by the day), pay 9.9 for a trial course and join the lead group that is filling
-(the next one when one is full); friends they bring name them as inviter. On day 5 sales pitch the
-199 camp to the lead group (a campaign touch); a share buy it, some with a coupon, and move into a
-perks group, where many renew a 99 monthly membership; a few buy the 3999 programme and join the core
-VIP group. Some buy discounted course materials. Activity is heavy-tailed (a few talk a lot, most lurk), peaks at 20:00-22:00
-and fades after joining; lead groups churn fast once the trial ends, perks groups slowly.
+(the next one opens when one is full); friends they bring name them as inviter. On day 5 sales pitch
+the 199 camp to the lead group (a campaign touch); a few buy it, some with a coupon, and move into the
+camp's perks group (a cohort of about 100), where many renew a 99 monthly membership; a few buy the
+3999 programme and join the core VIP group. Some buy discounted course materials. Activity is
+heavy-tailed (a few talk a lot, most lurk), peaks at 20:00-22:00 and fades after joining; the lead
+groups stay a long-lived pool (a few percent leave a week). Every Tuesday evening a recall campaign
+reaches the lead-group members silent for a week, and about 40 % of them speak within 3 days (seed 002).
 
 Same parameters, same events: every random draw comes from one `random.Random(seed)`, and every
 source id is derived from the seed, the start day and a counter.
@@ -33,8 +35,21 @@ PRODUCTS = {"trial": 990, "materials": 2900, "monthly": 9900, "camp": 19900, "vi
 # Seed 000's course seller keeps its lead groups as a long-lived pool (一是用户保留: 长期活跃的私域流量池):
 # a few percent leave a week once the trial is over (about 4 %), not most of the group.
 LEAD_LEAVE_PER_DAY = 0.006
-# Paid conversion in single digits (seed 004: 付定转化 0-6 %, 取中上值4%): the camp's daily chance on days 5-8.
-CAMP_BUY_PER_DAY = 0.008
+# Paid conversion in single digits (seed 004: 付定转化 0-6 %, 取中上值4%): the camp's daily chance on days 5-8,
+# and the materials' on day 3.
+CAMP_BUY_PER_DAY = 0.006
+CAMP_BUY_TALK_BONUS = 0.008  # per unit of talkativeness, at most CAMP_BUY_TALK_CAP
+CAMP_BUY_TALK_CAP = 0.012
+MATERIALS_BUY = 0.015
+CAMP_REFUND = 0.05  # refunded the same evening
+VIP_BUY_PER_DAY = 0.01  # a perks member from day 10: the few core users of seed 000's pyramid
+# Seed 000: a conversion group is "100人左右的小用户群" run for about 7 days; the camp's perks groups hold one
+# cohort of buyers each.
+PERKS_CAPACITY = 100
+# Seed 002: 对沉默用户用"唤醒活动"激活 … 3天内唤醒率达40%. Silent: no message on the 7 days before.
+SILENT_DAYS = 7
+RECALL_WEEKDAY = 1  # Tuesday, 20:00: the recall campaign to the lead groups' silent members
+WAKE_UP_CHANCE = 0.26  # a reached silent member answers within 3 days (their own chatter adds the rest)
 ENTRY_PRODUCTS = {"trial"}  # the lead product (引流品) that brings people in; the others are paid products
 CAMP_DISCOUNT = 5000  # the early-bird coupon some camp buyers use
 MATERIALS_DISCOUNT = 1000
@@ -48,7 +63,7 @@ class SimGroup:
     kind: str
     name: str
     capacity: int
-    opens_on: int
+    opened: bool = False  # the teacher and assistant join when the first member is placed in it
     members: set = field(default_factory=set)
 
 
@@ -63,6 +78,7 @@ class Person:
     code: str
     groups: dict = field(default_factory=dict)  # group index -> day joined
     bought: set = field(default_factory=set)
+    last_spoke: int = -10_000  # day index of the last message
 
 
 @dataclass(frozen=True)
@@ -91,24 +107,21 @@ class Community:
         self.groups = self._make_groups()
         self.people = [self._make_person(i) for i in range(plan.members)]
         self.arrived: list[Person] = []  # people who have joined, for picking inviters
+        self.replies: dict[int, list[tuple[Person, SimGroup]]] = {}  # day -> woken members answering that day
         self.by_arrival: dict[int, list[Person]] = {}
         for person in self.people:
             self.by_arrival.setdefault(person.arrival_day, []).append(person)
 
     # -- setup ---------------------------------------------------------------------------------
     def _make_groups(self):
+        """The plan's groups; each opens when it is first needed, so a group never needed never exists."""
         total = max(self.plan.groups, 3)
         perks = max(1, round(total * 0.18))
         lead = total - perks - 1
-        lead_capacity = max(20, math.ceil(self.plan.members * 1.15 / lead))
-        groups = []
-        for i in range(lead):
-            opens = int(i * self.plan.days / lead * 0.9)
-            groups.append(SimGroup(i, "lead", f"9.9元体验课 {i + 1}群", lead_capacity, opens))
-        for j in range(perks):
-            capacity = max(50, math.ceil(self.plan.members * 0.3 / perks))
-            groups.append(SimGroup(lead + j, "perks", f"训练营福利 {j + 1}群", capacity, 0))
-        groups.append(SimGroup(lead + perks, "core", "VIP核心会员群", max(50, self.plan.members // 20), 0))
+        lead_capacity = max(20, math.ceil(self.plan.members / lead))
+        groups = [SimGroup(i, "lead", f"9.9元体验课 {i + 1}群", lead_capacity) for i in range(lead)]
+        groups += [SimGroup(lead + j, "perks", f"训练营福利 {j + 1}群", PERKS_CAPACITY) for j in range(perks)]
+        groups.append(SimGroup(lead + perks, "core", "VIP核心会员群", max(50, self.plan.members // 20)))
         return groups
 
     def _make_person(self, index):
@@ -153,24 +166,26 @@ class Community:
             }
         return event
 
-    def _staff_events(self, day, group):
-        """Each group opens with its teacher (owner) and an assistant (admin)."""
+    def _staff_events(self, day, group, before):
+        """A group opens with its teacher (owner) and an assistant (admin), at 09:xx or just `before` its first member."""
+        group.opened = True
         events = []
         for role, suffix in (("owner", "老师"), ("admin", "助教")):
             staff = {"id": f"s{self.plan.seed}-staff{group.index}-{role}", "name": f"{group.name[:6]}{suffix}"}
-            at = self._moment(day, 9)
+            at = min(self._moment(day, 9), before - timedelta(minutes=5))
             events.append(self._event("group.joined", at, actor=staff, group=group, data={"role": role}))
             events.append(self._event("group.message", at + timedelta(minutes=2), actor=staff, group=group,
                                       data={"text": f"欢迎来到{group.name}!我是{suffix}。"}))
         return events
 
     def _join(self, day, person, group, at, *, code=None):
+        events = [] if group.opened else self._staff_events(day, group, at)
         group.members.add(person.index)
         person.groups[group.index] = day
         data = {"code": code} if code else {}
         if code == "friend-referral" and self.arrived:
             data["inviter"] = f"s{self.plan.seed}-u{self.rng.choice(self.arrived[-400:]).index}"
-        return [self._event("group.joined", at, person=person, group=group, data=data)]
+        return events + [self._event("group.joined", at, person=person, group=group, data=data)]
 
     def _leave(self, day, person, group):
         group.members.discard(person.index)
@@ -185,9 +200,10 @@ class Community:
             data["discount_cents"] = discount
         return self._event("order.paid", at, person=person, data=data)
 
-    def _open_group(self, kind, day):
+    def _open_group(self, kind):
+        """The first group of the kind with room (earlier groups refill first); if all are full, the least full."""
         for group in self.groups:
-            if group.kind == kind and group.opens_on <= day and len(group.members) < group.capacity:
+            if group.kind == kind and len(group.members) < group.capacity:
                 return group
         candidates = [g for g in self.groups if g.kind == kind]
         return min(candidates, key=lambda g: len(g.members) / g.capacity)
@@ -195,13 +211,8 @@ class Community:
     # -- the days ------------------------------------------------------------------------------
     def days(self):
         """Yield (day index, events of that day sorted by time)."""
-        opened = set()
         for day in range(self.plan.days):
             events = []
-            for group in self.groups:
-                if group.opens_on == day and group.index not in opened:
-                    opened.add(group.index)
-                    events += self._staff_events(day, group)
             events += self._arrivals(day)
             events += self._life(day)
             events += self._costs(day, events)
@@ -229,7 +240,7 @@ class Community:
     def _arrivals(self, day):
         events = []
         for person in self.by_arrival.get(day, []):
-            group = self._open_group("lead", day)
+            group = self._open_group("lead")
             at = min(self._moment(day), self._end_of(day) - timedelta(minutes=10))
             # A poster or post is seen several times before someone joins (join rate about 1 in 3).
             for _ in range(1 + int(self.rng.expovariate(0.5))):
@@ -251,6 +262,10 @@ class Community:
     def _life(self, day):
         events = []
         rng = self.rng
+        for person, group in self.replies.pop(day, []):
+            if group.index in person.groups:
+                events.append(self._message(day, person, group, self._moment(day)))
+        recall = (self.plan.start + timedelta(days=day)).weekday() == RECALL_WEEKDAY
         for person in self.people:
             if not person.groups:
                 continue
@@ -262,9 +277,30 @@ class Community:
                 kind_factor = {"lead": 1.0, "perks": 0.7, "core": 1.4}[group.kind]
                 rate = person.talkativeness * kind_factor * (0.35 + 0.65 * math.exp(-age / 6))
                 for _ in range(_poisson(rng, rate)):
-                    events.append(self._event("group.message", self._moment(day), person=person, group=group,
-                                              data={"text": rng.choice(PHRASES)}))
+                    events.append(self._message(day, person, group, self._moment(day)))
                 events += self._lifecycle(day, age, person, group)
+            if recall and person.last_spoke < day - SILENT_DAYS:
+                lead = next((self.groups[g] for g, joined in person.groups.items()
+                             if self.groups[g].kind == "lead" and day - joined >= SILENT_DAYS), None)
+                if lead is not None:
+                    events += self._touch(day, person, lead, f"recall-{self.plan.start + timedelta(days=day):%Y%m%d}", 20)
+        return events
+
+    def _message(self, day, person, group, at):
+        person.last_spoke = day
+        return self._event("group.message", at, person=person, group=group, data={"text": self.rng.choice(PHRASES)})
+
+    def _touch(self, day, person, group, campaign, hour):
+        """A campaign message reaches the person; a silent one answers within 3 days with WAKE_UP_CHANCE."""
+        at = self._moment(day, hour)
+        events = [self._event("campaign.touched", at, person=person, data={"campaign": campaign})]
+        if person.last_spoke < day - SILENT_DAYS and self.rng.random() < WAKE_UP_CHANCE:
+            later = self.rng.choice((0, 0, 1, 2))  # most answer the same evening
+            if later:
+                self.replies.setdefault(day + later, []).append((person, group))
+            else:
+                answer = min(at + timedelta(minutes=self.rng.randrange(5, 120)), self._end_of(day) - timedelta(minutes=1))
+                events.append(self._message(day, person, group, answer))
         return events
 
     def _lifecycle(self, day, age, person, group):
@@ -274,26 +310,25 @@ class Community:
             events.append(self._event("group.role_changed", self._moment(day), person=person, group=group,
                                       data={"role": "koc"}))
         if group.kind == "lead" and age == 5 and rng.random() < 0.9:
-            events.append(self._event("campaign.touched", self._moment(day, 19), person=person,
-                                      data={"campaign": "camp-pitch"}))
-        if group.kind == "lead" and age == 3 and "materials" not in person.bought and rng.random() < 0.06:
+            events += self._touch(day, person, group, "camp-pitch", 19)
+        if group.kind == "lead" and age == 3 and "materials" not in person.bought and rng.random() < MATERIALS_BUY:
             events.append(self._order(self._moment(day), person, "materials", discount=MATERIALS_DISCOUNT))
         if group.kind == "perks" and age > 0 and age % 30 == 0 and rng.random() < 0.5:
             events.append(self._order(self._moment(day), person, "monthly"))
         if group.kind == "lead" and 5 <= age <= 8 and "camp" not in person.bought:
-            if rng.random() < CAMP_BUY_PER_DAY + min(0.02, person.talkativeness * 0.012):
+            if rng.random() < CAMP_BUY_PER_DAY + min(CAMP_BUY_TALK_CAP, person.talkativeness * CAMP_BUY_TALK_BONUS):
                 at = min(self._moment(day), self._end_of(day) - timedelta(minutes=30))
                 order = self._order(at, person, "camp", discount=CAMP_DISCOUNT if rng.random() < 0.25 else 0)
                 events.append(order)
-                events += self._join(day, person, self._open_group("perks", day), at + timedelta(minutes=5))
-                if rng.random() < 0.03:
+                events += self._join(day, person, self._open_group("perks"), at + timedelta(minutes=5))
+                if rng.random() < CAMP_REFUND:
                     # Refunded the same evening: it stays inside the simulated day.
                     events.append(self._event("order.refunded", at + timedelta(minutes=20), person=person,
                                               data={"order_id": order["data"]["order_id"],
                                                     "amount_cents": order["data"]["amount_cents"], "product": "camp"}))
         elif group.kind == "lead" and age > 7 and rng.random() < LEAD_LEAVE_PER_DAY:
             events += self._leave(day, person, group)
-        elif group.kind == "perks" and age >= 10 and "vip" not in person.bought and rng.random() < 0.006:
+        elif group.kind == "perks" and age >= 10 and "vip" not in person.bought and rng.random() < VIP_BUY_PER_DAY:
             at = min(self._moment(day), self._end_of(day) - timedelta(minutes=30))
             events.append(self._order(at, person, "vip"))
             core = next(g for g in self.groups if g.kind == "core")
