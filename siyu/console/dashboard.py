@@ -74,6 +74,9 @@ FUNNEL_LABELS = {
     "bought_again": pgettext_lazy("funnel step", "Bought again"),
 }
 SORTABLE = ("name", "members_end", *metrics.METRICS)
+# A group this small (its staff and a handful of people) says little: by default it is hidden, and when
+# shown it comes after the others in a metric's sort (a 2-member group has 0 % interaction "first").
+SMALL_GROUP = 10
 
 
 def _group_rows(workspace, first, last):
@@ -86,7 +89,8 @@ def _group_rows(workspace, first, last):
 
 
 def _sort_rows(rows, sort, descending):
-    """Rows sorted by one column; rows without a value there ("no data") come last in both directions."""
+    """Rows sorted by one column; rows without a value there ("no data") come last in both directions,
+    and in a metric's sort groups under SMALL_GROUP members come just before them."""
     def value(row):
         if sort == "name":
             return row["group"].name
@@ -99,16 +103,30 @@ def _sort_rows(rows, sort, descending):
             return all(figure.value is None for figure in row["figures"].values())
         return value(row) is None
 
-    present = sorted((r for r in rows if not no_data(r)), key=value, reverse=descending)
-    return present + sorted((r for r in rows if no_data(r)), key=lambda r: r["group"].name)
+    def small(row):
+        return sort not in ("name", "members_end") and row["totals"].members_end < SMALL_GROUP
+
+    present = [r for r in rows if not no_data(r)]
+    ordered = sorted((r for r in present if not small(r)), key=value, reverse=descending)
+    ordered += sorted((r for r in present if small(r)), key=value, reverse=descending)
+    return ordered + sorted((r for r in rows if no_data(r)), key=lambda r: r["group"].name)
 
 
 def _min_members(request):
-    """The groups table's minimum size (members at the end of the period); 0 shows every group."""
+    """The groups table's minimum size (members at the end of the period): SMALL_GROUP unless the reader
+    asks for another; 0 shows every group. A value that is no whole number from 0 to 1,000,000 is refused."""
+    text = request.GET.get("min_members", "").strip()
+    if not text:
+        return SMALL_GROUP
     try:
-        return min(max(int(request.GET.get("min_members", 0)), 0), 1_000_000)
-    except (TypeError, ValueError):
-        return 0
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 1_000_000:
+        messages.error(request, _("The minimum size must be a whole number from 0 to 1,000,000; showing groups with "
+                                  "at least %(n)s members.") % {"n": SMALL_GROUP})
+        return SMALL_GROUP
+    return value
 
 
 @workspace_view
@@ -148,7 +166,7 @@ def dashboard(request):
     context = {
         "form": form, "first": first, "last": last, "previous_first": previous_first, "previous_last": previous_last,
         "cards": cards, "totals": totals, "rows": rows, "sort": sort, "descending": descending, "min_members": min_members,
-        "keep": [(k, v) for k, v in request.GET.items() if k not in ("min_members", "table", "format")],
+        "small_group": SMALL_GROUP, "keep": [(k, v) for k, v in request.GET.items() if k not in ("min_members", "table", "format")],
         "metric_list": list(metrics.METRICS.values()), "tiers": tiers, "triangle": triangle,
         "weeks_after": range(1, cohorts.WEEKS_AFTER + 1), "funnel": funnel, "funnel_labels": FUNNEL_LABELS,
         "funnel_chart": json.dumps({"labels": [str(FUNNEL_LABELS[s.key]) for s in funnel], "values": [s.count for s in funnel]}),

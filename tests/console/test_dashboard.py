@@ -84,10 +84,10 @@ def test_groups_without_data_come_last_and_small_groups_can_be_hidden(client_in,
              "data": {"text": "hello?"}}])
     rollups_refresh(workspace=community)
     for query in ("sort=name&dir=asc", "sort=name&dir=desc", "sort=members_end&dir=desc", "sort=members_end&dir=asc", ""):
-        rows = client_in.get(url(community) + f"?{query}").context["rows"]
+        rows = client_in.get(url(community) + f"?min_members=0&{query}").context["rows"]
         assert rows[-1]["group"].name == "0 empty group", query
         assert [r["group"].name for r in rows].count("0 empty group") == 1
-    everyone = client_in.get(url(community)).context["rows"]
+    everyone = client_in.get(url(community) + "?min_members=0").context["rows"]
     big = client_in.get(url(community) + "?min_members=30&sort=name", HTTP_ACCEPT_LANGUAGE="en")
     assert big.context["min_members"] == 30
     assert {r["group"].pk for r in big.context["rows"]} == {r["group"].pk for r in everyone if r["totals"].members_end >= 30}
@@ -95,7 +95,32 @@ def test_groups_without_data_come_last_and_small_groups_can_be_hidden(client_in,
     html = big.content.decode()
     assert 'name="min_members"' in html and 'value="30"' in html and "Groups with at least" in html
     assert 'name="sort" value="name"' in html  # the filter keeps the sort and the period
-    assert client_in.get(url(community) + "?min_members=abc").context["min_members"] == 0
+    refused = client_in.get(url(community) + "?min_members=abc", HTTP_ACCEPT_LANGUAGE="en")
+    assert refused.context["min_members"] == 10
+    assert "The minimum size must be a whole number from 0 to 1,000,000" in refused.content.decode()
+
+
+def test_small_groups_are_hidden_by_default_and_sort_after_the_others(client_in, community, ingest):
+    # Three people who never speak: 0 % interaction, which sorted such a group first (issue 15.3).
+    now = timezone.now().isoformat()
+    ingest([{"type": "group.joined", "source_id": f"tiny-{n}", "occurred_at": now, "actor": {"id": f"tiny-u{n}", "name": f"T{n}"},
+             "group": {"id": "tiny", "name": "0 tiny group"}, "data": {}} for n in range(3)])
+    rollups_refresh(workspace=community)
+    response = client_in.get(url(community), HTTP_ACCEPT_LANGUAGE="en")
+    html = response.content.decode()
+    assert response.context["min_members"] == 10 and 'name="min_members"' in html and 'value="10"' in html
+    assert "0 shows every group" in html
+    assert "0 tiny group" not in [r["group"].name for r in response.context["rows"]]
+    assert all(r["totals"].members_end >= 10 for r in response.context["rows"])
+    rows = client_in.get(url(community) + "?min_members=0").context["rows"]  # the default sort: interaction ascending
+    tiny = next(r for r in rows if r["group"].name == "0 tiny group")
+    assert tiny["figures"]["interaction_rate"].value == 0
+    with_data = [r for r in rows if r["figures"]["interaction_rate"].value is not None]
+    big = [r for r in with_data if r["totals"].members_end >= 10]
+    assert big and with_data[: len(big)] == big and tiny in with_data[len(big):]
+    assert min(r["figures"]["interaction_rate"].value for r in big) > 0  # the tiny group would have come first
+    sizes = [r["totals"].members_end for r in client_in.get(url(community) + "?min_members=0&sort=members_end").context["rows"]]
+    assert sizes[0] == 3  # sorting by size still puts it where its size says
 
 
 def test_tooltips_show_yuan_and_name_the_article(client_in, community):
@@ -129,7 +154,7 @@ def test_the_last_day_of_a_period_ending_today_is_marked_partial(client_in, comm
 
 
 def test_every_table_downloads_as_csv_and_xlsx(client_in, community):
-    groups_with_rows = len(client_in.get(url(community)).context["rows"])
+    groups_with_rows = len(client_in.get(url(community) + "?min_members=0").context["rows"])  # every group, small ones too
     for table in ("groups", "metrics", "tiers", "cohorts", "funnel"):
         response = client_in.get(url(community) + f"?table={table}&format=csv", HTTP_ACCEPT_LANGUAGE="en")
         assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
