@@ -11,16 +11,16 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from siyu.core.events import EventType
-from siyu.core.models import Workspace
+from siyu.core.models import Event, Workspace
 from siyu.groups.models import Membership
 
 from . import calendar
-from .models import GroupDay, Sale, SaleGroup, WorkspaceDay
+from .models import CampaignTouch, GroupDay, ModelSettings, Sale, SaleGroup, WorkspaceDay
 from .rollups import NET, Sql, scope_days
 
 
@@ -47,6 +47,9 @@ class Totals:
     paid_revenue_cents: int = 0
     repeat_buyers: int | None = None
     retained: int | None = None
+    # Campaign reaches of silent members whose 3 days are over, and those followed by a message within them.
+    silent_reached: int | None = None
+    woken: int = 0
 
     @property
     def members_in_period(self) -> int:
@@ -153,11 +156,19 @@ def repurchase_rate(totals: Totals) -> Figure:
     return _figure("repurchase", totals.repeat_buyers, totals.buyers or 0, totals)
 
 
+def wake_up_rate(totals: Totals) -> Figure:
+    if totals.silent_reached is None:
+        return Figure("wake_up", None, 0, 0, totals.first, totals.last)
+    return _figure("wake_up", totals.woken, totals.silent_reached, totals)
+
+
 # The operators' articles the formulas come from (DESIGN.md "Metrics"; docs/metrics.md names them too).
 SOURCES: dict[str, "str | Promise"] = {
     "003": _("the article “从0到1搭建私域社群SOP” (Qinggua Media, December 2024), part 6, the metrics of each stage"),
     "002": _("the article “社群运营策略全流程及变现模式”, its part on data monitoring"),
+    "002-layers": _("the article “社群运营策略全流程及变现模式”, its part on operating each user tier (wake-up campaigns)"),
 }
+WAKE_UP_DAYS = 3  # seed 002: 3天内唤醒率达40%
 
 T = EventType
 METRICS = {
@@ -185,6 +196,10 @@ METRICS = {
                "003", roi, (T.ORDER_PAID, T.ORDER_REFUNDED, T.COST_RECORDED)),
         Metric("repurchase", _("Repurchase rate"), _("buyers with 2 or more orders of paid products in the period ÷ buyers of paid products"), "percent",
                "002", repurchase_rate, (T.ORDER_PAID, T.ORDER_REFUNDED), share=True),
+        Metric("wake_up", _("Wake-up rate"),
+               _("silent members reached by a campaign who spoke within 3 days ÷ silent members reached (silent: no "
+                 "message in the activity window before, 7 days by default)"), "percent",
+               "002-layers", wake_up_rate, (T.CAMPAIGN_TOUCHED, T.GROUP_MESSAGE), share=True),
     )
 }
 
@@ -258,6 +273,7 @@ def period_totals(
     for row in totals.days:
         row["paid_buyers"], _repeat, row["paid_revenue_cents"] = daily.get(row["day"], (0, 0, 0))
     totals.retained = _retained(sql, first, last, scope).get(None, 0)
+    totals.silent_reached, totals.woken = _woken(sql, first, last, scope).get(None, (0, 0))
     return totals
 
 
@@ -299,6 +315,7 @@ def group_totals(*, workspace: Workspace, first: date, last: date) -> dict[int, 
             edges.setdefault(group_id, {})["end"] = (0, members_end)
     buyers = _buyers(sql, first, last, None, per_group=True)
     retained = _retained(sql, first, last, None, per_group=True)
+    woken = _woken(sql, first, last, None, per_group=True)
     result = {}
     for group_id, _first_day, _last_day, *figures in sums:
         joins, leaves, exposures, messages, orders, revenue, cost, interaction, member_days = figures
@@ -311,6 +328,7 @@ def group_totals(*, workspace: Workspace, first: date, last: date) -> dict[int, 
         )
         totals.buyers, totals.repeat_buyers, totals.paid_revenue_cents = buyers.get(group_id, (0, 0, 0))
         totals.retained = retained.get(group_id, 0)
+        totals.silent_reached, totals.woken = woken.get(group_id, (0, 0))
         result[group_id] = totals
     return result
 
@@ -382,3 +400,43 @@ def _retained(
         [ws, *part_params, ws, end, *part_params],
     )
     return dict(rows)
+
+
+def _woken(
+    sql: Sql, first: date, last: date, scope: Iterable[int] | None, *, per_group: bool = False
+) -> dict[int | None, tuple[int, int]]:
+    """{key: (silent members reached, of them those who spoke within WAKE_UP_DAYS)}; key None or group id.
+
+    A reach is a campaign's first touch of a member (CampaignTouch) in the period, while the member was
+    in a group of the scope (for the workspace: any group), whose WAKE_UP_DAYS are over by now. Silent:
+    no message (an edit is none) in any group in the activity window (ModelSettings, 7 days) before it.
+    Woken: a message in any group after it, within WAKE_UP_DAYS. A member reached by two campaigns counts
+    twice. Both checks are range reads of the ledger's (member, occurred_at) index.
+    """
+    ws = sql.workspace.pk
+    silent_days = (ModelSettings.objects.filter(workspace_id=ws).values_list("activity_window_days", flat=True).first()
+                   or ModelSettings._meta.get_field("activity_window_days").get_default())
+    start = sql.moment(calendar.day_start(sql.tz, first))
+    end = sql.moment(calendar.day_start(sql.tz, last + timedelta(days=1)))
+    over = sql.moment(timezone.now() - timedelta(days=WAKE_UP_DAYS))
+    group_filter = ""
+    group_params: list[Any] = []
+    if scope is not None:
+        clause, group_params = sql.in_list("m.group_id", list(scope) or [0])
+        group_filter = f" AND {clause}"
+    key = "m.group_id" if per_group else "NULL"
+    ledger = sql.t(Event)
+    message = (f"SELECT 1 FROM {ledger} e WHERE e.member_id = t.member_id AND e.type = {int(EventType.GROUP_MESSAGE)} "
+               f"AND {sql.json_absent('e.data', 'replaces')} AND ")
+    spoke_before = f"{message}e.occurred_at >= {sql.plus_days('t.first_at', -int(silent_days))} AND e.occurred_at < t.first_at"
+    spoke_after = f"{message}e.occurred_at > t.first_at AND e.occurred_at <= {sql.plus_days('t.first_at', WAKE_UP_DAYS)}"
+    rows = sql.rows(
+        f"SELECT k, COUNT(*), SUM(woken) FROM (SELECT DISTINCT {key} AS k, t.id, "
+        f"CASE WHEN EXISTS ({spoke_after}) THEN 1 ELSE 0 END AS woken "
+        f"FROM {sql.t(CampaignTouch)} t JOIN {sql.t(Membership)} m ON m.member_id = t.member_id "
+        f"AND m.joined_at <= t.first_at AND (m.left_at IS NULL OR m.left_at > t.first_at){group_filter} "
+        f"WHERE t.workspace_id = %s AND t.first_at >= %s AND t.first_at < %s AND t.first_at <= %s "
+        f"AND NOT EXISTS ({spoke_before})) reached GROUP BY k",
+        [*group_params, ws, start, end, over],
+    )
+    return {k: (int(n), int(w or 0)) for k, n, w in rows}

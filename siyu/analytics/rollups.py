@@ -100,10 +100,20 @@ class Sql:
         return f"{column} IN ({', '.join(['%s'] * len(values))})", values
 
     def plus_window(self, column: str) -> str:
+        return self.plus_days(column, 1)
+
+    def plus_days(self, column: str, days: int) -> str:
+        """The moment in `column` shifted by a whole number of days (negative: earlier)."""
         if self.sqlite:
             # Same text form as stored timestamps, so comparisons stay lexicographic.
-            return f"strftime('%%Y-%%m-%%d %%H:%%M:%%f', {column}, '+1 day')"
-        return f"{column} + interval '1 day'"
+            return f"strftime('%%Y-%%m-%%d %%H:%%M:%%f', {column}, '{days:+d} day')"
+        return f"{column} + interval '{days} day'"
+
+    def json_absent(self, column: str, key: str) -> str:
+        """True where the JSON object in `column` has no `key` (a literal name, never user input)."""
+        if self.sqlite:
+            return f"json_extract({column}, '$.{key}') IS NULL"
+        return f"({column} ->> '{key}') IS NULL"
 
 
 # -- entry points ---------------------------------------------------------------------------------

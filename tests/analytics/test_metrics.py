@@ -120,11 +120,12 @@ def test_group_metrics_by_hand(community):
         "aov": 14900,
         "roi": pytest.approx(14900 / 2000),
         "repurchase": 1.0,
+        "wake_up": None,  # no campaign reached anyone
     }
     b = metrics.period_totals(workspace=community, first=FIRST, last=LAST, group=group_id(community, "B"))
     assert values(b) == {
         "join_rate": None, "leave_rate": 0.0, "interaction_rate": pytest.approx(1 / 7), "messages_per_member": 1.0,
-        "retention": 1.0, "conversion": 1.0, "aov": 14900, "roi": None, "repurchase": 1.0,
+        "retention": 1.0, "conversion": 1.0, "aov": 14900, "roi": None, "repurchase": 1.0, "wake_up": None,
     }
 
 
@@ -136,6 +137,7 @@ def test_group_created_mid_period_starts_on_its_first_day(community):
     assert values(totals) == {
         "join_rate": None, "leave_rate": 0.0, "interaction_rate": 0.25, "messages_per_member": 1.0,
         "retention": None, "conversion": 1.0, "aov": 19900, "roi": None, "repurchase": 0.0,
+        "wake_up": None,
     }
     # o4 was paid ten minutes before u5 joined D: it counts for the group the purchase led to.
     assert list(SaleGroup.objects.filter(sale__order_id="o4").values_list("group_id", flat=True)) == [d]

@@ -17,7 +17,7 @@ SHARES = [key for key, metric in metrics.METRICS.items() if metric.share]
 
 
 def test_the_shares_are_the_rates_of_people():
-    assert SHARES == ["leave_rate", "interaction_rate", "retention", "conversion", "repurchase"]
+    assert SHARES == ["leave_rate", "interaction_rate", "retention", "conversion", "repurchase", "wake_up"]
     assert not any(metrics.METRICS[k].share for k in ("join_rate", "messages_per_member", "aov", "roi"))
 
 

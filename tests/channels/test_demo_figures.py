@@ -6,6 +6,7 @@
   (二是用户转型:适用于100人左右的小用户群).
 - Seed 004 (当下微信社群运营如何运营): 运营后線上付定一般0-6%比率 … 取中上值4%, and 最终付费转化达到了6%
   in its best campaign: paid conversion in single digits.
+- Seed 002 (社群运营策略全流程及变现模式): 对沉默用户 … "唤醒活动" … 3天内唤醒率达40%: the wake-up rate.
 - Leave rate: a few percent a week, not most of the group.
 """
 from datetime import timedelta
@@ -39,6 +40,8 @@ def test_the_demo_headline_figures_fall_in_the_seeds_ranges(demo):
         figures = metrics.figures(metrics.period_totals(workspace=demo, first=first, last=last))
         assert figures["leave_rate"].value <= most_leaving, days
         assert 0.01 <= figures["conversion"].value < 0.10, days  # paid conversion in single digits
+        assert 0.35 <= figures["wake_up"].value <= 0.45, days  # about 40 % of the silent members reached
+        assert figures["wake_up"].denominator >= 200, days
         steps = {s.key: s for s in cohorts.lifecycle_funnel(workspace=demo, first=first, last=last)}
         assert steps["entry"].rate >= 0.9, days  # nearly everyone who joins paid the 9.9 trial first
         assert steps["bought"].count / steps["joined"].count < 0.10, days
