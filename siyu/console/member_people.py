@@ -1,11 +1,12 @@
 """Console pages for the people side of members: notes and remarks, owners and handover, lead lists.
 
-Notes and remarks: everyone but viewers. Changing an owner: owners, admins, operators. Handover: owners
-and admins. Lead lists: operators and above create and rebuild them, viewers look; sales see their own
+Notes and remarks: everyone but viewers. Changing an owner: owners, admins, operators. Handover (离职继承
+and 在职继承, one page): owners and admins. Lead lists: operators and above create and rebuild them, viewers look; sales see their own
 leads only (/leads/mine/), change their status and log follow-ups. Views parse, call the services of
 siyu.members (notes, owners, leads) and siyu.groups.handover and render; the services' ValidationErrors are shown as they are.
 """
 import json
+import uuid
 from typing import Any
 
 from django import forms
@@ -28,7 +29,9 @@ from siyu.members import leads as lead_services
 from siyu.members import notes as note_services
 from siyu.members import owners as owner_services
 from siyu.members import selectors as member_selectors
-from siyu.members.models import Assignment, Lead, LeadList, LeadStatus, Member, Note, NoteKind, Segment, Tag
+from siyu.members.models import (
+    Assignment, HandoverKind, Lead, LeadList, LeadStatus, Member, Note, NoteKind, Segment, Tag,
+)
 
 from .areas import ConsoleArea, MenuEntry
 from .access import error_lines, errors_flash, errors_show, role_required, workspace_view
@@ -123,16 +126,38 @@ def member_owner(request, number):
 
 
 # -- handover -----------------------------------------------------------------------------------------
+DEFAULT_HANDOVER_MESSAGE = gettext_lazy("Hello {name}, from now on {staff} looks after you. Write to us any time.")
+
+
+def _member_numbers(text):
+    """"12, 40 41" → [12, 40, 41]; ValidationError naming what is not a member number."""
+    parts = [part for part in text.replace("，", ",").replace(",", " ").split() if part]
+    bad = [part for part in parts if not part.lstrip("#").isdigit() or len(part) > 19]
+    if bad:
+        raise ValidationError(_("Not a member number: %(values)s.") % {"values": ", ".join(bad[:10])})
+    return [int(part.lstrip("#")) for part in parts]
+
+
 class HandoverForm(forms.Form):
     fields: dict[str, Any]  # the page sets `choices` on its choice fields
+    kind = forms.ChoiceField(label=gettext_lazy("Kind"), choices=HandoverKind.choices, initial=HandoverKind.LEAVING,
+                             widget=forms.RadioSelect, required=False)
     from_user = forms.TypedChoiceField(label=gettext_lazy("Handed over by"), coerce=int)
     to_user = forms.TypedChoiceField(label=gettext_lazy("Taken over by"), coerce=int)
     segment = forms.TypedChoiceField(label=gettext_lazy("Only members in segment"), coerce=int, required=False,
                                      empty_value=None)
     tag = forms.TypedChoiceField(label=gettext_lazy("Only members with tag"), coerce=int, required=False,
                                  empty_value=None)
+    numbers = forms.CharField(label=gettext_lazy("Only these members"), required=False, max_length=200_000,
+                              help_text=gettext_lazy("Member numbers, e.g. 12, 40, 41. Empty: all their members."))
     include_groups = forms.BooleanField(label=gettext_lazy("Also hand over the groups in their charge"),
                                         required=False, initial=True)
+    tell = forms.BooleanField(label=gettext_lazy("Tell the members (a private message where their channel can)"),
+                              required=False)
+    message = forms.CharField(
+        label=gettext_lazy("Message to the members"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=gettext_lazy("{name}: the member, {staff}: who takes over, {previous}: who hands over."))
+    key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
     def __init__(self, *args, workspace, **kwargs):
         super().__init__(*args, **kwargs)
@@ -143,37 +168,52 @@ class HandoverForm(forms.Form):
         self.fields["tag"].choices = [("", "—")] + [
             (t.pk, str(t)) for t in Tag.objects.filter(workspace=workspace, deleted_at__isnull=True).select_related("group")]
 
+    def clean_kind(self):
+        return self.cleaned_data.get("kind") or HandoverKind.LEAVING
+
+    def clean_numbers(self):
+        return _member_numbers(self.cleaned_data.get("numbers") or "")
+
     def clean(self):
         data = super().clean() or self.cleaned_data
-        if data.get("segment") and data.get("tag"):
-            raise ValidationError(_("Restrict by a segment or by a tag, not both."))
+        if len([1 for name in ("segment", "tag", "numbers") if data.get(name)]) > 1:
+            raise ValidationError(_("Restrict by a segment, by a tag or by member numbers, only one of them."))
+        if data.get("tell") and not (data.get("message") or "").strip():
+            self.add_error("message", _("Write the message the members are told."))
         return data
 
-    def handover_filter(self):
+    def handover_args(self):
         data = self.cleaned_data
         if data.get("segment"):
-            return {"segment": data["segment"]}
-        if data.get("tag"):
-            return {"tag": data["tag"]}
-        return {}
+            filter: dict[str, Any] = {"segment": data["segment"]}
+        elif data.get("tag"):
+            filter = {"tag": data["tag"]}
+        elif data.get("numbers"):
+            filter = {"members": data["numbers"]}
+        else:
+            filter = {}
+        return {"filter": filter, "include_groups": data["include_groups"], "kind": data["kind"],
+                "message": data["message"] if data.get("tell") else ""}
 
 
 @workspace_view
 @role_required(ADMINS, gettext_lazy("Only owners and admins can hand members over."))
 def handover(request):
     workspace = request.workspace
-    form = HandoverForm(request.POST or None, workspace=workspace, initial={"include_groups": True})
+    form = HandoverForm(request.POST or None, workspace=workspace, initial={
+        "include_groups": True, "message": DEFAULT_HANDOVER_MESSAGE, "key": uuid.uuid4().hex})
     preview = None
     if request.method == "POST" and form.is_valid():
         users = get_user_model().objects.in_bulk([form.cleaned_data["from_user"], form.cleaned_data["to_user"]])
         args = {"workspace": workspace, "from_user": users[form.cleaned_data["from_user"]],
-                "to_user": users[form.cleaned_data["to_user"]], "filter": form.handover_filter(),
-                "include_groups": form.cleaned_data["include_groups"]}
+                "to_user": users[form.cleaned_data["to_user"]], **form.handover_args()}
         try:
             if "confirm" in request.POST:
-                done = handover_services.handover_run(by=request.user, **args)
-                messages.success(request, _("Handed over %(members)s members and %(groups)s groups.")
-                                 % {"members": done.members, "groups": done.groups})
+                done = handover_services.handover_run(by=request.user, key=form.cleaned_data["key"], **args)
+                messages.success(request, _("Handed over %(members)s members, %(leads)s open leads and %(groups)s "
+                                            "groups; %(told)s members told.")
+                                 % {"members": done.members, "leads": done.leads, "groups": done.groups,
+                                    "told": done.told})
                 return redirect("console:handover", slug=workspace.slug)
             preview = handover_services.handover_preview(**args)
         except ValidationError as error:

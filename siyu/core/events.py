@@ -28,7 +28,9 @@ class EventType(IntEnum):
     MEMBER_UNTAGGED = 205  # data.tag, data.via, data.rule, data.by
     MEMBER_SEGMENT_ENTERED = 206  # data.segment (id): a saved segment's live list gained the member
     MEMBER_SEGMENT_LEFT = 207  # data.segment
-    MEMBER_OWNER_CHANGED = 208  # data.owner (user id or null), data.previous, data.handover (id or null)
+    # data.owner (user id or null), data.previous, data.by (user id or null), data.via ("manual", "handover",
+    # or absent: an import, data.import), data.handover (id or null), data.handover_kind ("leaving" or "active")
+    MEMBER_OWNER_CHANGED = 208
 
     # 3xx groups
     GROUP_UPDATED = 301
@@ -38,7 +40,8 @@ class EventType(IntEnum):
     GROUP_ROLE_CHANGED = 305
     GROUP_STRIKE_ADDED = 306  # the bot's moderation: data.rule, data.strike, data.actions, data.message_id
     GROUP_STRIKE_UNDONE = 307  # an admin took a strike back; data.strike (the strike event's source_id)
-    GROUP_STAFF_CHANGED = 308  # data.staff (user id or null), data.previous, data.by, data.handover (id or null)
+    # data.staff (user id or null), data.previous, data.by, data.via, data.handover, data.handover_kind (as 208)
+    GROUP_STAFF_CHANGED = 308
 
     # 4xx links and channel codes
     LINK_EXPOSED = 401

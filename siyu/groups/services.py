@@ -273,12 +273,13 @@ def announcement_stop(*, announcement: Announcement) -> bool:
 
 
 def group_staff_set(
-    *, groups: Iterable[Group], staff: User | None, by: User | None = None, handover: Any = None
+    *, groups: Iterable[Group], staff: User | None, by: User | None = None, handover: Any = None,
+    data: dict[str, Any] | None = None,
 ) -> int:
     """Put a staff member (with a role in the groups' workspace) in charge of `groups`, or nobody (None).
 
     The one write path of Group.staff: one group.staff_changed event per group that changes (source
-    "siyu"; data staff, previous, by, handover), projected by GroupStaffProjection, and one AuditEntry
+    "siyu"; data staff, previous, by, via ("handover" or "manual"), handover and any extra `data`), projected by GroupStaffProjection, and one AuditEntry
     "group_staff" per group, in one transaction. Groups already in `staff`'s charge are skipped. A
     handover (groups.handover) moves a leaving colleague's groups through here. Returns how many changed.
     """
@@ -297,7 +298,8 @@ def group_staff_set(
     events = [
         {"type": kind.key, "source_id": f"{kind.key}:{key}:{n}", "occurred_at": now,
          "group": {"id": group.external_id, "channel": group.channel},
-         "data": {"staff": staff_id, "previous": group.staff_id, "by": getattr(by, "pk", None), "handover": handover_id}}
+         "data": {**(data or {}), "staff": staff_id, "previous": group.staff_id, "by": getattr(by, "pk", None),
+                  "via": "manual" if handover_id is None else "handover", "handover": handover_id}}
         for n, group in enumerate(changing)
     ]
     with transaction.atomic():

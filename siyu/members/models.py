@@ -326,22 +326,36 @@ class Note(models.Model):
         indexes = [models.Index(fields=["member", "occurred_at"], name="note_member_time")]
 
 
-# -- staff handover (离职继承) ----------------------------------------------------------------------
+# -- staff handover (离职继承, 在职继承) ----------------------------------------------------------
+class HandoverKind(models.TextChoices):
+    LEAVING = "leaving", _("Leaving colleague (离职继承)")
+    ACTIVE = "active", _("Between active colleagues (在职继承)")
+
+
 class Handover(models.Model):
-    """One audited move of members (all or a filtered set) and group duties from one staff member to another."""
+    """One audited move of members (all or a filtered set), their open leads and group duties from one staff
+    member to another."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
     from_user = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("from"))
     to_user = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("to"))
     by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("by"))
     filter = models.JSONField(default=dict, blank=True)  # {} = all their members
+    kind = models.CharField(_("kind"), max_length=16, choices=HandoverKind.choices, default=HandoverKind.LEAVING)
     members = models.PositiveIntegerField(default=0)
     groups = models.PositiveIntegerField(default=0)
+    leads = models.PositiveIntegerField(default=0)  # open leads that moved with the members
+    told = models.PositiveIntegerField(default=0)  # members sent a message through the outbox
+    message = models.TextField(_("message to the members"), blank=True)
+    # The form's one-time key: a double submit finds the first handover instead of making a second.
+    key = models.CharField(max_length=64, blank=True)
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name = _("handover")
         verbose_name_plural = _("handovers")
+        constraints = [models.UniqueConstraint(fields=["workspace", "key"], condition=~Q(key=""),
+                                               name="handover_unique_key")]
 
 
 # -- merge -----------------------------------------------------------------------------------------

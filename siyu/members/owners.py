@@ -40,13 +40,15 @@ def _has_role(workspace, user):
     return StaffRole.objects.filter(workspace=workspace, user=user).exists()
 
 
-def _owner_events(*, workspace, rows, owner_id, by_id, handover_id, at):
+def _owner_events(*, workspace, rows, owner_id, by_id, handover_id, at, data):
     """Ingest one member.owner_changed per (member id, previous owner id) in `rows`."""
     key = uuid.uuid4().hex
     kind = EventType.MEMBER_OWNER_CHANGED
+    via = "handover" if handover_id is not None else "manual"
     events = [
         own_member_event(kind, member_id=member_id, source_id=f"{kind.key}:{key}:{n}", occurred_at=at,
-                         data={"owner": owner_id, "previous": previous, "handover": handover_id, "by": by_id})
+                         data={**data, "owner": owner_id, "previous": previous, "via": via, "handover": handover_id,
+                               "by": by_id})
         for n, (member_id, previous) in enumerate(rows)
     ]
     for chunk in chunked(events, CHUNK):
@@ -54,10 +56,14 @@ def _owner_events(*, workspace, rows, owner_id, by_id, handover_id, at):
     return len(events)
 
 
-def member_owner_set(*, members: Iterable[Member], owner: User | None, by: User | None, handover: Any = None) -> int:
+def member_owner_set(
+    *, members: Iterable[Member], owner: User | None, by: User | None, handover: Any = None,
+    data: dict[str, Any] | None = None,
+) -> int:
     """Make `owner` (a staff member of the workspace, or None for nobody) the owner of `members` (Member
     rows of one workspace). Members already owned by `owner` are skipped. One transaction; returns how
-    many changed."""
+    many changed. Each event's data: owner, previous, by (who made the change), via ("handover" with
+    `handover` its id, else "manual") and any extra `data` (a handover's handover_kind)."""
     members = list(members)
     if not members:
         return 0
@@ -71,7 +77,7 @@ def member_owner_set(*, members: Iterable[Member], owner: User | None, by: User 
     with transaction.atomic():
         changed = _owner_events(
             workspace=workspace, rows=rows, owner_id=owner_id, by_id=getattr(by, "pk", None),
-            handover_id=getattr(handover, "pk", handover), at=timezone.now(),
+            handover_id=getattr(handover, "pk", handover), at=timezone.now(), data=data or {},
         )
     for m in members:
         m.owner_id = owner_id
