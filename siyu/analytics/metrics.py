@@ -430,13 +430,14 @@ def _woken(
                f"AND {sql.json_absent('e.data', 'replaces')} AND ")
     spoke_before = f"{message}e.occurred_at >= {sql.plus_days('t.first_at', -int(silent_days))} AND e.occurred_at < t.first_at"
     spoke_after = f"{message}e.occurred_at > t.first_at AND e.occurred_at <= {sql.plus_days('t.first_at', WAKE_UP_DAYS)}"
+    # The ledger is read once per reach (the inner query), then each reach is matched with its stays.
     rows = sql.rows(
-        f"SELECT k, COUNT(*), SUM(woken) FROM (SELECT DISTINCT {key} AS k, t.id, "
-        f"CASE WHEN EXISTS ({spoke_after}) THEN 1 ELSE 0 END AS woken "
-        f"FROM {sql.t(CampaignTouch)} t JOIN {sql.t(Membership)} m ON m.member_id = t.member_id "
-        f"AND m.joined_at <= t.first_at AND (m.left_at IS NULL OR m.left_at > t.first_at){group_filter} "
-        f"WHERE t.workspace_id = %s AND t.first_at >= %s AND t.first_at < %s AND t.first_at <= %s "
-        f"AND NOT EXISTS ({spoke_before})) reached GROUP BY k",
-        [*group_params, ws, start, end, over],
+        f"SELECT k, COUNT(*), SUM(woken) FROM (SELECT DISTINCT {key} AS k, r.id, r.woken FROM ("
+        f"SELECT t.id, t.member_id, t.first_at, CASE WHEN EXISTS ({spoke_after}) THEN 1 ELSE 0 END AS woken "
+        f"FROM {sql.t(CampaignTouch)} t WHERE t.workspace_id = %s AND t.first_at >= %s AND t.first_at < %s "
+        f"AND t.first_at <= %s AND NOT EXISTS ({spoke_before})) r "
+        f"JOIN {sql.t(Membership)} m ON m.member_id = r.member_id AND m.joined_at <= r.first_at "
+        f"AND (m.left_at IS NULL OR m.left_at > r.first_at){group_filter}) reached GROUP BY k",
+        [ws, start, end, over, *group_params],
     )
     return {k: (int(n), int(w or 0)) for k, n, w in rows}

@@ -1,6 +1,7 @@
 import statistics
 from collections import Counter
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from siyu.channels.simulator.generator import Community, Plan
 from siyu.channels.simulator.services import simulation_plan, simulation_run
@@ -91,3 +92,11 @@ def test_demo_keeps_an_existing_workspaces_history(db):
     assert Member.objects.filter(workspace=workspace, owner__username="sales").exists()
     assert Note.objects.filter(workspace=workspace).count() == 12
     assert not Lead.objects.filter(lead_list__workspace=workspace).exclude(assigned_to__username="sales").exists()
+
+
+def test_silent_members_are_recalled_on_tuesdays_at_most_three_times():
+    plan = Plan(groups=4, members=200, days=70, seed=5, until=date(2026, 3, 1))
+    recalls = [e for e in events_of(plan) if e["type"] == "campaign.touched" and e["data"]["campaign"].startswith("recall-")]
+    assert recalls and all(e["occurred_at"].astimezone(ZoneInfo(plan.time_zone)).weekday() == 1 for e in recalls)
+    per_person = Counter(e["actor"]["id"] for e in recalls)
+    assert max(per_person.values()) == 3  # silent people would be recalled each of the 10 Tuesdays otherwise

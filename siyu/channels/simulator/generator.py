@@ -49,6 +49,7 @@ PERKS_CAPACITY = 100
 # Seed 002: 对沉默用户用"唤醒活动"激活 … 3天内唤醒率达40%. Silent: no message on the 7 days before.
 SILENT_DAYS = 7
 RECALL_WEEKDAY = 1  # Tuesday, 20:00: the recall campaign to the lead groups' silent members
+RECALL_LIMIT = 3  # recalls per person: after that the operator gives up on them (and long runs stay bounded)
 WAKE_UP_CHANCE = 0.26  # a reached silent member answers within 3 days (their own chatter adds the rest)
 ENTRY_PRODUCTS = {"trial"}  # the lead product (引流品) that brings people in; the others are paid products
 CAMP_DISCOUNT = 5000  # the early-bird coupon some camp buyers use
@@ -79,6 +80,7 @@ class Person:
     groups: dict = field(default_factory=dict)  # group index -> day joined
     bought: set = field(default_factory=set)
     last_spoke: int = -10_000  # day index of the last message
+    recalls: int = 0
 
 
 @dataclass(frozen=True)
@@ -279,10 +281,11 @@ class Community:
                 for _ in range(_poisson(rng, rate)):
                     events.append(self._message(day, person, group, self._moment(day)))
                 events += self._lifecycle(day, age, person, group)
-            if recall and person.last_spoke < day - SILENT_DAYS:
+            if recall and person.recalls < RECALL_LIMIT and person.last_spoke < day - SILENT_DAYS:
                 lead = next((self.groups[g] for g, joined in person.groups.items()
                              if self.groups[g].kind == "lead" and day - joined >= SILENT_DAYS), None)
                 if lead is not None:
+                    person.recalls += 1
                     events += self._touch(day, person, lead, f"recall-{self.plan.start + timedelta(days=day):%Y%m%d}", 20)
         return events
 
