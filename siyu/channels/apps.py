@@ -9,9 +9,12 @@ class ChannelsConfig(AppConfig):
 
     def ready(self) -> None:
         from siyu.core.kinds import channel_kinds_lookup_register
+        from siyu.core.labels import PRODUCTS
         from siyu.core.outbox import outbox_enqueued
 
         from . import registry, tasks
+        from .simulator.generator import PRODUCT_LABELS
 
         channel_kinds_lookup_register(registry.adapter_kinds)
+        PRODUCTS.register(PRODUCT_LABELS)
         outbox_enqueued.connect(tasks.wake_drainer, dispatch_uid="siyu.channels.wake_drainer")

@@ -11,10 +11,10 @@ from siyu.core.models import OutboxMessage, OutboxStatus
 from siyu.core.outbox import outbox_retry
 from siyu.core.roles import OPERATORS
 from siyu.core.selectors import keyset_page
-from siyu.groups.models import Group
 
 from .areas import ConsoleArea, MenuEntry
 from .access import role_required, workspace_view
+from .event_text import outbox_describe
 
 # The statuses as the page shows them, in the order of a message's life.
 STATUS_TABS = [OutboxStatus.PENDING, OutboxStatus.CLAIMED, OutboxStatus.SENT, OutboxStatus.FAILED]
@@ -34,13 +34,7 @@ def outbox(request):
     if before.isdigit():
         rows = rows.filter(id__lt=int(before))
     page, next_before = keyset_page(rows, field="id", limit=100)
-    groups = dict(
-        Group.objects.filter(workspace=request.workspace, external_id__in={m.target for m in page}).values_list(
-            "external_id", "name"
-        )
-    )
-    for message in page:
-        message.target_name = groups.get(message.target, "")
+    outbox_describe(page, workspace=request.workspace)
     tabs = [(value, OutboxStatus(value).label, counts.get(value, 0)) for value in STATUS_TABS]
     context = {
         "messages_page": page, "next_before": next_before, "status": status, "tabs": tabs,

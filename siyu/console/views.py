@@ -29,6 +29,7 @@ from siyu.members.exports import member_column_labels
 from siyu.members.models import Member
 
 from . import member_people, member_privacy, segment_pages
+from .event_text import events_describe
 from .areas import ConsoleArea, MenuEntry
 from .access import group_or_404, posted_id, role_required, staff_roles, workspace_today, workspace_view
 from .forms import EventFilterForm, GroupFilterForm, MemberFilterForm, TimelineForm
@@ -85,6 +86,8 @@ def group_detail(request, group_id):
     show_past = request.GET.get("past") == "1"
     stays = Paginator(group_selectors.group_members(group=group, include_past=show_past), GROUP_MEMBERS_PER_PAGE)
     counts = group_selectors.group_counts(group=group)
+    events = group_selectors.group_recent_events(group=group)
+    events_describe(events, workspace=request.workspace)
     context = {
         "group": group,
         "stays": stays.get_page(request.GET.get("page")),
@@ -92,7 +95,7 @@ def group_detail(request, group_id):
         "counts": counts,
         "over_capacity": bool(group.capacity) and counts["members_now"] > group.capacity,
         "daily": group_selectors.group_daily(group=group, since=workspace_today(request) - timedelta(days=13)),
-        "events": group_selectors.group_recent_events(group=group),
+        "events": events,
         "staff_choices": core_selectors.staff_list(workspace=request.workspace),
         "can_change_staff": request.staff_role.can_operate,
     }
@@ -169,6 +172,7 @@ def member_detail(request, number):
     form = TimelineForm(request.GET or None)
     before = form.cleaned_data["before"] if form.is_valid() else None
     events, next_before = member_selectors.member_timeline(member=member, before_id=before)
+    events_describe(events, workspace=request.workspace)
     events = member_people.timeline_with_notes(member=member, events=events, before_id=before, more=next_before is not None)
     context = {"member": member, "events": events, "next_before": next_before}
     if request.htmx and before:
@@ -212,6 +216,7 @@ def events(request):
         group_id=group.pk if group else None, member_id=member.pk if member else None,
         since=since, until=until, before_id=filters.get("before"),
     )
+    events_describe(page, workspace=request.workspace)
     query = request.GET.copy()
     query.pop("before", None)
     context = {"form": form, "events": page, "next_before": next_before, "query": query.urlencode(), "group": group}

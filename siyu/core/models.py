@@ -102,8 +102,9 @@ class Event(models.Model):
     )
     data = models.JSONField(_("data"), default=dict, blank=True)
 
-    # Not a column: the name of what the event refers to, set by members.selectors.timeline_subjects.
-    subject: str
+    # Not columns: what the event says and who made it, in words (HTML), set by console.event_text.
+    detail: str
+    made_by: str
 
     class Meta:
         verbose_name = _("event")
@@ -176,8 +177,9 @@ class OutboxMessage(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    # Not columns: display values the console sets for its templates.
+    # Not columns: display values the console sets for its templates (console.event_text.outbox_describe).
     target_name: str
+    content: str
 
     class Meta:
         verbose_name = _("outbox message")

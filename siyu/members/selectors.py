@@ -1,9 +1,7 @@
-from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import Count, F, Model, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 
-from siyu.core.events import EventType
 from siyu.core.models import Event, Workspace
 from siyu.core.selectors import keyset_page
 
@@ -74,35 +72,7 @@ def member_timeline(*, member: Member, before_id: int | None = None, limit: int 
     page = list(events[: limit + 1])
     more = len(page) > limit
     page = page[:limit]
-    timeline_subjects(page)
     return page, (page[-1].pk if more and page else None)
-
-
-def timeline_subjects(events: Sequence[Event]) -> None:
-    """Set `subject` on Siyu's own member events: the tag, segment or owner they name (three queries at most)."""
-    from django.contrib.auth import get_user_model
-
-    wanted: dict[int, tuple[Any, Any]] = {
-        EventType.MEMBER_TAGGED: ("tag", Tag), EventType.MEMBER_UNTAGGED: ("tag", Tag),
-        EventType.MEMBER_SEGMENT_ENTERED: ("segment", Segment), EventType.MEMBER_SEGMENT_LEFT: ("segment", Segment),
-        EventType.MEMBER_OWNER_CHANGED: ("owner", get_user_model()),
-    }
-    ids: dict[type[Model], set[int]] = {}
-    for event in events:
-        key, model = wanted.get(event.type, (None, None))
-        if key and isinstance((event.data or {}).get(key), int):
-            ids.setdefault(model, set()).add(event.data[key])
-    names: dict[type[Model], dict[Any, str]] = {}
-    for model, pks in ids.items():
-        rows = model._default_manager.filter(pk__in=pks)
-        if model is Tag:
-            rows = rows.select_related("group")
-        names[model] = {row.pk: (row.get_username() if hasattr(row, "get_username") else str(row)) for row in rows}
-    for event in events:
-        key, model = wanted.get(event.type, (None, None))
-        if key:
-            value = (event.data or {}).get(key)
-            event.subject = names.get(model, {}).get(value, "" if value is None else f"#{value}")
 
 
 def tag_choices(*, workspace: Workspace) -> list[tuple[int, str]]:

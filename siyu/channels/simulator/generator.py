@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext_lazy
+
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉萍红娥玲芬燕彬鹏辉宇浩然子轩梓涵一诺欣怡雨萱思远晨曦佳琪嘉怡俊杰文博"
 CITIES = ["上海", "北京", "杭州", "深圳", "广州", "成都", "南京", "武汉", "苏州", "西安", "长沙", "重庆"]
@@ -32,6 +34,11 @@ PHRASES = [
 # Evening-heavy hour weights (0-23): operators report peaks at 20:00-22:00.
 HOUR_WEIGHTS = [1, 0.5, 0.3, 0.2, 0.2, 0.3, 0.8, 2, 3, 3.5, 3.5, 3.5, 4, 3.5, 3, 3, 3, 3.5, 4, 6, 9, 10, 8, 3]
 PRODUCTS = {"trial": 990, "materials": 2900, "monthly": 9900, "camp": 19900, "vip": 399900}
+PRODUCT_LABELS = {  # registered in core.labels.PRODUCTS by the channels app
+    "trial": gettext_lazy("Trial course"), "materials": gettext_lazy("Course materials"),
+    "monthly": gettext_lazy("Monthly membership"),
+    "camp": gettext_lazy("Camp"), "vip": gettext_lazy("VIP programme"),
+}
 # Seed 000's course seller keeps its lead groups as a long-lived pool (一是用户保留: 长期活跃的私域流量池):
 # a few percent leave a week once the trial is over (about 4 %), not most of the group.
 LEAD_LEAVE_PER_DAY = 0.006

@@ -4,13 +4,7 @@ from django.utils.translation import gettext as _
 from siyu.channels.base import UnknownChannel
 from siyu.core.kinds import KIND_LABELS
 from siyu.channels.registry import adapter_get
-from siyu.core.events import EVENT_LABELS, EventType
-from siyu.groups.models import MembershipRole, StrikeAction
-from siyu.members.models import TagVia
-
-ROLE_LABELS = dict(MembershipRole.choices)
-STRIKE_ACTION_LABELS = dict(StrikeAction.choices)
-TAG_VIA_LABELS: dict[object, object] = dict(TagVia.choices)
+from siyu.core.events import EVENT_LABELS, OWN_SOURCE, EventType
 
 register = template.Library()
 
@@ -21,46 +15,10 @@ def event_label(event):
 
 
 @register.filter
-def event_detail(event):
-    """One line saying what the event carried, in the operator's language."""
-    data = event.data or {}
-    kind = EventType(event.type)
-    if kind == EventType.GROUP_MESSAGE:
-        return data.get("text", "")
-    if kind in (EventType.ORDER_PAID, EventType.ORDER_REFUNDED):
-        return _("¥%(amount)s · %(product)s") % {"amount": yuan(data.get("amount_cents", 0)), "product": data.get("product", "")}
-    if kind in (EventType.GROUP_JOINED, EventType.LINK_EXPOSED) and data.get("code"):
-        return _("via %(code)s") % {"code": data["code"]}
-    if kind == EventType.GROUP_ROLE_CHANGED or (kind == EventType.GROUP_JOINED and data.get("role")):
-        role = data.get("role", "")
-        return _("role: %(role)s") % {"role": ROLE_LABELS.get(role, role)}
-    if kind == EventType.MEMBER_PROFILE_UPDATED:
-        return ", ".join(f"{k}={v}" for k, v in sorted(data.items()))
-    if kind == EventType.GROUP_STRIKE_ADDED:
-        actions = ", ".join(str(STRIKE_ACTION_LABELS.get(a, a)) for a in data.get("actions", []))
-        return _("%(rule)s · strike %(strike)s/%(limit)s · %(actions)s · “%(excerpt)s”") % {
-            "rule": data.get("rule", ""), "strike": data.get("strike", ""), "limit": data.get("limit", ""),
-            "actions": actions, "excerpt": data.get("excerpt", ""),
-        }
-    if kind == EventType.GROUP_STRIKE_UNDONE:
-        return _("undone by %(by)s") % {"by": data.get("by", "")}
-    if kind in (EventType.MEMBER_BARRED, EventType.MEMBER_UNBARRED):
-        return data.get("reason", "")
-    if kind in (EventType.MEMBER_TAGGED, EventType.MEMBER_UNTAGGED):
-        via = TAG_VIA_LABELS.get(data.get("via"), data.get("via", ""))
-        return f"{getattr(event, 'subject', '') or data.get('tag', '')} · {via}"
-    if kind in (EventType.MEMBER_SEGMENT_ENTERED, EventType.MEMBER_SEGMENT_LEFT):
-        return getattr(event, "subject", "") or data.get("segment", "")
-    if kind == EventType.MEMBER_OWNER_CHANGED:
-        return getattr(event, "subject", "") or _("nobody")
-    if kind in (EventType.OUTBOX_SENT, EventType.OUTBOX_RETRY, EventType.OUTBOX_FAILED):
-        return " · ".join(str(x) for x in (data.get("kind"), data.get("target"), data.get("error")) if x)
-    return ""
-
-
-@register.filter
 def channel_label(name):
-    """A channel's display name in the operator's language; unknown names as they are."""
+    """A channel's display name in the operator's language (Siyu's own events: 私域系统); unknown names as they are."""
+    if name == OWN_SOURCE:
+        return _("Siyu itself")
     try:
         return adapter_get(name).label
     except UnknownChannel:
@@ -70,17 +28,6 @@ def channel_label(name):
 @register.filter
 def outbox_kind(kind):
     return KIND_LABELS.get(kind, kind)
-
-
-@register.filter
-def outbox_content(message):
-    """What an outbox message says or does, in one line."""
-    payload = message.payload or {}
-    if message.kind == "remove_member":
-        return " · ".join(x for x in (payload.get("user", ""), payload.get("reason", "")) if x)
-    if message.kind == "delete_message":
-        return " · ".join(x for x in (payload.get("message_id", ""), payload.get("reason", "")) if x)
-    return payload.get("text", "")
 
 
 @register.filter
