@@ -69,7 +69,7 @@ class LinkForm(forms.Form):
                                    help_text=_("Visits of this link count as the group's exposures."))
     campaign = forms.CharField(label=_("Campaign"), required=False, max_length=100)
     channel = forms.CharField(label=_("Channel"), required=False, max_length=100,
-                              help_text=_("Where the link is placed (渠道)."))
+                              help_text=_("Where the link is placed: its channel."))
     fallback_url = forms.CharField(label=_("Fallback URL"), required=False, max_length=2000,
                                    help_text=_("Where expired, exhausted or disabled visits go instead of Siyu's page."))
 

@@ -87,7 +87,9 @@ def import_detail(request, import_id):
         except ValidationError as exc:
             errors_flash(request, exc)
         return redirect("console:member_import", request.workspace.slug, imp.pk)
-    context = {"imp": imp, "options": options, "summary": options.get("summary", {}),
+    shown = imports.import_shown(imp)  # stored reasons in the reader's language
+    context = {"imp": imp, "options": options, "summary": shown["summary"], "report": shown["report"],
+               "import_error": shown["error"],
                "encoding_label": imports.encoding_label(imp.encoding) if imp.encoding else "",
                "detected_label": imports.encoding_label(options["detected"]) if options.get("detected") else "",
                "encodings": [(k, str(v)) for k, v in imports.ENCODINGS.items()], "is_csv": bool(options.get("detected")),

@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from siyu.core import selectors as core_selectors
@@ -226,7 +226,7 @@ def handover(request):
 # -- lead lists ---------------------------------------------------------------------------------------
 class LeadListForm(forms.Form):
     fields: dict[str, Any]  # the page sets `choices` on its choice fields
-    name = forms.CharField(label=gettext_lazy("Name"), max_length=100)
+    name = forms.CharField(label=pgettext_lazy("a thing's name", "Name"), max_length=100)
     segment = forms.TypedChoiceField(label=gettext_lazy("Segment"), coerce=int)
     weights = forms.CharField(
         label=gettext_lazy("Score weights"), widget=forms.Textarea(attrs={"rows": 4}),

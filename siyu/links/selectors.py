@@ -6,6 +6,8 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet, Sum
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from siyu.core.events import EventType
 from siyu.core.models import Event, Workspace
@@ -134,8 +136,22 @@ def link_days(*, link: Link, first: date, last: date) -> dict[date, LinkDay]:
     return {row.day: row for row in LinkDay.objects.filter(link=link, day__gte=first, day__lte=last)}
 
 
+# ua-parser's generic families (and the spool's "Other" and "WeChat") in the reader's language; brand and
+# model names (iPhone, Mac, Samsung SM-G991B, iOS, Chrome) stay as they are.
+FAMILY_LABELS = {
+    "Other": pgettext_lazy("a device, system or browser ua-parser does not know", "Other"),
+    "WeChat": _("WeChat"),
+    "Generic Smartphone": _("Smartphone"),
+    "Generic Feature Phone": _("Feature phone"),
+    "Generic Tablet": _("Tablet"),
+    "Spider": _("Crawler"),
+    "K": _("Android phone (model withheld)"),  # Chrome's reduced user agent: "Linux; Android 10; K"
+}
+
+
 def link_breakdowns(*, link: Link, since: date, limit: int = 8) -> dict[str, list[tuple[str, int]]]:
-    """{breakdown kind: [(value, human visits)]}, the `limit` largest of each kind since `since`."""
+    """{breakdown kind: [(value, human visits)]}, the `limit` largest of each kind since `since`; device, OS and
+    browser families are named in the active language where ua-parser's name is generic (FAMILY_LABELS)."""
     rows = (
         LinkBreakdown.objects.filter(link=link, day__gte=since).values("kind", "value").annotate(n=Sum("visits"))
         .order_by("kind", "-n", "value")
@@ -143,7 +159,8 @@ def link_breakdowns(*, link: Link, since: date, limit: int = 8) -> dict[str, lis
     tables: dict[str, list[tuple[str, int]]] = {kind: [] for kind in BreakdownKind.values}
     for row in rows:
         if len(tables[row["kind"]]) < limit:
-            tables[row["kind"]].append((row["value"] or "—", row["n"]))
+            value = row["value"] if row["kind"] == BreakdownKind.REFERER else str(FAMILY_LABELS.get(row["value"], row["value"]))
+            tables[row["kind"]].append((value or "—", row["n"]))
     return tables
 
 

@@ -34,19 +34,23 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop, pgettext_lazy
 
 from siyu.core.db import insert_many, update_by_field_set
 from siyu.core.events import OWN_SOURCE, EventType, own_member_event
 from siyu.core.fields import contact_digest, contact_digests
 from siyu.core.ingest import events_ingest
 from siyu.core.models import AuditEntry, StaffRole, Workspace
+from siyu.core.text import TranslatableText, text_json, text_render
 
 from .privacy import phone_normalise
 from .models import Identity, ImportStatus, Member, MemberImport, Tag, TagGroup, TagVia
 from .projections import member_numbers_allocate
 from .tags import tag_create, tag_group_create, tags_apply
+
+# Messages of this module remember their msgid: a reason stored on the import (report, summary, error) is shown
+# in the reader's language, not in the language of whoever ran the check (core.text.TranslatableText).
+_ = TranslatableText
 
 CHUNK = 1000  # rows validated, looked up and written together; progress is written after each chunk
 REPORT_LIMIT = 1000  # bad rows kept in MemberImport.report (the count is exact)
@@ -56,7 +60,7 @@ INLINE_ROWS = 5_000  # the console runs smaller files in the request, larger one
 
 # -- fields and header names ------------------------------------------------------------------------
 FIELDS = {
-    "display_name": gettext_lazy("Name"),
+    "display_name": pgettext_lazy("a person's name", "Name"),
     "phone": gettext_lazy("Phone"),
     "email": gettext_lazy("E-mail"),
     "wechat": gettext_lazy("WeChat ID"),
@@ -307,6 +311,31 @@ def _options_save(member_import, *, fresh=False, **changes):
     return options
 
 
+def _error_keep(member_import, problem):
+    """Keep a problem with the file on the import: as text on the row, and as its message beside the upload."""
+    message = problem.args[0] if problem.args else str(problem)
+    member_import.error = str(message)[:500]
+    member_import.save(update_fields=["error"])
+    _options_save(member_import, error=text_json(message))
+
+
+def import_shown(member_import: MemberImport) -> dict[str, Any]:
+    """The import's error, bad rows and last run's summary in the active language: what a check stored
+    (reasons, field names) is rendered now, so a file checked in Chinese reads in English to an English reader."""
+    imp, options = member_import, import_options(member_import)
+    summary = dict(options.get("summary") or {})
+    summary["updates"] = [{**u, "reason": text_render(u.get("reason")),
+                           "changes": [[field_label(f), old, new] for f, old, new in u.get("changes", [])]}
+                          for u in summary.get("updates", [])]
+    summary["lossy"] = [{**e, "field": field_label(e["field"])} for e in summary.get("lossy", [])]
+    stored_error = options.get("error")
+    return {
+        "error": (text_render(stored_error) or imp.error) if imp.error else "",
+        "report": [{**e, "reason": text_render(e.get("reason"))} for e in imp.report],
+        "summary": summary,
+    }
+
+
 def _progress_path(member_import):
     return _folder(member_import) / f"import-{member_import.pk}.progress"
 
@@ -360,8 +389,7 @@ def import_create(
     try:
         preview = import_preview(path=path, encoding=imp.encoding)
     except ImportProblem as problem:
-        imp.error = str(problem)[:500]
-        imp.save(update_fields=["error"])
+        _error_keep(imp, problem)
         return imp
     imp.mapping = preview["proposed"]
     imp.save(update_fields=["mapping"])
@@ -603,18 +631,25 @@ def _parse(ctx, line, cells, columns):
                     raise ValidationError(_("Longer than %(max)s characters.") % {"max": limit})
                 row.values[name] = text
         except ValidationError as exc:
-            row.errors.append((header, " ".join(exc.messages)))
+            row.errors.append((header, _reason(exc)))
     for header, channel, external_id in row.identities:
         if len(external_id) > 191 or len(channel) > 32:
             row.errors.append((header, _("An identity is at most 32 characters of channel and 191 of id.")))
     return row
 
 
+def _reason(error):
+    """A ValidationError's messages as one reason, TranslatableTexts kept as they are."""
+    messages = [e.message % e.params if e.params else e.message for e in error.error_list]
+    return messages[0] if len(messages) == 1 else TranslatableText(
+        " ".join(f"%(m{n})s" for n in range(len(messages))), {f"m{n}": m for n, m in enumerate(messages)})
+
+
 DUPLICATE_REASONS = {
-    "row": gettext_lazy("The same row as line %(line)s."),
-    "phone": gettext_lazy("The same phone as line %(line)s."),
-    "number": gettext_lazy("The same member number as line %(line)s."),
-    "identity": gettext_lazy("The same identity as line %(line)s."),
+    "row": gettext_noop("The same row as line %(line)s."),
+    "phone": gettext_noop("The same phone as line %(line)s."),
+    "number": gettext_noop("The same member number as line %(line)s."),
+    "identity": gettext_noop("The same identity as line %(line)s."),
 }
 
 
@@ -640,7 +675,7 @@ def _dedupe(rows, seen, headers_of):
             continue
         for key, header, kind in row_keys:
             if key in earlier:
-                row.errors.append((header, str(DUPLICATE_REASONS[kind]) % {"line": earlier[key]}))
+                row.errors.append((header, _(DUPLICATE_REASONS[kind]) % {"line": earlier[key]}))
                 break
         else:
             for key, _h, _k in row_keys:
@@ -719,7 +754,7 @@ def _match(ctx, rows, headers_of):
             try:
                 tag_id = ctx.tag_id(text)
             except ValidationError as exc:
-                row.errors.append((header, " ".join(exc.messages)))  # every bad tag of the row is reported
+                row.errors.append((header, _reason(exc)))  # every bad tag of the row is reported
                 continue
             if tag_id is not None:
                 row.values.setdefault("tag_ids", []).append(tag_id)
@@ -772,13 +807,13 @@ def _compare(ctx, rows):
             if name not in CONTACT_FIELDS and text_lossy(old=old, new=new, encoding=ctx.lossy_encoding):
                 result.lossy_count += 1
                 if len(result.lossy) < REPORT_LIMIT:
-                    result.lossy.append({"line": row.line, "number": member.number, "field": field_label(name),
+                    result.lossy.append({"line": row.line, "number": member.number, "field": name,
                                          "old": old, "new": new, "applied": ctx.overwrite_lossy})
                 if not ctx.overwrite_lossy:
                     del row.values[name]
                     continue
             shown = ("", "") if name in CONTACT_FIELDS else (old, new)
-            row.changes.append((field_label(name), *shown))
+            row.changes.append((name, *shown))
 
 
 def _write(ctx, rows, chunk_no):
@@ -910,7 +945,7 @@ def import_run(
     except _Rollback:
         result.created = result.updated = result.tags_given = 0
     except ImportProblem as problem:
-        result.error = str(problem)
+        result.error = problem.args[0] if problem.args else str(problem)
     finally:
         seen.close()
     if result.rows == 0 and not result.error:
@@ -976,7 +1011,7 @@ def _finish(imp, result, *, commit):
     imp.rows = result.rows
     imp.done_rows = result.rows if result.committed else 0
     imp.bad_rows = result.bad_rows
-    imp.report = result.report
+    imp.report = text_json(result.report)
     imp.error = result.error[:500]
     if commit:
         imp.status = ImportStatus.DONE if result.committed else ImportStatus.FAILED
@@ -984,7 +1019,7 @@ def _finish(imp, result, *, commit):
     else:
         imp.status = ImportStatus.CHECKED
     imp.save()
-    _options_save(imp, summary=result.summary(), mode="commit" if commit else "check")
+    _options_save(imp, summary=text_json(result.summary()), mode="commit" if commit else "check", error=text_json(result.error))
     _progress_path(imp).unlink(missing_ok=True)
 
 
@@ -1054,5 +1089,4 @@ def import_step(
                 raise ValidationError(_("Check the file first; it can be imported once no row is bad (or bad rows are skipped)."))
             import_start(member_import=imp, commit=True)
     except ImportProblem as problem:
-        imp.error = str(problem)[:500]
-        imp.save(update_fields=["error"])
+        _error_keep(imp, problem)

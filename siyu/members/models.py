@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from siyu.core.fields import EncryptedTextField
 from siyu.core.models import Workspace
@@ -425,7 +426,7 @@ class Lead(models.Model):
 
 # -- import (导入) ----------------------------------------------------------------------------------
 class ImportStatus(models.TextChoices):
-    UPLOADED = "uploaded", _("Uploaded")
+    UPLOADED = "uploaded", pgettext_lazy("import status", "Uploaded")
     CHECKED = "checked", _("Checked")
     RUNNING = "running", _("Importing")
     DONE = "done", _("Imported")

@@ -224,7 +224,7 @@ def test_the_stats_page_shows_the_days_devices_bots_and_what_followed(client, sh
     assert context["bot_share"] == pytest.approx(2 / 13)
     assert context["followed"] == {"reached": 1, "joined": 1, "ordered": 1, "order_cents": 9900}
     page = response.content.decode()
-    assert "WeChat" in page and "mp.weixin.qq.com" in page and "15.4%" in page
+    assert "微信" in page and "mp.weixin.qq.com" in page and "15.4%" in page
     assert shop["visitor"].display_name in page
     # A week ago is outside "last 7 days" for the counters only where the rows are; the follow-up window
     # of 1 day still holds the join 30 minutes after the visit.

@@ -322,8 +322,8 @@ def test_a_dry_run_shows_each_change_and_flags_a_question_mark_that_replaces_an_
     result = imports.import_run(member_import=imp, commit=False)
     assert result.updated == 1 and result.lossy_count == 2
     assert [(e["field"], e["old"], e["new"], e["applied"]) for e in result.lossy] == [
-        ("Name", "陈静 🌸", "陈静 ?", False), ("Remark", "老客户 ✨", "老客户 ?", False)]
-    assert result.updates[0]["changes"] == [["City", "上海", "北京"]]
+        ("display_name", "陈静 🌸", "陈静 ?", False), ("remark", "老客户 ✨", "老客户 ?", False)]
+    assert result.updates[0]["changes"] == [["city", "上海", "北京"]]
     result = imports.import_run(member_import=imp, commit=True)
     chen.refresh_from_db()
     assert result.committed and (chen.display_name, chen.city, chen.remark) == ("陈静 🌸", "北京", "老客户 ✨")
@@ -339,7 +339,7 @@ def test_a_question_mark_is_not_flagged_where_the_encoding_holds_the_text(tmp_pa
     Member.objects.create(workspace=workspace, number=8, display_name="周到", remark="老客户")
     imp = make_import(workspace, write(tmp_path, ["学号,姓名,备注", "8,周到,还好吗?这是一位老客户"], encoding="gbk"))
     result = imports.import_run(member_import=imp, commit=False)
-    assert result.lossy == [] and result.updates[0]["changes"] == [["Remark", "老客户", "还好吗?这是一位老客户"]]
+    assert result.lossy == [] and result.updates[0]["changes"] == [["remark", "老客户", "还好吗?这是一位老客户"]]
     assert imports.text_lossy(old="陈静 🌸", new="陈静 ?", encoding="") is False  # UTF-8 and XLSX hold everything
 
 

@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 
 from django.db.models import Value
 from django.db.models.functions import Concat
+from django.utils import timezone, translation
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from siyu.channels.simulator.services import simulation_plan, simulation_run
@@ -16,11 +17,18 @@ from siyu.core.outbox import outbox_enqueue
 from siyu.core.services import staff_role_set, staff_user_ensure, workspace_create
 from siyu.groups.models import Announcement, Group, KeywordReply, ModerationRule, Strike
 from siyu.groups.services import announcement_create, recommended_rules_create
-from siyu.links.models import ChannelCode, Link
+from siyu.links.models import ChannelCode, Link, LinkBreakdown
 from siyu.links.services import channel_code_create, code_target_add, link_create
 from siyu.channels.simulator.members_demo import members_demo
+from siyu.members.imports import import_step, import_upload
 from siyu.members.models import Lead, LeadList, Member, MemberImport, MemberMerge, Note, Segment, Tag
 
+# An import file with a good row, a row updating a member, and bad rows (an unknown tag, a bad gender, no name).
+IMPORT_CSV = "姓名,性别,手机,标签,学号\n新学员,女,13800000001,,\n改名学员,,,,1\n坏学员,外星,13800000002,不存在的标签,\n,男,13800000003,,\n"
+# The link's visitors by device, OS and browser as ua-parser names them (generic families, brands, models).
+VISITS = [("device", "iPhone", 9), ("device", "Other", 5), ("device", "Generic Smartphone", 3), ("device", "K", 2),
+          ("os", "iOS", 9), ("os", "Other", 4), ("browser", "WeChat", 8), ("browser", "Other", 3),
+          ("referer", "mp.weixin.qq.com", 4)]
 SLOW = bool(os.environ.get("SIYU_SLOW_TESTS"))
 MARK = "ZZB~"  # in every name of the other workspace (the ~ is in no token or id): a page of the first that shows it has read across
 ROLES = [Role.OWNER, Role.ADMIN, Role.OPERATOR, Role.SALES, Role.VIEWER]
@@ -99,7 +107,23 @@ def _world_workspace(slug, seed, name_prefix=""):
     code_target_add(code=code, url=f"https://example.com/{name_prefix}join", group=group, capacity=200)
     outbox_enqueue(workspace=workspace, channel="simulator", kind="send", target=group.external_id,
                    payload={"text": f"{name_prefix}hello"}, idempotency_key=f"crawl-{slug}")
+    link = Link.objects.filter(workspace=workspace).order_by("pk").first()
+    for kind, value, visits in VISITS:
+        LinkBreakdown.objects.create(workspace=workspace, link=link, day=timezone.localdate(), kind=kind, value=value,
+                                     visits=visits)
+    with translation.override("zh-hans"):  # checked by a Chinese reader: its report must still read in English
+        imp = import_upload(workspace=workspace, by=users[Role.OPERATOR], filename=f"{name_prefix}members.csv",
+                            chunks=[IMPORT_CSV.encode("utf-8-sig")])
+        headers = list(imp.mapping)
+        import_step(member_import=imp, action="check", column_fields={headers.index(h): f for h, f in imp.mapping.items()})
     return Side(workspace, users)
+
+
+def side_build(slug, seed):
+    """One workspace of the world, with its ids collected."""
+    side = _world_workspace(slug, seed=seed)
+    _collect_ids(side)
+    return side
 
 
 def _collect_ids(side):

@@ -42,13 +42,13 @@ def members_demo(*, workspace, staff=None, seed=2026):
                 pairs.append((member_id, tags[rng.choice(["奥数", "英语"])].pk))
         tags_apply(workspace=workspace, pairs=pairs, via=TagVia.IMPORT, key="demo")
         active = tag_create(workspace=workspace, name="近期活跃", color="#099250",
-                            description="7 天内发言 ≥ 3 条 (tag rule)")
+                            description="7 天内发言 ≥ 3 条（标签规则自动打）")
         tag_rule_create(workspace=workspace, tag=active, name="7 天内发言 ≥ 3 条",
                         filter={"count": "messages", "days": 7, "op": "gte", "value": 3})
         segments = [
             segment_create(workspace=workspace, name="高意向学员", description="近期活跃、90 天消费 ≥ 100 元", filter={"all": [
                 {"tag": active.pk}, {"count": "spend", "days": 90, "op": "gte", "value": 100}]}),
-            segment_create(workspace=workspace, name="奥数高消费", description="seed 004: 交给销售跟进", filter={"all": [
+            segment_create(workspace=workspace, name="奥数高消费", description="交给销售跟进", filter={"all": [
                 {"tag": tags["奥数"].pk}, {"any": [{"tag": tags["高"].pk}, {"count": "spend", "op": "gte", "value": 500}]}]}),
             segment_create(workspace=workspace, name="沉默 14 天", description="召回对象", filter={"seen": "before", "days": 14}),
         ]

@@ -100,11 +100,12 @@ class Command(BaseCommand):
         if result.blank_rows > 20:
             self.stdout.write(f"… and {result.blank_rows - 20} more empty rows, skipped")
         for entry in result.updates[:20]:
-            changes = "; ".join(f"{f}: {o!r} → {n!r}" if (o or n) else f"{f} changes" for f, o, n in entry["changes"])
+            changes = "; ".join(f"{field_label(f)}: {o!r} → {n!r}" if (o or n) else f"{field_label(f)} changes"
+                                for f, o, n in entry["changes"])
             self.stdout.write(f"line {entry['line']}: {entry['reason']}" + (f" ({changes})" if changes else ""))
         for entry in result.lossy[:20]:
             how = "overwritten" if entry["applied"] else "kept (use --overwrite-lossy to overwrite)"
-            self.stdout.write(f"line {entry['line']}: member #{entry['number']} {entry['field']} {entry['old']!r} → "
+            self.stdout.write(f"line {entry['line']}: member #{entry['number']} {field_label(entry['field'])} {entry['old']!r} → "
                               f"{entry['new']!r} looks lossy (a \"?\" the file's encoding put in): {how}")
         if result.new_tags:
             self.stdout.write(("Tags created: " if result.committed else "Tags to create: ") + ", ".join(result.new_tags))
