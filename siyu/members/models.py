@@ -329,8 +329,8 @@ class Note(models.Model):
 
 # -- staff handover (离职继承, 在职继承) ----------------------------------------------------------
 class HandoverKind(models.TextChoices):
-    LEAVING = "leaving", _("Leaving colleague (离职继承)")
-    ACTIVE = "active", _("Between active colleagues (在职继承)")
+    LEAVING = "leaving", _("Leaving colleague")
+    ACTIVE = "active", _("Between active colleagues")
 
 
 class Handover(models.Model):
