@@ -96,7 +96,7 @@ def test_a_scan_from_a_phone_is_followed_and_shows_on_the_links_page(page, commu
     expect(page.locator(".totals .scans")).to_have_text("1")
     expect(page.locator(".totals .clicks")).to_have_text("0")
     expect(page.locator(".totals .bots")).to_contain_text("0.0%")
-    expect(page.locator("table.breakdown-browser")).to_contain_text("WeChat")
+    expect(page.locator("table.breakdown-browser")).to_contain_text("微信")  # WeChat, in the page's language (15.16)
     page.wait_for_function("document.body.dataset.chartsReady === '1'")
     screenshot(page, "link-stats-after-a-scan")
 
