@@ -155,6 +155,8 @@ DETAILS: dict[int, Describe] = {
     EventType.GROUP_STAFF_CHANGED: lambda e, d, r: _change(d, "staff", r),
     EventType.LINK_CLICKED: lambda e, d, r: _parts(*(r.html(kind, d[key]) for key, kind in REFERENCES[e.type] if d.get(key))),
     EventType.CAMPAIGN_TOUCHED: lambda e, d, r: d.get("campaign", ""),
+    EventType.MEMBER_IMPORTED: lambda e, d, r: (_("created from the file %(file)s") if d.get("created")
+                                                else _("updated from the file %(file)s")) % {"file": d.get("file", "")},
 }
 DETAILS[EventType.ORDER_REFUNDED] = DETAILS[EventType.ORDER_PAID]
 DETAILS[EventType.MEMBER_UNTAGGED] = DETAILS[EventType.MEMBER_TAGGED]

@@ -42,6 +42,7 @@ KINDS = {
     "bought": gettext_lazy("bought product"),
     "campaign": gettext_lazy("reached by campaign"),
     "owner": gettext_lazy("owner"),
+    "source": gettext_lazy("source"),
 }
 FIELD_OPS = {"eq": gettext_lazy("is"), "ne": gettext_lazy("is not"), "contains": gettext_lazy("contains"),
              "empty": gettext_lazy("is empty"), "filled": gettext_lazy("is filled")}
@@ -108,6 +109,8 @@ def row_node(row):
         node = {kind: row["text"].strip()}
     elif kind == "owner":
         node = {"owner": _int(row.get("owner"))}
+    elif kind == "source":
+        node = {"source": row.get("text", "").strip()}
     else:
         raise ValidationError(_("Choose what the condition is about."))
     return {"not": node} if row.get("neg") else node
@@ -178,6 +181,8 @@ def rows_from_filter(condition):
             row.update(kind=kind, text=str(leaf[kind]))
         elif "owner" in leaf:
             row.update(kind="owner", owner=str(leaf["owner"] or ""))
+        elif "source" in leaf:
+            row.update(kind="source", text=str(leaf["source"]))
         else:
             return None
         rows.append(row)

@@ -31,6 +31,7 @@ class EventType(IntEnum):
     # data.owner (user id or null), data.previous, data.by (user id or null), data.via ("manual", "handover",
     # or absent: an import, data.import), data.handover (id or null), data.handover_kind ("leaving" or "active")
     MEMBER_OWNER_CHANGED = 208
+    MEMBER_IMPORTED = 209  # created or updated by an import: data.import (id), data.file, data.line, data.created (bool)
 
     # 3xx groups
     GROUP_UPDATED = 301
@@ -105,6 +106,7 @@ NEEDS_ACTOR = {
     EventType.MEMBER_SEGMENT_ENTERED,
     EventType.MEMBER_SEGMENT_LEFT,
     EventType.MEMBER_OWNER_CHANGED,
+    EventType.MEMBER_IMPORTED,
     EventType.GROUP_STRIKE_ADDED,
     EventType.GROUP_STRIKE_UNDONE,
     EventType.GROUP_JOINED,
@@ -149,6 +151,7 @@ def _labels() -> dict[EventType, "StrPromise"]:
         EventType.MEMBER_SEGMENT_ENTERED: _("Entered a segment"),
         EventType.MEMBER_SEGMENT_LEFT: _("Left a segment"),
         EventType.MEMBER_OWNER_CHANGED: _("Owner changed"),
+        EventType.MEMBER_IMPORTED: _("Imported"),
         EventType.GROUP_UPDATED: _("Group updated"),
         EventType.GROUP_JOINED: _("Joined"),
         EventType.GROUP_LEFT: _("Left"),

@@ -15,6 +15,7 @@ class MembersConfig(AppConfig):
 
         projections.register_resolver(member_projections.resolve_actors)
         projections.register(member_projections.MemberStatsProjection())
+        projections.register(member_projections.MemberImportedProjection())
         projections.register(member_projections.MemberProfileProjection())
         projections.register(member_projections.MemberBarProjection())
         projections.register(member_projections.MemberTagProjection())

@@ -29,6 +29,7 @@ from siyu.core.spreadsheets import csv_stream, xlsx_write
 
 from .models import Member, MemberStats, MemberTag, Segment, SegmentMember
 from .privacy import email_mask, phone_mask, wechat_mask
+from .sources import source_label
 
 CHUNK = 2000
 FORMATS = ("csv", "xlsx")
@@ -51,7 +52,8 @@ MEMBER_COLUMNS = {
     "gender": pgettext_lazy("member column", "Gender"), "city": pgettext_lazy("member column", "City"),
     "remark": pgettext_lazy("member column", "Remark"), "phone": pgettext_lazy("member column", "Phone"),
     "email": pgettext_lazy("member column", "E-mail"), "wechat": pgettext_lazy("member column", "WeChat ID"),
-    "tags": pgettext_lazy("member column", "Tags"), "owner": pgettext_lazy("member column", "Owner"),
+    "tags": pgettext_lazy("member column", "Tags"), "source": pgettext_lazy("member column", "Source"),
+    "owner": pgettext_lazy("member column", "Owner"),
     "first_seen": pgettext_lazy("member column", "First seen"), "last_seen": pgettext_lazy("member column", "Last seen"),
     "messages": pgettext_lazy("member column", "Messages"), "orders": pgettext_lazy("member column", "Orders"),
     "spend": pgettext_lazy("member column", "Spend (¥)"),
@@ -119,7 +121,7 @@ def export_rows(*, workspace: Workspace, segment: Segment | None = None, with_co
                 phone, email, wechat = phone_mask(phone), email_mask(email), wechat_mask(wechat)
             yield [
                 m.number, m.display_name, str(genders.get(m.gender, m.gender)), m.city, m.remark, phone, email, wechat,
-                "、".join(tags[m.pk]), m.owner.get_username() if m.owner else "", *(cells.get(m.pk, "") for cells in extra),
+                "、".join(tags[m.pk]), source_label(m.source), m.owner.get_username() if m.owner else "", *(cells.get(m.pk, "") for cells in extra),
                 s.first_seen_at if s else None, s.last_seen_at if s else None,
                 s.messages if s else 0, s.orders if s else 0, round((s.spend_cents if s else 0) / 100, 2),
             ]

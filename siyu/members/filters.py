@@ -37,6 +37,7 @@ from django.utils.translation import gettext_lazy
 
 from siyu.core.models import Workspace
 
+from .sources import source_label, source_normalise
 from .models import Member, MemberDay, MemberStats, MemberTag, Segment, SegmentMember, Tag, TagRule
 
 M = TypeVar("M", bound=Model)
@@ -175,6 +176,14 @@ def _seen_condition(leaf: "Leaf") -> Q:
     raise FilterError(_("%(where)s: seen must be “within” or “before”") % {"where": leaf.where})
 
 
+def _source_condition(leaf: "Leaf") -> Q:
+    value = leaf.node["source"]
+    if not isinstance(value, str):
+        raise FilterError(_("%(where)s: source must be text (a source such as douyin or 抖音, or \"\" for none)")
+                          % {"where": leaf.where})
+    return Q(source=source_normalise(value))
+
+
 def _owner_condition(leaf: "Leaf") -> Q:
     owner = leaf.node["owner"]
     if owner is not None and (isinstance(owner, bool) or not isinstance(owner, int)):
@@ -265,6 +274,11 @@ for _condition in (
     Condition(
         key="owner", compile=_owner_condition, examples=('{"owner": 5}', '{"owner": null}'),
         meaning="owned by staff user 5 / by nobody",
+    ),
+    Condition(
+        key="source", compile=_source_condition, examples=('{"source": "douyin"}', '{"source": ""}'),
+        meaning="came from that source (来源 / 渠道, the import's channel column): a known source's key or label "
+                "(`douyin` or 抖音; listed under Import and export) or the text as imported / has no source",
     ),
 ):
     condition_register(_condition)
@@ -448,6 +462,8 @@ def filter_describe(*, workspace: Workspace, filter: object) -> str:
             return _("%(what)s in all %(op)s %(value)s") % {"what": label, "op": op, "value": node.get("value")}
         if "field" in node:
             return f"{node['field']} {node.get('op', 'eq')} {node.get('value', '')}".strip()
+        if "source" in node:
+            return _("source %(source)s") % {"source": source_label(source_normalise(str(node["source"]))) or _("none")}
         if "seen" in node:
             if node["seen"] == "within":
                 return _("seen in the last %(days)s days") % {"days": node.get("days")}

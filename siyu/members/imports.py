@@ -46,6 +46,7 @@ from siyu.core.text import TranslatableText, text_json, text_render
 from .privacy import phone_normalise
 from .models import Identity, ImportStatus, Member, MemberImport, Tag, TagGroup, TagVia
 from .projections import member_numbers_allocate
+from .sources import SOURCE_MAX, source_label, source_normalise
 from .tags import tag_create, tag_group_create, tags_apply
 
 # Messages of this module remember their msgid: a reason stored on the import (report, summary, error) is shown
@@ -68,13 +69,14 @@ FIELDS = {
     "city": gettext_lazy("City"),
     "remark": gettext_lazy("Remark"),
     "tags": gettext_lazy("Tags"),
+    "source": gettext_lazy("Source (渠道)"),
     "owner": gettext_lazy("Owner (staff username or e-mail)"),
     "number": gettext_lazy("Member number (学号): update that member"),
     "identities": gettext_lazy("Identities (channel:external id)"),
 }
 IDENTITY_PREFIX = "identity:"  # "identity:wecom": the column holds external ids on channel wecom
 REPEATABLE = {"tags", "identities"}  # fields several columns may feed
-LIMITS = {"display_name": 128, "city": 64, "remark": 200, "email": 254, "wechat": 64}
+LIMITS = {"display_name": 128, "city": 64, "remark": 200, "email": 254, "wechat": 64, "source": SOURCE_MAX}
 
 HEADER_NAMES = {
     "display_name": ["姓名", "名字", "昵称", "名称", "客户名称", "客户姓名", "会员姓名", "用户名", "name", "displayname",
@@ -86,6 +88,7 @@ HEADER_NAMES = {
     "city": ["城市", "所在城市", "city"],
     "remark": ["备注", "remark", "remarks", "note", "notes", "comment"],
     "tags": ["标签", "tags", "tag", "labels"],
+    "source": ["渠道", "来源", "渠道来源", "来源渠道", "客户来源", "获客渠道", "channel", "source"],
     "owner": ["跟进人", "负责人", "归属员工", "所属员工", "跟进员工", "owner", "staff", "sales"],
     "number": ["学号", "会员号", "会员编号", "number", "membernumber", "memberno", "no"],
     "identities": ["身份", "账号", "identities", "identity"],
@@ -483,6 +486,7 @@ class _Row:
     changes: list = field(default_factory=list)  # (field, old, new) of an update
     owner_changed: bool = False
     owner_previous: int | None = None
+    created: bool = False  # a new member (commit)
 
 
 class _Seen:
@@ -625,6 +629,11 @@ def _parse(ctx, line, cells, columns):
                     row.identities.append((header, channel.strip(), external_id.strip()))
             elif name.startswith(IDENTITY_PREFIX):
                 row.identities.append((header, name[len(IDENTITY_PREFIX):], text))
+            elif name == "source":
+                source = source_normalise(text)
+                if len(source) > SOURCE_MAX:
+                    raise ValidationError(_("Longer than %(max)s characters.") % {"max": SOURCE_MAX})
+                row.values["source"] = source
             else:
                 limit = LIMITS[name]
                 if len(text) > limit:
@@ -764,8 +773,8 @@ def _match(ctx, rows, headers_of):
         row.values["identities_new"] = identities_new
 
 
-MEMBER_FIELDS = ("display_name", "gender", "city", "remark", "phone", "phone_digest", "email", "wechat")
-COMPARED_FIELDS = ("display_name", "gender", "city", "remark", "phone", "email", "wechat")
+MEMBER_FIELDS = ("display_name", "gender", "city", "remark", "source", "phone", "phone_digest", "email", "wechat")
+COMPARED_FIELDS = ("display_name", "gender", "city", "remark", "source", "phone", "email", "wechat")
 CONTACT_FIELDS = {"phone", "email", "wechat"}  # their values are not shown in the report
 # The encoding whose characters a file "detected as" this one can really hold: Excel's 中文 CSV is GBK, read as
 # its superset GB18030 (which holds every character) — an emoji in GBK is written as "?".
@@ -812,7 +821,7 @@ def _compare(ctx, rows):
                 if not ctx.overwrite_lossy:
                     del row.values[name]
                     continue
-            shown = ("", "") if name in CONTACT_FIELDS else (old, new)
+            shown = ("", "") if name in CONTACT_FIELDS else (source_label(old), source_label(new)) if name == "source" else (old, new)
             row.changes.append((name, *shown))
 
 
@@ -826,8 +835,8 @@ def _write(ctx, rows, chunk_no):
         insert_many(Member, [
             {"workspace": workspace_id, "number": number, "display_name": r.values["display_name"],
              "gender": r.values.get("gender", ""), "city": r.values.get("city", ""), "remark": r.values.get("remark", ""),
-             "profile": {}, "created_at": ctx.now, "barred_reason": "", "phone": r.values.get("phone", ""),
-             "phone_digest": r.values.get("phone_digest", ""), "email": r.values.get("email", ""),
+             "source": r.values.get("source", ""), "profile": {}, "created_at": ctx.now, "barred_reason": "",
+             "phone": r.values.get("phone", ""), "phone_digest": r.values.get("phone_digest", ""), "email": r.values.get("email", ""),
              "wechat": r.values.get("wechat", ""), "owner": r.owner_id}
             for number, r in zip(numbers, new)
         ])
@@ -839,7 +848,7 @@ def _write(ctx, rows, chunk_no):
             )
             ids = dict(cursor.fetchall())
         for number, r in zip(numbers, new):
-            r.member_id = ids[number]
+            r.member_id, r.created = ids[number], True
             r.owner_changed = r.owner_id is not None
         ctx.result.created += len(new)
     if old:
@@ -863,13 +872,21 @@ def _write(ctx, rows, chunk_no):
         ctx.result.tags_given += tags_apply(workspace=ctx.workspace, pairs=pairs, via=TagVia.IMPORT, by=imp.by_id,
                                             at=ctx.now, key=f"import:{imp.pk}:{chunk_no}")
     kind = EventType.MEMBER_OWNER_CHANGED
-    owner_events = [
+    events = [
         own_member_event(kind, member_id=r.member_id, source_id=f"{kind.key}:import:{imp.pk}:{r.line}", occurred_at=ctx.now,
                          data={"owner": r.owner_id, "previous": r.owner_previous, "handover": None, "import": imp.pk})
         for r in rows if r.owner_changed
     ]
-    if owner_events:
-        events_ingest(workspace=ctx.workspace, source=OWN_SOURCE, events=owner_events)
+    # The member's timeline entry (and first-seen time, MemberImportedProjection): for every member created, and
+    # for every member the row changed; a row that changes nothing (the same file again) leaves no entry.
+    kind = EventType.MEMBER_IMPORTED
+    events += [
+        own_member_event(kind, member_id=r.member_id, source_id=f"{kind.key}:import:{imp.pk}:{r.line}", occurred_at=ctx.now,
+                         data={"import": imp.pk, "file": imp.filename, "line": r.line, "created": r.created})
+        for r in rows if r.created or r.changes or r.owner_changed or r.values.get("identities_new")
+    ]
+    if events:
+        events_ingest(workspace=ctx.workspace, source=OWN_SOURCE, events=events)
 
 
 class _Rollback(Exception):

@@ -27,6 +27,9 @@ class Member(models.Model):
     gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, default=Gender.UNKNOWN, blank=True)
     city = models.CharField(_("city"), max_length=64, blank=True)
     remark = models.CharField(_("remark"), max_length=200, blank=True)
+    # Where the member came from (来源 / 渠道): a members.sources key ("douyin") or the text an import gave.
+    # A database default too: ingest's resolver inserts members without naming this column.
+    source = models.CharField(_("source"), max_length=64, blank=True, default="", db_default="")
     profile = models.JSONField(_("profile"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     # Projection of member.barred / member.unbarred: a barred member cannot enroll in new campaigns.

@@ -110,7 +110,7 @@ def _members_create(batch, refs):
 NOT_SEEN = frozenset({
     EventType.MEMBER_BARRED, EventType.MEMBER_UNBARRED, EventType.GROUP_STRIKE_ADDED, EventType.GROUP_STRIKE_UNDONE,
     EventType.MEMBER_TAGGED, EventType.MEMBER_UNTAGGED, EventType.MEMBER_SEGMENT_ENTERED, EventType.MEMBER_SEGMENT_LEFT,
-    EventType.MEMBER_OWNER_CHANGED,
+    EventType.MEMBER_OWNER_CHANGED, EventType.MEMBER_IMPORTED,
 })
 
 
@@ -188,6 +188,28 @@ class MemberStatsProjection(Projection):
         MemberStats.objects.filter(workspace=workspace).delete()
         MemberDailyActivity.objects.filter(workspace=workspace).delete()
         MemberDay.objects.filter(workspace=workspace).delete()
+
+
+class MemberImportedProjection(Projection):
+    """member.imported gives a member a first-seen time (the import's) unless an earlier one is stored;
+    it is not the member being seen, so last seen stays (MemberStatsProjection skips it: NOT_SEEN)."""
+
+    name = "member_imported"
+
+    def apply(self, batch: Batch) -> None:
+        first: dict[int, Any] = {}
+        for event in batch.of_type(EventType.MEMBER_IMPORTED):
+            if event.member_id is not None:
+                first.setdefault(event.member_id, event.occurred_at)
+        if first:
+            upsert(MemberStats, [
+                {"member": member_id, "workspace": batch.workspace.pk, "first_seen_at": at, "last_seen_at": None,
+                 "last_message_at": None, "messages": 0, "orders": 0, "spend_cents": 0}
+                for member_id, at in first.items()
+            ], key=["member"], least=["first_seen_at"])
+
+    def reset(self, *, workspace: Workspace) -> None:
+        """Nothing of its own: MemberStatsProjection.reset empties MemberStats."""
 
 
 class MemberProfileProjection(LatestFieldsProjection):

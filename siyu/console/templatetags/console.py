@@ -5,6 +5,7 @@ from siyu.channels.base import UnknownChannel
 from siyu.core.kinds import KIND_LABELS
 from siyu.channels.registry import adapter_get
 from siyu.core.events import EVENT_LABELS, OWN_SOURCE, EventType
+from siyu.members import sources
 
 register = template.Library()
 
@@ -23,6 +24,16 @@ def channel_label(name):
         return adapter_get(name).label
     except UnknownChannel:
         return name
+
+
+@register.filter
+def source_label(value):
+    """A member's source in the operator's language: a known source's or a channel's label, other text as it is."""
+    if not value:
+        return ""
+    if value in sources.KNOWN_SOURCES:
+        return sources.source_label(value)
+    return channel_label(value)
 
 
 @register.filter
