@@ -5,12 +5,14 @@ Owners, admins and operators only. The wizard's steps are members.imports.import
 INLINE_BYTES are checked and imported within the request, larger ones run on the Huey queue (members.tasks)
 and the progress page polls the import's progress file through htmx.
 """
+import io
 import tempfile
 
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -77,12 +79,15 @@ def import_detail(request, import_id):
     imp = _import_or_404(request, import_id)
     options = imports.import_options(imp)
     if request.method == "POST":
-        columns = {int(key[4:]): value for key, value in request.POST.items() if key.startswith("map-") and key[4:].isdigit()}
+        post = request.POST
+        columns = {int(key[4:]): value for key, value in post.items() if key.startswith("map-") and key[4:].isdigit()}
+        # A missing tag's choice: tag-<n> (create / ignore) for the tag named in tagname-<n>.
+        tag_choices = {post[key]: post.get(f"tag-{key[8:]}", "") for key in post if key.startswith("tagname-")}
         try:
             imports.import_step(
-                member_import=imp, action=request.POST.get("action", ""), column_fields=columns,
-                encoding=request.POST.get("encoding"), create_tags=bool(request.POST.get("create_tags")),
-                skip_bad=bool(request.POST.get("skip_bad")), overwrite_lossy=bool(request.POST.get("overwrite_lossy")),
+                member_import=imp, action=post.get("action", ""), column_fields=columns, encoding=post.get("encoding"),
+                skip_bad=bool(post.get("skip_bad")), overwrite_lossy=bool(post.get("overwrite_lossy")),
+                tag_choices=tag_choices,
             )
         except ValidationError as exc:
             errors_flash(request, exc)
@@ -93,7 +98,8 @@ def import_detail(request, import_id):
                "encoding_label": imports.encoding_label(imp.encoding) if imp.encoding else "",
                "detected_label": imports.encoding_label(options["detected"]) if options.get("detected") else "",
                "encodings": [(k, str(v)) for k, v in imports.ENCODINGS.items()], "is_csv": bool(options.get("detected")),
-               "others": max(0, imp.rows - imp.bad_rows)}
+               "others": max(0, imp.rows - imp.bad_rows),
+               "ignored_tags": [e["tag"] for e in options.get("summary", {}).get("missing_tags", []) if e["choice"] == "ignore"]}
     if imp.status == ImportStatus.UPLOADED:
         try:
             preview = imports.import_preview(path=imp.path, encoding=imp.encoding)
@@ -122,6 +128,26 @@ def import_progress(request, import_id):
         return response
     done, total = imports.import_progress(imp)
     return render(request, "console/member_import_progress.html", {"imp": imp, "done": done, "total": total})
+
+
+@workspace_view
+@import_required
+def import_template(request):
+    """The import template (?format=csv|xlsx): the recognised headers in the reader's language and one example row."""
+    fmt = request.GET.get("format", "csv")
+    if fmt not in exports.FORMATS:
+        raise Http404("No such format.")
+    headers, rows = imports.import_template(workspace=request.workspace, by=request.user)
+    filename = _("members-import-template") + f".{fmt}"
+    if fmt == "xlsx":
+        out = io.BytesIO()
+        spreadsheets.xlsx_write(out=out, title=_("Members"), headers=headers, rows=rows)
+        response = HttpResponse(out.getvalue(), content_type=spreadsheets.XLSX_CONTENT_TYPE)
+    else:
+        text = "".join(spreadsheets.csv_stream(headers=headers, rows=rows))
+        response = HttpResponse(text.encode(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
+    return response
 
 
 @workspace_view
@@ -167,6 +193,7 @@ area = ConsoleArea(
     key="member_import",
     routes=[
         path("members/import/", import_start, name="member_import_start"),
+        path("members/import/template/", import_template, name="member_import_template"),
         path("members/import/<int:import_id>/", import_detail, name="member_import"),
         path("members/import/<int:import_id>/progress/", import_progress, name="member_import_progress"),
         path("members/export/", members_export, name="members_export"),

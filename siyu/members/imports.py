@@ -1,7 +1,8 @@
 """Member import (导入): CSV and XLSX files of members, their tags, identities and owner.
 
     imp = import_create(workspace=w, by=user, path="/var/…/会员.csv", filename="会员.csv")
-    import_configure(member_import=imp, mapping={"手机": "phone", "姓名": "display_name"}, create_tags=True)
+    import_configure(member_import=imp, mapping={"手机": "phone", "姓名": "display_name"},
+                     tag_choices={"新客": "create", "旧标签": "ignore"})  # or create_tags=True: create every missing tag
     result = import_run(member_import=imp, commit=False)   # dry run: every bad row with line, column, reason
     result = import_run(member_import=imp, commit=True)    # all or nothing, in one transaction
 
@@ -22,7 +23,7 @@ import os
 import re
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -94,6 +95,7 @@ HEADER_NAMES = {
     "identities": ["身份", "账号", "identities", "identity"],
 }
 _HEADER_LOOKUP = {name: f for f, names in HEADER_NAMES.items() for name in names}
+TAG_CHOICES = ("create", "ignore")  # what to do with a tag the file names that does not exist
 TAG_SEPARATORS = re.compile(r"[,，;；|、]")
 GENDERS = {"男": "m", "男性": "m", "m": "m", "male": "m", "女": "f", "女性": "f", "f": "f", "female": "f"}
 ENCODINGS = {
@@ -117,6 +119,37 @@ def field_label(name: str) -> str:
 
 def _header_key(text):
     return re.sub(r"[\s_\-()（）]+", "", str(text)).lower()
+
+
+# The downloadable template: a recognised header per field in each language, and an example value.
+TEMPLATE_COLUMNS = {  # field → (zh-hans header, English header, zh-hans example, English example)
+    "display_name": ("姓名", "Name", "张三", "Zhang San"),
+    "phone": ("手机", "Phone", "13800138000", "13800138000"),
+    "email": ("邮箱", "E-mail", "zhangsan@example.com", "zhangsan@example.com"),
+    "wechat": ("微信号", "WeChat", "zhangsan_wx", "zhangsan_wx"),
+    "gender": ("性别", "Gender", "男", "male"),
+    "city": ("城市", "City", "杭州", "Hangzhou"),
+    "remark": ("备注", "Remark", "老客户推荐", "Referred by a customer"),
+    "tags": ("标签", "Tags", "", ""),  # filled with a tag of the workspace, if it has one
+    "source": ("渠道", "Source", "抖音", "Douyin"),
+    "owner": ("跟进人", "Owner", "", ""),  # the downloading staff member
+}
+
+
+def import_template(*, workspace: Workspace, by: User | None) -> tuple[list[str], list[list[str]]]:
+    """(headers, [one example row]) of the import template in the active language: every header is one the
+    import recognises, and the example imports cleanly into `workspace` (its tag is one of the workspace's,
+    its owner `by`, when they exist)."""
+    chinese = (translation.get_language() or "").startswith("zh")
+    tag = Tag.objects.filter(workspace=workspace, deleted_at__isnull=True).select_related("group").order_by("pk").first()
+    examples = {"tags": (f"{tag.group.name}:{tag.name}" if tag and tag.group else tag.name if tag else ""),
+                "owner": by.get_username() if by is not None and StaffRole.objects.filter(
+                    workspace=workspace, user=by).exists() else ""}
+    headers, row = [], []
+    for name, (zh, en, zh_example, en_example) in TEMPLATE_COLUMNS.items():
+        headers.append(zh if chinese else en)
+        row.append(examples.get(name) or (zh_example if chinese else en_example))
+    return headers, [row]
 
 
 def mapping_propose(headers: Sequence[str]) -> dict[str, str]:
@@ -297,7 +330,7 @@ def _meta_path(member_import):
 
 
 def import_options(member_import: MemberImport) -> dict[str, Any]:
-    """What the operator chose beside the mapping (create_tags, skip_bad, language) and the last run's
+    """What the operator chose beside the mapping (tag_choices, create_tags, skip_bad, language) and the last run's
     summary; kept in a small JSON file beside the upload."""
     try:
         return json.loads(_meta_path(member_import).read_text())
@@ -402,9 +435,13 @@ def import_create(
 def import_configure(
     *, member_import: MemberImport, mapping: dict[str, str] | None = None, encoding: str | None = None,
     create_tags: bool | None = None, skip_bad: bool | None = None, overwrite_lossy: bool | None = None,
+    tag_choices: Mapping[str, str] | None = None,
 ) -> MemberImport:
     """Change the mapping ({header: field}), encoding or options of an import not yet committed.
 
+    tag_choices: {tag as the file names it: "create" or "ignore"} for tags that do not exist, merged into the
+    earlier choices ("" forgets one); a row naming a missing tag without a choice is a bad row. create_tags:
+    create every missing tag without a choice (the command line's --create-tags).
     overwrite_lossy: apply updates the dry run flagged as lossy (a "?" where the stored text has a character
     the file's encoding cannot hold); without it those fields keep their stored value."""
     imp = member_import
@@ -421,13 +458,16 @@ def import_configure(
         imp.mapping = dict(mapping)
     imp.status, imp.error, imp.report, imp.bad_rows = ImportStatus.UPLOADED, "", [], 0
     imp.save()
-    options = {}
+    options: dict[str, Any] = {}
     if create_tags is not None:
         options["create_tags"] = bool(create_tags)
     if skip_bad is not None:
         options["skip_bad"] = bool(skip_bad)
     if overwrite_lossy is not None:
         options["overwrite_lossy"] = bool(overwrite_lossy)
+    if tag_choices is not None:
+        chosen = {**import_options(imp).get("tag_choices", {}), **{str(k): v for k, v in tag_choices.items()}}
+        options["tag_choices"] = {k: v for k, v in chosen.items() if v in TAG_CHOICES}
     _options_save(imp, **options, language=translation.get_language())
     return imp
 
@@ -456,6 +496,7 @@ class ImportResult:
     updated: int = 0
     tags_given: int = 0
     new_tags: list = field(default_factory=list)  # tags created (commit) or to create (dry run)
+    missing_tags: list = field(default_factory=list)  # tags named that do not exist: {"tag", "rows", "choice"}
     report: list = field(default_factory=list)  # bad rows: {"line", "column", "reason"}
     updates: list = field(default_factory=list)  # rows that update an existing member: why, and "changes"
     lossy: list = field(default_factory=list)  # flagged fields: {"line", "number", "field", "old", "new", "applied"}
@@ -467,7 +508,8 @@ class ImportResult:
 
     def summary(self):
         return {"rows": self.rows, "bad_rows": self.bad_rows, "created": self.created, "updated": self.updated,
-                "tags_given": self.tags_given, "new_tags": self.new_tags[:100], "updates": self.updates,
+                "tags_given": self.tags_given, "new_tags": self.new_tags[:100],
+                "missing_tags": self.missing_tags, "updates": self.updates,
                 "lossy": self.lossy, "lossy_count": self.lossy_count, "blank_rows": self.blank_rows,
                 "blank_lines": self.blank_lines, "error": self.error, "committed": self.committed}
 
@@ -523,9 +565,11 @@ def _key(kind, value):
 class _Context:
     """What a run knows beyond one chunk: the mapping, the workspace's tags and staff, options, counts."""
 
-    def __init__(self, imp, *, commit, create_tags, skip_bad, overwrite_lossy=False):
+    def __init__(self, imp, *, commit, create_tags, skip_bad, overwrite_lossy=False, tag_choices=None):
         self.imp, self.workspace, self.commit = imp, imp.workspace, commit
         self.create_tags, self.skip_bad, self.overwrite_lossy = create_tags, skip_bad, overwrite_lossy
+        self.tag_choices: dict[str, str] = dict(tag_choices or {})
+        self.missing: dict[str, int] = {}  # missing tag as the file names it → rows naming it (the first 1000 tags)
         self.lossy_encoding = LOSSY_ENCODINGS.get(imp.encoding, "") if _kind(imp.path) == "csv" else ""
         self.result = ImportResult()
         self.now = timezone.now()
@@ -542,6 +586,12 @@ class _Context:
                 self.staff.setdefault(email.lower(), user_id)
         self.to_create = {}  # tag text → Tag (commit) or None (dry run)
 
+    def tag_choice(self, label):
+        return self.tag_choices.get(label) or ("create" if self.create_tags else "")
+
+    def missing_tags(self):
+        return [{"tag": label, "rows": rows, "choice": self.tag_choice(label)} for label, rows in self.missing.items()]
+
     def _tag_remember(self, tag):
         if tag.group_id:
             self.tags_by_full[(tag.group.name, tag.name)] = tag.pk
@@ -549,7 +599,8 @@ class _Context:
 
     def tag_id(self, text):
         """The id of the tag named by `text` ("组:标签" or a unique bare name); raises ValidationError.
-        With create_tags an unknown tag is created (commit) or noted (dry run); returns None then."""
+        A missing tag is counted and, as the operator chose, created (commit) or noted (dry run), or ignored:
+        None then; without a choice (or create_tags) it is a ValidationError."""
         group_name, sep, name = text.rpartition(":") if ":" in text else text.rpartition("：")
         group_name, name = group_name.strip(), name.strip()
         if sep:
@@ -562,9 +613,14 @@ class _Context:
                 raise ValidationError(_("“%(name)s” is a tag in more than one group: write it as group:tag.") % {"name": name})
             if found:
                 return found[0]
-        if not self.create_tags:
-            raise ValidationError(_("There is no tag “%(tag)s” (tick “create missing tags” to create it).") % {"tag": text})
         label = f"{group_name}:{name}" if sep else name
+        if label in self.missing or len(self.missing) < 1000:
+            self.missing[label] = self.missing.get(label, 0) + 1
+        choice = self.tag_choice(label)
+        if choice == "ignore":
+            return None
+        if choice != "create":
+            raise ValidationError(_("There is no tag “%(tag)s”: choose whether to create it or ignore it.") % {"tag": label})
         if label not in self.to_create:
             if len(name) > 64 or len(group_name) > 64 or not name:
                 raise ValidationError(_("“%(tag)s” cannot be a tag name (1 to 64 characters).") % {"tag": text})
@@ -934,7 +990,7 @@ def import_run(
     imp = member_import
     options = import_options(imp)
     ctx = _Context(imp, commit=commit, create_tags=options.get("create_tags", False), skip_bad=options.get("skip_bad", False),
-                   overwrite_lossy=options.get("overwrite_lossy", False))
+                   overwrite_lossy=options.get("overwrite_lossy", False), tag_choices=options.get("tag_choices"))
     result = ctx.result
     total = imp.rows or None
     if commit:
@@ -955,6 +1011,7 @@ def import_run(
                     workspace=ctx.workspace, user_id=imp.by_id, action="import", subject=f"import:{imp.pk}",
                     data={"file": imp.filename, "rows": result.rows, "created": result.created, "updated": result.updated,
                           "skipped": result.bad_rows, "tags_given": result.tags_given, "new_tags": result.new_tags[:100],
+                          "ignored_tags": [e["tag"] for e in ctx.missing_tags() if e["choice"] == "ignore"][:100],
                           "blank_rows": result.blank_rows, "lossy": result.lossy_count, "lossy_overwritten": ctx.overwrite_lossy},
                 )
         else:
@@ -965,6 +1022,7 @@ def import_run(
         result.error = problem.args[0] if problem.args else str(problem)
     finally:
         seen.close()
+    result.missing_tags = ctx.missing_tags()
     if result.rows == 0 and not result.error:
         result.error = _("The file has a header row but no members.")
     if commit and not result.committed and not result.error:
@@ -1050,7 +1108,7 @@ def import_can_commit(member_import: MemberImport) -> bool:
 
 
 INLINE_BYTES = 1_000_000  # about 10,000 rows: larger files run on the queue (members.tasks)
-STEP_ACTIONS = ("check", "reread", "remap", "commit")
+STEP_ACTIONS = ("check", "reread", "remap", "tags", "commit", "commit_others")
 
 
 def import_start(*, member_import: MemberImport, commit: bool) -> None:
@@ -1067,7 +1125,7 @@ def import_start(*, member_import: MemberImport, commit: bool) -> None:
 
 def import_step(
     *, member_import: MemberImport, action: str, column_fields: dict[int, str] | None = None, encoding: str | None = None,
-    create_tags: bool = False, skip_bad: bool = False, overwrite_lossy: bool = False,
+    skip_bad: bool = False, overwrite_lossy: bool = False, tag_choices: Mapping[str, str] | None = None,
 ) -> None:
     """Move an import one step through its states, as the console's wizard asks:
 
@@ -1075,6 +1133,8 @@ def import_step(
       the file's n-th column, "" to ignore), the encoding (None or the current one: unchanged) and the options;
       "check" then runs the dry run, "reread" proposes the mapping again for the new encoding, keeping choices;
     - "remap" (checked or failed): back to the mapping step;
+    - "tags" (checked or failed): keep the per-tag choices for missing tags (`tag_choices`: create or ignore) and
+      run the dry run again;
     - "commit": import, once the dry run allows it (ValidationError otherwise);
     - "commit_others" (checked): import the rows without problems, skipping the bad ones.
 
@@ -1088,7 +1148,7 @@ def import_step(
             mapping = {h: (column_fields or {}).get(n, "") for n, h in enumerate(headers)}
             import_configure(
                 member_import=imp, mapping=mapping, encoding=encoding if encoding is not None and encoding != imp.encoding else None,
-                create_tags=create_tags, skip_bad=skip_bad, overwrite_lossy=overwrite_lossy,
+                skip_bad=skip_bad, overwrite_lossy=overwrite_lossy,
             )
             if action == "reread" and encoding:
                 imp.mapping = import_preview(path=imp.path, encoding=imp.encoding)["proposed"] | {
@@ -1098,6 +1158,9 @@ def import_step(
                 import_start(member_import=imp, commit=False)
         elif action == "remap" and imp.status in (ImportStatus.CHECKED, ImportStatus.FAILED):
             import_configure(member_import=imp)
+        elif action == "tags" and imp.status in (ImportStatus.CHECKED, ImportStatus.FAILED):
+            import_configure(member_import=imp, tag_choices=tag_choices or {})
+            import_start(member_import=imp, commit=False)
         elif action == "commit_others" and imp.status == ImportStatus.CHECKED and not imp.error:
             _options_save(imp, skip_bad=True)  # the operator chose "import the other rows"
             import_start(member_import=imp, commit=True)

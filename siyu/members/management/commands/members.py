@@ -40,7 +40,11 @@ class Command(BaseCommand):
                               "FIELD '-' ignores the column. Unmapped columns keep the proposed mapping.")
         imp.add_argument("--encoding", choices=sorted(ENCODINGS), help="CSV encoding (detected when not given)")
         imp.add_argument("--dry-run", action="store_true", help="check every row and report; write nothing")
-        imp.add_argument("--create-tags", action="store_true", help="create tags the file names that do not exist")
+        imp.add_argument("--create-tags", action="store_true", help="create every tag the file names that does not exist")
+        imp.add_argument("--create-tag", action="append", default=[], metavar="TAG",
+                         help="create this missing tag (repeatable; 组:标签 for one in a group)")
+        imp.add_argument("--ignore-tag", action="append", default=[], metavar="TAG",
+                         help="ignore this missing tag: its rows are imported without it (repeatable)")
         imp.add_argument("--skip-bad", action="store_true", help="import the good rows even if some rows are bad")
         imp.add_argument("--overwrite-lossy", action="store_true",
                          help='apply updates flagged as lossy (a "?" where the stored text has a character the '
@@ -66,8 +70,8 @@ class Command(BaseCommand):
         o.pop("user", None)
         getattr(self, f"handle_{action}")(**{**o, "workspace": workspace, "user": user})
 
-    def handle_import(self, *, workspace, user, file, encoding, dry_run, create_tags, skip_bad, overwrite_lossy, verbosity,
-                      **o):
+    def handle_import(self, *, workspace, user, file, encoding, dry_run, create_tags, create_tag, ignore_tag, skip_bad,
+                      overwrite_lossy, verbosity, **o):
         if not Path(file).is_file():
             raise CommandError(f"No file {file}.")
         try:
@@ -76,8 +80,9 @@ class Command(BaseCommand):
                 raise CommandError(imp.error)
             preview = import_preview(path=imp.path, encoding=imp.encoding)
             mapping = {**imp.mapping, **mapping_parse(o["map"], headers=preview["headers"])}
+            tag_choices = {**{t.strip(): "create" for t in create_tag}, **{t.strip(): "ignore" for t in ignore_tag}}
             import_configure(member_import=imp, mapping=mapping, create_tags=create_tags, skip_bad=skip_bad,
-                             overwrite_lossy=overwrite_lossy)
+                             overwrite_lossy=overwrite_lossy, tag_choices=tag_choices)
         except (ImportProblem, ValidationError) as exc:
             raise CommandError(" ".join(getattr(exc, "messages", [str(exc)]))) from None
         detected = import_options(imp).get("detected")
@@ -109,6 +114,13 @@ class Command(BaseCommand):
                               f"{entry['new']!r} looks lossy (a \"?\" the file's encoding put in): {how}")
         if result.new_tags:
             self.stdout.write(("Tags created: " if result.committed else "Tags to create: ") + ", ".join(result.new_tags))
+        ignored = [e["tag"] for e in result.missing_tags if e["choice"] == "ignore"]
+        if ignored:
+            self.stdout.write("Tags ignored: " + ", ".join(ignored))
+        unchosen = [f"{e['tag']} ({e['rows']} rows)" for e in result.missing_tags if not e["choice"]]
+        if unchosen:
+            self.stdout.write("Tags that do not exist (choose --create-tag TAG or --ignore-tag TAG for each): "
+                              + ", ".join(unchosen))
         counts = (f"{result.rows} rows, {result.bad_rows} bad, {result.created} new members, {result.updated} updated, "
                   f"{result.blank_rows} empty rows skipped, {result.lossy_count} lossy changes flagged")
         if result.error:
