@@ -31,6 +31,9 @@ class Labels:
     def register(self, labels: "Mapping[str, StrPromise]") -> None:
         self._labels.update(labels)
 
+    def keys(self) -> list[str]:
+        return list(self._labels)
+
     def __call__(self, value: object) -> str:
         if value is None:
             return ""
@@ -51,6 +54,10 @@ SOURCES = Labels({
     "course-page": _("Course page"),
     "friend-referral": _("Friend referral"),
     "offline": _("Offline event"),
+    "wecom": _("WeCom"),
+    "wechat": _("WeChat"),
+    "website": _("Website"),
+    "ads": _("Paid ads"),
 })
 PRODUCTS = Labels({})
 PRODUCT_KINDS = Labels({"entry": _("Entry product"), "paid": _("Paid product")})

@@ -1,29 +1,31 @@
-"""A member's source (来源 / 渠道): where the member came from, as an import's channel column says.
+"""A member's source (来源 / 渠道) as an import's channel column gives it: a known source's key, or the text.
 
-A known source is stored by its key ("douyin") and shown by its label in the reader's language (抖音 /
-Douyin); the file may name it by key, by either label or by a common alias (抖音号, 朋友推荐). Any other text
-is stored as it was written (at most SOURCE_MAX characters) and shown as it is.
+The labels are core's (`siyu.core.labels.SOURCES`, the same for a join's code and a member's source); this
+module knows the other names a file may use for a known source, so "抖音", "Douyin" and "douyin" all become
+"douyin" (shown 抖音 / Douyin). Any other text is stored as it was written, at most SOURCE_MAX characters.
 """
 import re
 
-from django.utils.translation import gettext_lazy as _
+from siyu.core.labels import SOURCES, source_label
 
 SOURCE_MAX = 64
 
-# key → (label, aliases a file may use besides the key and the labels)
-KNOWN_SOURCES = {
-    "wecom": (_("WeCom"), ("企业微信", "企微", "work wechat", "wxwork")),
-    "wechat": (_("WeChat"), ("微信", "公众号", "微信公众号", "official account", "weixin")),
-    "douyin": (_("Douyin"), ("抖音", "抖音号")),
-    "xiaohongshu": (_("Xiaohongshu"), ("小红书", "red", "rednote")),
-    "kuaishou": (_("Kuaishou"), ("快手",)),
-    "weibo": (_("Weibo"), ("微博",)),
-    "bilibili": (_("Bilibili"), ("哔哩哔哩", "b站")),
-    "website": (_("Website"), ("官网", "网站", "web")),
-    "ads": (_("Paid ads"), ("广告", "广告投放", "信息流", "ad", "advertising")),
-    "offline": (_("Offline event"), ("线下", "线下活动", "地推", "offline")),
-    "referral": (_("Referral"), ("转介绍", "朋友推荐", "老带新", "推荐", "referral")),
+# key → names a file may use besides the key and its English and Chinese labels
+SOURCE_ALIASES = {
+    "wecom": ("企微", "work wechat", "wxwork"),
+    "wechat": ("公众号", "微信公众号", "official account", "weixin"),
+    "wechat-article": ("推文",),
+    "wechat-channels": ("微信视频号", "channels"),
+    "douyin": ("抖音号",),
+    "douyin-live": ("直播",),
+    "xiaohongshu": ("red", "rednote"),
+    "bilibili": ("b站",),
+    "website": ("网站", "web"),
+    "ads": ("广告", "信息流", "ad", "advertising"),
+    "offline": ("线下", "地推"),
+    "friend-referral": ("转介绍", "朋友推荐", "老带新", "推荐", "referral"),
 }
+__all__ = ["SOURCE_MAX", "source_label", "source_normalise"]
 
 
 def _alias_key(text: str) -> str:
@@ -34,11 +36,11 @@ def _aliases() -> dict[str, str]:
     from django.utils import translation
 
     found: dict[str, str] = {}
-    for key, (label, aliases) in KNOWN_SOURCES.items():
-        names = [key, *aliases]
+    for key in SOURCES.keys():
+        names = [key, *SOURCE_ALIASES.get(key, ())]
         for language in ("en", "zh-hans"):
             with translation.override(language):
-                names.append(str(label))
+                names.append(SOURCES(key))
         for name in names:
             found.setdefault(_alias_key(name), key)
     return found
@@ -56,7 +58,6 @@ def source_normalise(text: str) -> str:
     return _ALIASES.get(_alias_key(text), text)
 
 
-def source_label(value: str) -> str:
-    """A stored source in the reader's language: a known source's label, other text as it is."""
-    known = KNOWN_SOURCES.get(value)
-    return str(known[0]) if known else value
+def source_known(value: str) -> bool:
+    """Whether `value` is a known source's key (core's SOURCES)."""
+    return value in SOURCES.keys()

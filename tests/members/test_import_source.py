@@ -38,11 +38,11 @@ def test_channel_headers_map_to_the_source_field():
 
 def test_known_sources_are_stored_by_key_and_shown_by_label():
     assert source_normalise(" 抖音 ") == source_normalise("Douyin") == source_normalise("douyin") == "douyin"
-    assert source_normalise("朋友推荐") == "referral"
+    assert source_normalise("朋友推荐") == source_normalise("转介绍") == "friend-referral"
     assert source_normalise("杭州 地铁  广告牌") == "杭州 地铁 广告牌"  # unknown: the text, spaces tidied
     assert source_label("douyin") == "Douyin" and source_label("杭州地铁") == "杭州地铁"
     with translation.override("zh-hans"):
-        assert source_label("douyin") == "抖音" and source_label("referral") == "转介绍"
+        assert source_label("douyin") == "抖音" and source_label("friend-referral") == "好友推荐"
 
 
 def test_the_channel_column_sets_the_source_and_a_segment_finds_it(tmp_path, workspace):
@@ -59,7 +59,7 @@ def test_the_channel_column_sets_the_source_and_a_segment_finds_it(tmp_path, wor
     assert filter_describe(workspace=workspace, filter={"source": "douyin"}) == "source Douyin"
     # An update changes the source like any other field, and the dry run shows it by label.
     imp, result = run(workspace, tmp_path, ["手机,来源", "13900139000,转介绍"], "b.csv", commit=False)
-    assert result.updates[0]["changes"] == [["Source (渠道)", "小区团购群", "Referral"]]
+    assert result.updates[0]["changes"] == [["source", "小区团购群", "Friend referral"]]
 
 
 def test_a_source_longer_than_the_field_is_a_bad_row(tmp_path, workspace):

@@ -31,7 +31,7 @@ def source_label(value):
     """A member's source in the operator's language: a known source's or a channel's label, other text as it is."""
     if not value:
         return ""
-    if value in sources.KNOWN_SOURCES:
+    if sources.source_known(value):
         return sources.source_label(value)
     return channel_label(value)
 
