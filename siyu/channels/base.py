@@ -52,6 +52,16 @@ class UnknownChannel(LookupError):
     pass
 
 
+class HookRefused(Exception):
+    """An inbound webhook request Siyu will not accept: `status` is the HTTP answer (401 not signed by the
+    account, or too old; 400 signed but malformed, or too big; 404 no such account), the message the
+    log's reason. Nothing of a refused request is stored."""
+
+    def __init__(self, reason: str, *, status: int) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
 @dataclass(frozen=True, slots=True)
 class RateLimit:
     """At most `per_second` sends on average, `burst` at once, for every message sharing `key`."""
