@@ -4,6 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("", include("siyu.channels.urls")),
     path("", include("siyu.links.urls")),
     path("", include("siyu.console.urls")),
 ]

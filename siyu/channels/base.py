@@ -63,6 +63,31 @@ class HookRefused(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class HookRequest:
+    """One inbound webhook request as the platform sent it (channels.webhooks)."""
+
+    method: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class HookVerified:
+    """A webhook request the adapter verified: whose it is, what to answer, and what `parse` takes.
+
+    `payload` is the platform's payload as text (WeCom: the decrypted XML), or None when there is
+    nothing to ingest (WeCom's URL verification). `account` names the channel account for the dead
+    letters and the log; `answer` is the 200 response's body.
+    """
+
+    workspace_id: int
+    account: str
+    answer: bytes
+    payload: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class RateLimit:
     """At most `per_second` sends on average, `burst` at once, for every message sharing `key`."""
 
@@ -80,6 +105,9 @@ class ChannelAdapter:
     rate_limits(message) names the buckets a send draws from (per bot, per room); the outbox waits for
     a free slot instead of letting the platform refuse.
     `kinds` lists the outbound kinds the platform supports (core.kinds.channel_can answers from it).
+    Platforms that call Siyu (webhooks) implement `webhook_verify(token, request)`: find the account
+    of the URL's token and check the request's signature before anything else (HookRefused if not);
+    channels.webhooks then answers at once and hands `payload` to `parse`.
     """
 
     name = ""
@@ -94,3 +122,9 @@ class ChannelAdapter:
 
     def rate_limits(self, *, message: "OutboxMessage") -> Sequence[RateLimit]:
         return ()
+
+    def webhook_verify(self, *, token: str, request: HookRequest) -> HookVerified:
+        raise HookRefused(f"{self.name} takes no webhooks", status=404)
+
+    def webhook_received(self, *, verified: HookVerified, error: str) -> None:
+        """Called after a verified request was handled: `error` is "" or why it went to the dead letters."""

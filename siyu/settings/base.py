@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "siyu.channels",
     "siyu.channels.simulator",
     "siyu.channels.matrix",
+    "siyu.channels.wecom",
     "siyu.analytics",
     "siyu.console",
 ]

@@ -10,9 +10,10 @@ from siyu.members.personal import PersonalData, personal_data, personal_data_reg
 from tests.conftest import ev
 
 
-def test_groups_links_matrix_and_analytics_declare_what_they_hold():
+def test_groups_links_channels_matrix_and_analytics_declare_what_they_hold():
     entries = {entry.app: entry for entry in personal_data()}
-    assert list(entries) == ["groups", "links", "matrix", "analytics"]
+    assert list(entries) == ["groups", "links", "channels", "matrix", "analytics"]
+    assert set(entries["channels"].export) == {"webhook_dead_letters"}
     assert set(entries["matrix"].export) == {"matrix_room_names"}
     assert set(entries["groups"].export) == {"group_stays", "strikes"}
     assert {"ua", "ip", "referer"} <= entries["links"].event_keys
