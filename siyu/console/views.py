@@ -1,5 +1,4 @@
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
@@ -25,14 +24,13 @@ from siyu.groups import services as group_services
 from siyu.groups import selectors as group_selectors
 from siyu.groups.models import Group
 from siyu.members import selectors as member_selectors
-from siyu.members.exports import member_column_labels
 from siyu.members.models import Member
 
-from . import member_people, member_privacy, segment_pages
+from . import member_list, member_people, member_privacy, segment_pages
 from .event_text import events_describe
 from .areas import ConsoleArea, MenuEntry
 from .access import group_or_404, posted_id, role_required, staff_roles, workspace_today, workspace_view
-from .forms import EventFilterForm, GroupFilterForm, MemberFilterForm, TimelineForm
+from .forms import EventFilterForm, GroupFilterForm, TimelineForm
 
 
 class LoginView(auth_views.LoginView):
@@ -121,45 +119,11 @@ def group_staff(request, group_id):
 
 @workspace_view
 def members(request):
-    form = MemberFilterForm(
-        request.GET or None, groups=group_selectors.group_choices(workspace=request.workspace),
-        segments=analytics_selectors.model_choices(),
-        tags=member_selectors.tag_choices(workspace=request.workspace),
-        saved=member_selectors.segment_choices(workspace=request.workspace),
-    )
-    page: list[Any] = []
-    next_before = None
-    total = None
-    sort = "new"
-    condition: Any = None
-    if form.is_valid() or not request.GET:
-        filters = form.cleaned_data if request.GET else {}
-        if filters.get("group") or filters.get("kind"):
-            condition = group_selectors.in_group_now(group_id=filters.get("group"), kind=filters.get("kind"))
-        if filters.get("segment"):
-            field, value = filters["segment"].split(":")
-            segment = analytics_selectors.member_model_condition(field=field, value=value)
-            condition = segment if condition is None else condition & segment
-        for extra in (member_selectors.has_tag(tag_id=filters.get("tag")), member_selectors.in_segment(segment_id=filters.get("saved"))):
-            if extra is not None:
-                condition = extra if condition is None else condition & extra
-        sort = filters.get("sort") or "new"
-        page, next_before = member_selectors.member_list(
-            workspace=request.workspace, query=filters.get("q", ""), condition=condition, before=filters.get("before"),
-            sort=sort, start=filters.get("start") or 0,
-        )
-        total = member_selectors.member_count(workspace=request.workspace, query=filters.get("q", ""), condition=condition)
+    context = member_list.member_list_context(request=request, params=request.GET)
     more = request.GET.get("before") or request.GET.get("start")
     template = "console/_member_rows.html" if request.htmx and more else "console/members.html"
     if request.htmx and not more and request.htmx.target == "member-results":
         template = "console/_member_results.html"
-    query = request.GET.copy()
-    query.pop("before", None)
-    query.pop("start", None)
-    context = {
-        "form": form, "members": page, "next_before": next_before, "query": query.urlencode(), "total": total,
-        "next_param": "before" if sort == "new" else "start", "columns": member_column_labels(),
-    }
     return render(request, template, context)
 
 

@@ -14,7 +14,7 @@ time zone: date cells in XLSX).
 """
 import codecs
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,9 +81,13 @@ def export_headers() -> list[Any]:
     return list(member_column_labels().values())
 
 
-def _member_id_chunks(*, workspace, segment):
+def _member_id_chunks(*, workspace, segment, member_ids=None):
     """Lists of up to CHUNK member ids, in id order, walked by keyset (never the whole list in memory)."""
     rows: "QuerySet[Any, Any]"
+    if member_ids is not None:
+        ids = sorted(member_ids)
+        yield from (ids[start:start + CHUNK] for start in range(0, len(ids), CHUNK))
+        return
     if segment is not None:
         rows = SegmentMember.objects.filter(segment=segment)
         column = "member_id"
@@ -99,11 +103,15 @@ def _member_id_chunks(*, workspace, segment):
         last = ids[-1]
 
 
-def export_rows(*, workspace: Workspace, segment: Segment | None = None, with_contacts: bool = False) -> Iterator[list[Any]]:
+def export_rows(
+    *, workspace: Workspace, segment: Segment | None = None, with_contacts: bool = False,
+    member_ids: Sequence[int] | None = None,
+) -> Iterator[list[Any]]:
     """Yield one list of plain values per member (columns as export_headers), CHUNK members per query round;
-    first and last seen are aware datetimes (None when unknown)."""
+    first and last seen are aware datetimes (None when unknown). `member_ids` (a bulk selection) instead of
+    every member or a segment's."""
     genders = {"m": _("Male"), "f": _("Female"), "": ""}
-    for ids in _member_id_chunks(workspace=workspace, segment=segment):
+    for ids in _member_id_chunks(workspace=workspace, segment=segment, member_ids=member_ids):
         members = list(
             Member.objects.filter(pk__in=ids, workspace=workspace).select_related("owner").order_by("number")
         )

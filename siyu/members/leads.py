@@ -264,7 +264,7 @@ def leadlist_build(*, lead_list: LeadList, now: datetime | None = None) -> dict[
 
     Members who stay keep their assignee and status (their score and reasons are refreshed); new members
     become new leads; leads of members who left the segment (or fell out of the top N) are removed if
-    still "new", kept otherwise (someone is working them). Then the unassigned open leads are assigned in
+    still "new", kept otherwise (someone is working them, or it was added by hand: `leads_add`). Then the unassigned open leads are assigned in
     score order. Returns {"leads", "added", "removed", "assigned"}.
     """
     now = now or timezone.now()
@@ -288,13 +288,34 @@ def leadlist_build(*, lead_list: LeadList, now: datetime | None = None) -> dict[
                 keep.append(lead)
         Lead.objects.bulk_update(keep, ["score", "reasons"], batch_size=500)
         Lead.objects.bulk_create(added, batch_size=500)
-        gone = [lead.pk for lead in existing.values() if lead.status == LeadStatus.NEW]
+        gone = [lead.pk for lead in existing.values() if lead.status == LeadStatus.NEW and not lead.manual]
         for start in range(0, len(gone), 900):
             Lead.objects.filter(pk__in=gone[start:start + 900]).delete()
         assigned = leads_assign(lead_list=lead_list, now=now)
         LeadList.objects.filter(pk=lead_list.pk).update(built_at=now)
         lead_list.built_at = now
     return {"leads": len(scored) + len(existing) - len(gone), "added": len(added), "removed": len(gone), "assigned": assigned}
+
+
+def leads_add(*, lead_list: LeadList, member_ids: Sequence[int], now: datetime | None = None) -> list[int]:
+    """Add members to the list by hand (scored by its weights, marked `manual` so a rebuild keeps them),
+    skipping those already in it, then assign the unassigned open leads. Transactional; returns the new
+    leads' ids."""
+    now = now or timezone.now()
+    workspace = lead_list.workspace
+    weights = weights_clean(workspace=workspace, weights=lead_list.weights)
+    with transaction.atomic():
+        present = set(Lead.objects.filter(lead_list=lead_list).values_list("member_id", flat=True))
+        todo = [m for m in dict.fromkeys(member_ids) if m not in present]
+        added = []
+        for start in range(0, len(todo), 900):
+            values = member_inputs(workspace=workspace, member_ids=todo[start:start + 900], keys=list(weights), now=now)
+            for member_id, inputs in values.items():
+                score, reasons = score_of(inputs, weights)
+                added.append(Lead(lead_list=lead_list, member_id=member_id, score=score, reasons=reasons, manual=True))
+        Lead.objects.bulk_create(added, batch_size=500)
+        leads_assign(lead_list=lead_list, now=now)
+    return [lead.pk for lead in added]  # both databases return the new rows' ids from bulk_create
 
 
 def leads_assign(*, lead_list: LeadList, now: datetime | None = None) -> int:

@@ -421,10 +421,48 @@ class Lead(models.Model):
     assigned_to = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
     status = models.CharField(_("status"), max_length=16, choices=LeadStatus.choices, default=LeadStatus.NEW)
     assigned_at = models.DateTimeField(null=True, blank=True)
+    # Added by hand (a bulk action on the members list), not by the segment: a rebuild keeps it.
+    manual = models.BooleanField(default=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["lead_list", "member"], name="lead_unique_member")]
         indexes = [models.Index(fields=["assigned_to", "status"], name="lead_assignee")]
+
+
+# -- bulk actions on the members list (批量操作) -------------------------------------------------------
+class BulkKind(models.TextChoices):
+    TAG = "tag", _("Add tags")
+    UNTAG = "untag", _("Remove tags")
+    OWNER = "owner", _("Set owner")
+    LEAD_LIST = "lead_list", _("Add to a lead list")
+    EXPORT = "export", _("Export")
+
+
+class BulkAction(models.Model):
+    """One bulk action on selected members (members.bulk): what was selected, what it did, and for a tag
+    change the exact (member, tag) pairs it changed, so an undo restores those and no others."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    kind = models.CharField(_("action"), max_length=16, choices=BulkKind.choices)
+    by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("by"))
+    # The form's one-time key: a double submit finds the first action instead of making a second.
+    key = models.CharField(max_length=64, blank=True)
+    selection = models.JSONField(default=dict)  # {"numbers": [...]} or {"filter": "q=…&tag=3", "all": true}
+    selected = models.PositiveIntegerField(_("members selected"), default=0)
+    changed = models.PositiveIntegerField(_("changed"), default=0)
+    detail = models.JSONField(default=dict)  # tags, owner, lead list or format
+    # What it changed: {"given": [[member, tag]…], "taken": […]} for tags, lead ids, or the member ids exported.
+    changes = models.JSONField(default=dict)
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = _("bulk action")
+        verbose_name_plural = _("bulk actions")
+        constraints = [models.UniqueConstraint(fields=["workspace", "key"], condition=~Q(key=""),
+                                               name="bulk_action_unique_key")]
+        indexes = [models.Index(fields=["workspace", "at"], name="bulk_action_workspace_at")]
 
 
 # -- import (导入) ----------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from django.db.models import Count, F, Q, QuerySet
 from siyu.core.models import Event, Workspace
 from siyu.core.selectors import keyset_page
 
-from .models import Member, MemberTag, Segment, SegmentMember, SegmentSize, Tag, TagGroup, TagRule
+from .models import LeadList, Member, MemberTag, Segment, SegmentMember, SegmentSize, Tag, TagGroup, TagRule
 
 
 # The members list's orders: newest first (the default, keyset-paginated) or by a figure, biggest first.
@@ -18,7 +18,8 @@ MEMBER_SORTS: dict[str, tuple[Any, ...]] = {
 }
 
 
-def _members_matching(*, workspace: Workspace, query: str = "", condition: Any = None) -> "QuerySet[Member]":
+def member_list_matching(*, workspace: Workspace, query: str = "", condition: Any = None) -> "QuerySet[Member]":
+    """The members the members list shows for this search and filter, unordered (see member_list)."""
     members = Member.objects.filter(workspace=workspace, merged_into__isnull=True)
     query = (query or "").strip()
     if query.lstrip("#").isdigit():
@@ -43,7 +44,7 @@ def member_list(
     Another `sort` pages by position instead: `start` is the number of rows before the page, and the
     second value returned is the next page's `start` (or None).
     """
-    members = _members_matching(workspace=workspace, query=query, condition=condition).select_related("stats", "owner")
+    members = member_list_matching(workspace=workspace, query=query, condition=condition).select_related("stats", "owner")
     if sort == "new" or sort not in MEMBER_SORTS:
         if before is not None:
             members = members.filter(number__lt=before)
@@ -54,7 +55,7 @@ def member_list(
 
 def member_count(*, workspace: Workspace, query: str = "", condition: Any = None) -> int:
     """How many members the members list shows for this search and filter (every page together)."""
-    return _members_matching(workspace=workspace, query=query, condition=condition).count()
+    return member_list_matching(workspace=workspace, query=query, condition=condition).count()
 
 
 def member_get(*, workspace: Workspace, number: int) -> Member:
@@ -78,6 +79,11 @@ def member_timeline(*, member: Member, before_id: int | None = None, limit: int 
 def tag_choices(*, workspace: Workspace) -> list[tuple[int, str]]:
     """(id, "group:tag") of the workspace's live tags, for filter selects."""
     return [(t.pk, str(t)) for t in Tag.objects.filter(workspace=workspace, deleted_at__isnull=True).select_related("group")]
+
+
+def lead_list_choices(*, workspace: Workspace) -> list[tuple[int, str]]:
+    """(id, name) of the workspace's lead lists, by name."""
+    return list(LeadList.objects.filter(workspace=workspace).order_by("name", "pk").values_list("pk", "name"))
 
 
 def segments_live(*, workspace: Workspace) -> list[Segment]:

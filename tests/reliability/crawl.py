@@ -21,7 +21,7 @@ from siyu.links.models import ChannelCode, Link, LinkBreakdown
 from siyu.links.services import channel_code_create, code_target_add, link_create
 from siyu.channels.simulator.members_demo import members_demo
 from siyu.members.imports import import_step, import_upload
-from siyu.members.models import Lead, LeadList, Member, MemberImport, MemberMerge, Note, Segment, Tag
+from siyu.members.models import BulkAction, Lead, LeadList, Member, MemberImport, MemberMerge, Note, Segment, Tag
 
 # An import file with a good row, a row updating a member, and bad rows (an unknown tag, a bad gender, no name).
 IMPORT_CSV = "姓名,性别,手机,标签,学号\n新学员,女,13800000001,,\n改名学员,,,,1\n坏学员,外星,13800000002,不存在的标签,\n,男,13800000003,,\n"
@@ -49,6 +49,7 @@ ID_SOURCES = {
     "list_id": (LeadList, "pk", "workspace"),
     "lead_id": (Lead, "pk", "lead_list__workspace"),
     "merge_id": (MemberMerge, "pk", "workspace"),
+    "bulk_id": (BulkAction, "pk", "workspace"),
 }
 # <int:pk> means a different row per page: told apart by the URL name.
 PK_SOURCES = {"reply": KeywordReply, "rule": ModerationRule, "announcement": Announcement, "strike": Strike}
