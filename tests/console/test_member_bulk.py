@@ -114,3 +114,19 @@ def test_owner_set_without_javascript_and_export_download(client, listed, make_s
     assert AuditEntry.objects.get(action="bulk_export").data["format"] == "csv"
     client.force_login(make_staff(workspace, Role.OPERATOR))  # another operator cannot fetch it
     assert client.get(exported.url).status_code == 404
+
+
+def test_an_xlsx_export_of_all_that_match_has_the_export_columns(client, listed, make_staff):
+    from openpyxl import load_workbook
+
+    workspace, _vip = listed
+    client.force_login(make_staff(workspace, Role.OPERATOR))
+    response = _post(client, workspace, {"action": "export", "format": "xlsx", "all": "1", "expected": "8",
+                                         "filter": "group=", "key": "x"})
+    action = BulkAction.objects.get()
+    download = reverse("console:members_bulk_download", args=[workspace.slug, action.pk])
+    assert f'href="{download}" data-autodownload' in response.content.decode()
+    sheet = load_workbook(io.BytesIO(client.get(download, HTTP_ACCEPT_LANGUAGE="en").content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][0] == "Member number" and [r[0] for r in rows[1:]] == list(range(1, 9))
+    assert sheet.freeze_panes == "A2"
