@@ -15,7 +15,7 @@ the actor's role itself (BULK_ROLES), as the console does before it calls it.
 
 A bulk tag change records the exact (member, tag) pairs it changed, so `bulk_undo` takes back the tags it gave
 (and gives back those a single-choice group took) for those members only, not for members who already had
-them; only the workspace's latest bulk tag change can be undone, once.
+them (the pairs tags_give and tags_take report); only the workspace's latest bulk tag change can be undone, once.
 """
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -30,15 +30,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from siyu.core.db import chunked
-from siyu.core.events import OWN_SOURCE, EventType
-from siyu.core.models import AuditEntry, Event, Role, Workspace
+from siyu.core.models import AuditEntry, Role, Workspace
 from siyu.core.roles import ADMINS, OPERATORS, role_check, staff_role_get
 
 from .exports import FORMATS, export_rows
 from .leads import leads_add
 from .models import BulkAction, BulkKind, LeadList, Member, Tag, TagVia
 from .owners import member_owner_set
-from .tags import tags_apply, tags_remove
+from .tags import tags_apply, tags_give, tags_remove, tags_take
 
 BULK_LIMIT = 50_000
 # Who may run each action: the roles its single counterpart needs (tags, owners, lead lists and exports:
@@ -147,12 +146,6 @@ def _tags_clean(*, workspace: Workspace, tag_ids: Sequence[int]) -> list[int]:
     return ids
 
 
-def _pairs_written(*, workspace: Workspace, kind: EventType, prefix: str) -> list[list[int]]:
-    """[member id, tag id] of the tag events whose source ids start with `prefix` (those one call wrote)."""
-    rows = Event.objects.filter(workspace=workspace, source=OWN_SOURCE, type=kind, source_id__startswith=prefix)
-    return sorted([member_id, int(data["tag"])] for member_id, data in rows.values_list("member_id", "data"))
-
-
 def bulk_tag(
     *, workspace: Workspace, selection: Selection, tag_ids: Sequence[int], by: User | None, key: str = "",
 ) -> BulkAction:
@@ -162,15 +155,9 @@ def bulk_tag(
     tags = _tags_clean(workspace=workspace, tag_ids=tag_ids)
 
     def apply(action: BulkAction, member_ids: list[int]) -> tuple[int, dict[str, Any]]:
-        tag_key = f"bulk:{action.pk}"
-        given = tags_apply(workspace=workspace, pairs=[(m, t) for m in member_ids for t in tags], via=TagVia.MANUAL,
-                           by=by, key=tag_key)
-        return given, {
-            "given": _pairs_written(workspace=workspace, kind=EventType.MEMBER_TAGGED,
-                                    prefix=f"{EventType.MEMBER_TAGGED.key}:{tag_key}:"),
-            "taken": _pairs_written(workspace=workspace, kind=EventType.MEMBER_UNTAGGED,
-                                    prefix=f"{EventType.MEMBER_UNTAGGED.key}:{tag_key}:swap:"),
-        }
+        given, taken = tags_give(workspace=workspace, pairs=[(m, t) for m in member_ids for t in tags],
+                                 via=TagVia.MANUAL, by=by, key=f"bulk:{action.pk}")
+        return len(given), {"given": [list(p) for p in sorted(given)], "taken": [list(p) for p in sorted(taken)]}
 
     return _run(workspace=workspace, kind=BulkKind.TAG, selection=selection, by=by, key=key, detail={"tags": tags},
                 apply=apply)
@@ -184,11 +171,9 @@ def bulk_untag(
     tags = _tags_clean(workspace=workspace, tag_ids=tag_ids)
 
     def apply(action: BulkAction, member_ids: list[int]) -> tuple[int, dict[str, Any]]:
-        tag_key = f"bulk:{action.pk}"
-        taken = tags_remove(workspace=workspace, pairs=[(m, t) for m in member_ids for t in tags], via=TagVia.MANUAL,
-                            by=by, key=tag_key)
-        return taken, {"given": [], "taken": _pairs_written(
-            workspace=workspace, kind=EventType.MEMBER_UNTAGGED, prefix=f"{EventType.MEMBER_UNTAGGED.key}:{tag_key}:")}
+        taken = tags_take(workspace=workspace, pairs=[(m, t) for m in member_ids for t in tags], via=TagVia.MANUAL,
+                          by=by, key=f"bulk:{action.pk}")
+        return len(taken), {"given": [], "taken": [list(p) for p in sorted(taken)]}
 
     return _run(workspace=workspace, kind=BulkKind.UNTAG, selection=selection, by=by, key=key, detail={"tags": tags},
                 apply=apply)

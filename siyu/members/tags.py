@@ -4,6 +4,7 @@
     tag = tag_create(workspace=w, name="高", group=group)
     tags_apply(workspace=w, pairs=[(member_id, tag.pk)], via=TagVia.MANUAL, by=user)
     tags_remove(workspace=w, pairs=[(member_id, tag.pk)], via=TagVia.MANUAL, by=user)
+    given, taken = tags_give(...)  # tags_apply / tags_remove with the pairs changed (tags_take: the pairs taken)
 
 Giving and taking are ledger events (member.tagged / member.untagged, source "siyu"); MemberTag is their
 projection, so the ledger holds the history and a rebuild gives the same tags. In a single-choice
@@ -162,13 +163,22 @@ def tags_apply(
 
     `key` makes the call idempotent (the events' source ids derive from it); by default a fresh one.
     """
+    given, _taken = tags_give(workspace=workspace, pairs=pairs, via=via, by=by, rule=rule, at=at, key=key)
+    return len(given)
+
+
+def tags_give(
+    *, workspace: Workspace, pairs: Pairs, via: str, by: User | int | None = None, rule: TagRule | int | None = None,
+    at: datetime | None = None, key: str | None = None,
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """tags_apply, returning the pairs it gave and the pairs a single-choice group took (for an exact undo)."""
     if via not in TagVia.values:
         raise ValueError(f"unknown via {via!r}")
     at = at or timezone.now()
     key = key or uuid.uuid4().hex
     pairs = list(dict.fromkeys((int(m), int(t)) for m, t in pairs))
     if not pairs:
-        return 0
+        return [], []
     tags = {t.pk: t for t in Tag.objects.filter(workspace=workspace, pk__in={t for _m, t in pairs}).select_related("group")}
     for _m, tag_id in pairs:
         tag = tags.get(tag_id)
@@ -202,7 +212,7 @@ def tags_apply(
             *_events(EventType.MEMBER_UNTAGGED, take, via, by, rule, at, f"{key}:swap"),
             *_events(EventType.MEMBER_TAGGED, give, via, by, rule, at, key),
         ])
-    return len(give)
+    return give, take
 
 
 def tags_remove(
@@ -210,6 +220,14 @@ def tags_remove(
     at: datetime | None = None, key: str | None = None,
 ) -> int:
     """Take tags: `pairs` of (member id, tag id); pairs a member does not have are skipped. Returns how many."""
+    return len(tags_take(workspace=workspace, pairs=pairs, via=via, by=by, rule=rule, at=at, key=key))
+
+
+def tags_take(
+    *, workspace: Workspace, pairs: Pairs, via: str, by: User | int | None = None, rule: TagRule | int | None = None,
+    at: datetime | None = None, key: str | None = None,
+) -> list[tuple[int, int]]:
+    """tags_remove, returning the pairs it took."""
     at = at or timezone.now()
     key = key or uuid.uuid4().hex
     pairs = list(dict.fromkeys((int(m), int(t)) for m, t in pairs))
@@ -221,4 +239,4 @@ def tags_remove(
     if take:
         with transaction.atomic():
             _ingest(workspace, _events(EventType.MEMBER_UNTAGGED, take, via, by, rule, at, key))
-    return len(take)
+    return take
