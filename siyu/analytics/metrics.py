@@ -395,8 +395,9 @@ def _retained(
     rows = sql.rows(
         f"SELECT k, {counted.replace('m.member_id', 'member_id')} FROM ("
         f"SELECT {key} AS k, m.member_id FROM {stay} m WHERE m.workspace_id = %s AND m.left_at IS NULL AND {covers_start} "
+        f"AND {sql.not_staff('m.member_id')} "
         f"UNION ALL SELECT {key} AS k, m.member_id FROM {stay} m WHERE m.workspace_id = %s AND m.left_at >= %s "
-        f"AND {covers_start}) open_at_end GROUP BY k",
+        f"AND {covers_start} AND {sql.not_staff('m.member_id')}) open_at_end GROUP BY k",
         [ws, *part_params, ws, end, *part_params],
     )
     return dict(rows)

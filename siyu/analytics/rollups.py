@@ -27,7 +27,7 @@ from siyu.core.events import EventType
 from siyu.core.ingest import ledger_high_water
 from siyu.core.models import Event, Workspace
 from siyu.groups.models import GroupDailyStats, Membership
-from siyu.members.models import MemberDailyActivity
+from siyu.members.models import Member, MemberDailyActivity
 
 from . import calendar
 from .models import (
@@ -108,6 +108,12 @@ class Sql:
             # Same text form as stored timestamps, so comparisons stay lexicographic.
             return f"strftime('%%Y-%%m-%%d %%H:%%M:%%f', {column}, '{days:+d} day')"
         return f"{column} + interval '{days} day'"
+
+    def not_staff(self, column: str = "member_id") -> str:
+        """True where `column` is no staff member (members.staff): member figures leave staff out. The
+        workspace id is an integer from the database, written into the statement like a table name."""
+        return (f"{column} NOT IN (SELECT id FROM {self.t(Member)} WHERE workspace_id = {int(self.workspace.pk)} "
+                f"AND is_staff)")
 
     def json_absent(self, column: str, key: str) -> str:
         """True where the JSON object in `column` has no `key` (a literal name, never user input)."""
@@ -270,8 +276,18 @@ def _facts_apply(sql: Sql, after_id: int, up_to_id: int, *, full: bool = False) 
                 invites.append((source, data["inviter"], member_id, occurred_at))
     # Every member the new events name gets their model recomputed; leaves move attribution too. A
     # rebuild recomputes every model and attributes every sale, so it skips this scan of the ledger.
-    for member_id, left_at in () if full else sql.rows(
-        f"SELECT member_id, MIN(CASE WHEN type = {int(EventType.GROUP_LEFT)} THEN occurred_at END) FROM {sql.t(Event)} "
+    # A member marked or unmarked as staff (a role change, an operator's mark) changes the member figures
+    # of every day they were in a group: those days are recomputed from their first stay.
+    restaffed: list[int] = []
+    # A role change to KOC (the simulator's common one) changes no staff mark: only owner, admin and member.
+    role = "json_extract(data, '$.role')" if sql.sqlite else "(data ->> 'role')"
+    staff_changed_sql = (
+        f"type = {int(EventType.MEMBER_STAFF_CHANGED)} OR (type = {int(EventType.GROUP_ROLE_CHANGED)} "
+        f"AND {role} IN ('owner', 'admin', 'member'))"
+    )
+    for member_id, left_at, staff_changed in () if full else sql.rows(
+        f"SELECT member_id, MIN(CASE WHEN type = {int(EventType.GROUP_LEFT)} THEN occurred_at END), "
+        f"MAX(CASE WHEN {staff_changed_sql} THEN 1 ELSE 0 END) FROM {sql.t(Event)} "
         f"WHERE {sql.by_id_range} = %s AND id > %s AND id <= %s AND member_id IS NOT NULL GROUP BY member_id",
         [ws.pk, after_id, up_to_id],
     ):
@@ -279,6 +295,14 @@ def _facts_apply(sql: Sql, after_id: int, up_to_id: int, *, full: bool = False) 
         if left_at is not None:
             left_at = calendar.aware(left_at)
             moved[member_id] = min(moved.get(member_id, left_at), left_at)
+        if staff_changed:
+            restaffed.append(member_id)
+    for chunk in chunked(restaffed, CHUNK):
+        clause, params = sql.in_list("member_id", chunk)
+        (first_stay,), = sql.rows(f"SELECT MIN(joined_at) FROM {sql.t(Membership)} WHERE {clause}", params)
+        if first_stay is not None:
+            first_stay = calendar.aware(first_stay)
+            earliest = min(earliest or first_stay, first_stay)
     earliest = _sales_apply(sql, sales, refunds, earliest, empty=full)
     upsert(Cost, costs, key=["event_id"])  # a cost already stored is skipped
     _touches_apply(sql, touches)
@@ -475,16 +499,17 @@ def group_days(sql: Sql, first_day: date, last_day: date) -> list[dict[str, Any]
 
     for group_id, day, n in sql.rows(
         f"SELECT group_id, {sql.local_day('joined_at')}, COUNT(*) FROM {stay} "
-        f"WHERE workspace_id = %s AND joined_at >= %s GROUP BY 1, 2", [ws, sql.moment(start)],
+        f"WHERE workspace_id = %s AND joined_at >= %s AND {sql.not_staff()} GROUP BY 1, 2", [ws, sql.moment(start)],
     ):
         cell(group_id, day)["joins"] = n
     for group_id, day, n in sql.rows(
         f"SELECT group_id, {sql.local_day('left_at')}, COUNT(*) FROM {stay} "
-        f"WHERE workspace_id = %s AND left_at >= %s GROUP BY 1, 2", [ws, sql.moment(start)],
+        f"WHERE workspace_id = %s AND left_at >= %s AND {sql.not_staff()} GROUP BY 1, 2", [ws, sql.moment(start)],
     ):
         cell(group_id, day)["leaves"] = n
     for group_id, day, speakers, messages in sql.rows(
-        f"SELECT group_id, day, COUNT(*), SUM(messages) FROM {mda} WHERE day >= %s AND workspace_id = %s GROUP BY 1, 2",
+        f"SELECT group_id, day, COUNT(*), SUM(messages) FROM {mda} WHERE day >= %s AND workspace_id = %s "
+        f"AND {sql.not_staff()} GROUP BY 1, 2",
         [sql.day(first_day), ws],
     ):
         row = cell(group_id, day)
@@ -511,7 +536,7 @@ def group_days(sql: Sql, first_day: date, last_day: date) -> list[dict[str, Any]
         cell(group_id, day)["cost_cents"] = int(cost)
     members = dict(sql.rows(
         f"SELECT group_id, COUNT(*) FROM {stay} WHERE workspace_id = %s AND joined_at < %s "
-        f"AND (left_at IS NULL OR left_at >= %s) GROUP BY group_id",
+        f"AND (left_at IS NULL OR left_at >= %s) AND {sql.not_staff()} GROUP BY group_id",
         [ws, sql.moment(start), sql.moment(start)],
     ))
     rows = []
@@ -555,7 +580,7 @@ def scope_days(sql: Sql, first_day: date, last_day: date, *, groups: Iterable[in
     order = "ORDER BY joined_at, COALESCE(left_at, %s), id"
     for kind, day, n in sql.rows(
         f"WITH touched AS (SELECT DISTINCT member_id FROM {stay} WHERE workspace_id = %s "
-        f"AND (joined_at >= %s OR left_at >= %s){group_filter}), "
+        f"AND (joined_at >= %s OR left_at >= %s){group_filter} AND {sql.not_staff()}), "
         f"stays AS (SELECT m.id, m.member_id, m.joined_at, m.left_at FROM {stay} m "
         f"JOIN touched t ON t.member_id = m.member_id WHERE m.workspace_id = %s{group_filter.replace('group_id', 'm.group_id')}), "
         f"w AS (SELECT joined_at, "
@@ -571,7 +596,7 @@ def scope_days(sql: Sql, first_day: date, last_day: date, *, groups: Iterable[in
         cell(day)["joins" if kind == "in" else "leaves"] = n
     for day, speakers, messages in sql.rows(
         f"SELECT day, COUNT(DISTINCT member_id), SUM(messages) FROM {mda} WHERE day >= %s AND workspace_id = %s"
-        f"{group_filter} GROUP BY day", [sql.day(first_day), ws, *group_params],
+        f"{group_filter} AND {sql.not_staff()} GROUP BY day", [sql.day(first_day), ws, *group_params],
     ):
         row = cell(day)
         row["speakers"], row["messages"] = speakers, int(messages)
@@ -611,7 +636,7 @@ def scope_days(sql: Sql, first_day: date, last_day: date, *, groups: Iterable[in
         cell(day)["cost_cents"] = int(cost)
     (count,), = sql.rows(
         f"SELECT COUNT(DISTINCT member_id) FROM {stay} WHERE workspace_id = %s AND joined_at < %s "
-        f"AND (left_at IS NULL OR left_at >= %s){group_filter}",
+        f"AND (left_at IS NULL OR left_at >= %s){group_filter} AND {sql.not_staff()}",
         [ws, s0, s0, *group_params],
     )
     rows = []

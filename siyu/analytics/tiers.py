@@ -46,12 +46,14 @@ def invites_resolved(workspace: Workspace) -> "QuerySet[WithAnnotations[Invite, 
 
 
 def member_models_update(*, workspace: Workspace, members: Collection[int] | None, today: date) -> int:
-    """Recompute the models of `members` (ids; None: every member of the workspace). Returns the count."""
+    """Recompute the models of `members` (ids; None: every member of the workspace). Returns the count.
+    Staff (members.staff) get no model: they are in no tier, type or tier count."""
     if members is not None and not members:
         return 0
     settings = model_settings_get(workspace=workspace)
+    staff: set[int] = set()
     if members is None:
-        ids = list(Member.objects.filter(workspace=workspace).values_list("pk", flat=True))
+        ids = list(Member.objects.filter(workspace=workspace, is_staff=False).values_list("pk", flat=True))
         MemberModel.objects.filter(workspace=workspace).delete()  # one DELETE: nothing cascades from it
         chunks: list[list[int] | None] = [None]
     else:
@@ -61,13 +63,15 @@ def member_models_update(*, workspace: Workspace, members: Collection[int] | Non
             inviters.update(m for m in invites_resolved(workspace).filter(invitee_id__in=part).values_list("inviter_id", flat=True) if m)
         ids = sorted(set(members) | inviters)
         chunks = list(chunked(ids, CHUNK))
+        for ids_part in chunked(ids, CHUNK):
+            staff.update(Member.objects.filter(pk__in=ids_part, is_staff=True).values_list("pk", flat=True))
     for chunk in chunks:
         figures = _figures(workspace, chunk, today, settings)
         if chunk is not None:
             MemberModel.objects.filter(member_id__in=chunk).delete()
-        targets = ids if chunk is None else chunk
+        targets = ids if chunk is None else [m for m in chunk if m not in staff]
         insert_many(MemberModel, [_classify(workspace, m, figures.get(m, {}), today, settings) for m in targets])
-    return len(ids)
+    return len(ids) - len(staff)
 
 
 def _in(queryset: "QuerySet[M]", field: str, chunk: list[int] | None) -> "QuerySet[M]":

@@ -46,6 +46,8 @@ class MemberFilterForm(forms.Form):
         ("new", _("Newest first")), ("old", _("Oldest first")), ("last_seen", _("Last seen")),
         ("messages", _("Most messages")), ("spend", _("Highest spend")),
     ])
+    # Staff (the bot, group owners and admins, marked ones) are no members: shown only when asked.
+    staff = forms.BooleanField(label=_("Show staff"), required=False)
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
     start = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 

@@ -71,11 +71,14 @@ def member_list_context(*, request, params) -> dict[str, Any]:
     sort = "new"
     if filters is not None:
         sort = filters.get("sort") or "new"
+        with_staff = bool(filters.get("staff"))  # staff (members.staff) only when "Show staff" is ticked
         page, next_before = member_selectors.member_list(
             workspace=request.workspace, query=filters.get("q", ""), condition=condition, before=filters.get("before"),
-            sort=sort, start=filters.get("start") or 0,
+            sort=sort, start=filters.get("start") or 0, with_staff=with_staff,
         )
-        total = member_selectors.member_count(workspace=request.workspace, query=filters.get("q", ""), condition=condition)
+        total = member_selectors.member_count(
+            workspace=request.workspace, query=filters.get("q", ""), condition=condition, with_staff=with_staff
+        )
     query = params.copy()
     query.pop("before", None)
     query.pop("start", None)
@@ -114,7 +117,7 @@ def _selection(request, params) -> bulk.Selection:
             raise ValidationError(_("The filter is not valid any more: search again."))
         expected = request.POST.get("expected", "")
         members = member_selectors.member_list_matching(workspace=request.workspace, query=filters.get("q", ""),
-                                                        condition=condition)
+                                                        condition=condition, with_staff=bool(filters.get("staff")))
         return bulk.Selection(members=members, filter=params.urlencode(),
                               expected=int(expected) if expected.isdigit() and len(expected) < 10 else None)
     numbers = []

@@ -29,6 +29,7 @@ from siyu.members import leads as lead_services
 from siyu.members import notes as note_services
 from siyu.members import owners as owner_services
 from siyu.members import selectors as member_selectors
+from siyu.members import staff as staff_services
 from siyu.members.models import (
     Assignment, HandoverKind, Lead, LeadList, LeadStatus, Member, Note, NoteKind, Segment, Tag,
 )
@@ -122,6 +123,18 @@ def member_owner(request, number):
             messages.success(request, _("Owner changed."))
         except ValidationError as error:
             errors_flash(request, error)
+    return redirect("console:member", slug=request.workspace.slug, number=member.number)
+
+
+@workspace_view
+@role_required(OPERATORS, gettext_lazy("Only owners, admins and operators can mark staff."))
+@require_POST
+def member_staff(request, number):
+    """Mark the member as staff or as not staff (the posted state, so a double submit changes nothing)."""
+    member = _member_or_404(request, number)
+    staff = request.POST.get("staff") == "1"
+    if staff_services.member_staff_set(member=member, staff=staff, by=request.user):
+        messages.success(request, _("Marked as staff.") if staff else _("Marked as not staff."))
     return redirect("console:member", slug=request.workspace.slug, number=member.number)
 
 
@@ -383,6 +396,7 @@ area = ConsoleArea(
         path("notes/<int:note_id>/delete/", member_note_delete, name="member_note_delete"),
         path("members/<int:number>/remark/", member_remark, name="member_remark"),
         path("members/<int:number>/owner/", member_owner, name="member_owner"),
+        path("members/<int:number>/staff/", member_staff, name="member_staff"),
         path("handover/", handover, name="handover"),
         path("leads/", leads, name="leads"),
         path("leads/mine/", leads_mine, name="leads_mine"),

@@ -32,6 +32,8 @@ class EventType(IntEnum):
     # or absent: an import, data.import), data.handover (id or null), data.handover_kind ("leaving" or "active")
     MEMBER_OWNER_CHANGED = 208
     MEMBER_IMPORTED = 209  # created or updated by an import: data.import (id), data.file, data.line, data.created (bool)
+    # marked as staff or as not staff: data.staff (bool), data.via ("operator", "bot"), data.by (user id or null)
+    MEMBER_STAFF_CHANGED = 210
 
     # 3xx groups
     GROUP_UPDATED = 301
@@ -107,6 +109,7 @@ NEEDS_ACTOR = {
     EventType.MEMBER_SEGMENT_LEFT,
     EventType.MEMBER_OWNER_CHANGED,
     EventType.MEMBER_IMPORTED,
+    EventType.MEMBER_STAFF_CHANGED,
     EventType.GROUP_STRIKE_ADDED,
     EventType.GROUP_STRIKE_UNDONE,
     EventType.GROUP_JOINED,
@@ -152,6 +155,7 @@ def _labels() -> dict[EventType, "StrPromise"]:
         EventType.MEMBER_SEGMENT_LEFT: _("Left a segment"),
         EventType.MEMBER_OWNER_CHANGED: _("Owner changed"),
         EventType.MEMBER_IMPORTED: _("Imported"),
+        EventType.MEMBER_STAFF_CHANGED: _("Staff mark changed"),
         EventType.GROUP_UPDATED: _("Group updated"),
         EventType.GROUP_JOINED: _("Joined"),
         EventType.GROUP_LEFT: _("Left"),

@@ -17,6 +17,7 @@ class GroupsConfig(AppConfig):
         projections.register_resolver(group_projections.resolve_groups)
         projections.register(group_projections.GroupDetailsProjection())
         projections.register(group_projections.MembershipProjection())
+        projections.register(group_projections.StaffRoleProjection())
         projections.register(group_projections.GroupDailyStatsProjection())
         projections.register(group_projections.StrikeProjection())
         projections.register(group_projections.GroupStaffProjection())

@@ -10,6 +10,7 @@ from siyu.core.db import chunked, insert_many, update_many, upsert
 from siyu.core.events import EventType, is_message_edit, ref_channel
 from siyu.core.ingest import IngestError, IngestRejected
 from siyu.core.models import Workspace
+from siyu.members.staff import member_staff_roles_mark
 from siyu.core.projections import (
     Batch, LatestFieldsProjection, LatestUserProjection, PreparedEvent, Projection, Refusal, text_error,
 )
@@ -160,6 +161,40 @@ class MembershipProjection(Projection):
     def reset(self, *, workspace: Workspace) -> None:
         Membership.objects.filter(workspace=workspace).delete()
         GroupStats.objects.filter(workspace=workspace).delete()
+
+
+STAFF_ROLES = (MembershipRole.OWNER, MembershipRole.ADMIN)
+
+
+def _holding_staff_role(member_ids: list[int]) -> Any:
+    """The members among `member_ids` who are a group's owner or admin now (a subquery)."""
+    return Membership.objects.filter(member_id__in=member_ids, left_at__isnull=True, role__in=STAFF_ROLES).values("member_id")
+
+
+class StaffRoleProjection(Projection):
+    """A group owner or admin (a join with that role, or a role change to it) is staff; a role change away
+    from both unmarks a member who holds neither in any group (members.staff). Runs after memberships:
+    the stays' roles are current. Batches without such roles cost one pass over their joins."""
+
+    name = "staff_roles"
+
+    def apply(self, batch: Batch) -> None:
+        changes = batch.of_type(EventType.GROUP_ROLE_CHANGED)
+        promoted = {e.member_id for e in batch.of_type(EventType.GROUP_JOINED) if e.data.get("role") in STAFF_ROLES}
+        demoted: set[int | None] = set()
+        for event in changes:  # after the joins: a role change follows the join it changes
+            (promoted if event.data.get("role") in STAFF_ROLES else demoted).add(event.member_id)
+            (demoted if event.data.get("role") in STAFF_ROLES else promoted).discard(event.member_id)
+        promoted.discard(None)
+        demoted.discard(None)
+        if promoted or demoted:
+            member_staff_roles_mark(
+                workspace=batch.workspace, promoted=cast("set[int]", promoted), demoted=cast("set[int]", demoted),
+                holding=_holding_staff_role,
+            )
+
+    def reset(self, *, workspace: Workspace) -> None:
+        """Nothing of its own: members' MemberStaffProjection.reset clears every mark."""
 
 
 class GroupDailyStatsProjection(Projection):

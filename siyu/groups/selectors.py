@@ -22,6 +22,8 @@ def group_list(*, workspace: Workspace, today: date, kind: str | None = None) ->
         rows = rows.filter(kind=kind)
     groups = sorted(rows, key=lambda g: (g.kind, natural_key(g.name)))
     members_now = dict(GroupStats.objects.filter(workspace=workspace).values_list("group_id", "members_now"))
+    for group_id, staff in staff_now(workspace=workspace).items():  # staff are no members (members.staff)
+        members_now[group_id] = members_now.get(group_id, 0) - staff
     week: dict[int, Any] = {
         row["group"]: row
         for row in GroupDailyStats.objects.filter(workspace=workspace, day__gt=today - timedelta(days=7), day__lte=today)
@@ -60,9 +62,20 @@ def group_recent_events(*, group: Group, limit: int = 50) -> list[Event]:
     )
 
 
+def staff_now(*, workspace: Workspace) -> dict[int, int]:
+    """{group id: staff members in it now} (members.staff), read from the few staff members' open stays."""
+    return dict(
+        Membership.objects.filter(
+            member__in=Member.objects.filter(workspace=workspace, is_staff=True), left_at__isnull=True,
+        ).values("group_id").annotate(n=Count("id")).values_list("group_id", "n")
+    )
+
+
 def group_counts(*, group: Group) -> dict[str, int]:
+    """Members in the group now (staff left out), staff in it now, and stays ever (everyone)."""
     return Membership.objects.filter(group=group).aggregate(
-        members_now=Count("id", filter=Q(left_at__isnull=True)), stays=Count("id")
+        members_now=Count("id", filter=Q(left_at__isnull=True, member__is_staff=False)),
+        staff_now=Count("id", filter=Q(left_at__isnull=True, member__is_staff=True)), stays=Count("id"),
     )
 
 

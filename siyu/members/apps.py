@@ -26,3 +26,6 @@ class MembersConfig(AppConfig):
         from .owners import MemberOwnerProjection
 
         projections.register(MemberOwnerProjection())
+        from .staff import MemberStaffProjection
+
+        projections.register(MemberStaffProjection())

@@ -70,6 +70,7 @@ class Compiled:
     condition: Q  # on Member
     time_dependent: bool
     tags: frozenset[int]  # tag ids named
+    names_staff: bool = False  # a {"staff": …} condition is in the tree: staff are not left out by default
 
 
 def _number(value: object, where: str) -> float:
@@ -184,6 +185,13 @@ def _source_condition(leaf: "Leaf") -> Q:
     return Q(source=source_normalise(value))
 
 
+def _staff_condition(leaf: "Leaf") -> Q:
+    value = leaf.node["staff"]
+    if not isinstance(value, bool):
+        raise FilterError(_("%(where)s: staff must be true or false") % {"where": leaf.where})
+    return Q(is_staff=value)
+
+
 def _owner_condition(leaf: "Leaf") -> Q:
     owner = leaf.node["owner"]
     if owner is not None and (isinstance(owner, bool) or not isinstance(owner, int)):
@@ -276,6 +284,11 @@ for _condition in (
         meaning="owned by staff user 5 / by nobody",
     ),
     Condition(
+        key="staff", compile=_staff_condition, examples=('{"staff": true}', '{"staff": false}'),
+        meaning="is / is not staff (员工: the bot, a group's owner or admin, or marked on the member page); a filter "
+                "that names no `staff` condition leaves staff out",
+    ),
+    Condition(
         key="source", compile=_source_condition, examples=('{"source": "douyin"}', '{"source": ""}'),
         meaning="came from that source (来源 / 渠道, the import's channel column): a known source's key or label "
                 "(`douyin` or 抖音; listed under Import and export) or the text as imported / has no source",
@@ -321,6 +334,7 @@ def filter_compile(
     now = now or timezone.now()
     named: set[object] = set()
     _collect_tags(filter, named)
+    names_staff = [False]
     tags = {t.pk: t for t in Tag.objects.filter(workspace=workspace, pk__in=[t for t in named if isinstance(t, int)])}
     leaves = [0]
     time_dependent = [False]
@@ -347,6 +361,7 @@ def filter_compile(
         if not node:
             return Q()
         leaves[0] += 1
+        names_staff[0] |= "staff" in node
         if leaves[0] > MAX_LEAVES:
             raise FilterError(_("A filter may have at most %(max)s conditions") % {"max": MAX_LEAVES})
         condition, timed = _leaf(workspace, node, where, now, tags, restrict)
@@ -354,7 +369,7 @@ def filter_compile(
         return condition
 
     condition = walk(filter, "filter", 0)
-    return Compiled(condition=condition, time_dependent=time_dependent[0], tags=frozenset(tags))
+    return Compiled(condition=condition, time_dependent=time_dependent[0], tags=frozenset(tags), names_staff=names_staff[0])
 
 
 def _collect_tags(node: object, out: set[object]) -> None:
@@ -402,9 +417,12 @@ def live_sets_check(*, workspace: Workspace) -> None:
 def members_matching(
     *, workspace: Workspace, filter: object, now: datetime | None = None, among: Collection[int] | None = None
 ) -> "QuerySet[Member]":
-    """A queryset of the (live: not merged, not erased) members matching the filter (of `among`, if given)."""
+    """A queryset of the (live: not merged, not erased) members matching the filter (of `among`, if given).
+    Staff (members.staff) are left out unless the filter names a {"staff": …} condition."""
     compiled = filter_compile(workspace=workspace, filter=filter, now=now, among=among)
     members = Member.objects.filter(workspace=workspace, merged_into__isnull=True, erased_at__isnull=True)
+    if not compiled.names_staff:
+        members = members.filter(is_staff=False)
     if among is not None:
         members = members.filter(pk__in=among)
     return members.filter(compiled.condition)
@@ -462,6 +480,8 @@ def filter_describe(*, workspace: Workspace, filter: object) -> str:
             return _("%(what)s in all %(op)s %(value)s") % {"what": label, "op": op, "value": node.get("value")}
         if "field" in node:
             return f"{node['field']} {node.get('op', 'eq')} {node.get('value', '')}".strip()
+        if "staff" in node:
+            return _("staff") if node["staff"] is True else _("not staff")
         if "source" in node:
             return _("source %(source)s") % {"source": source_label(source_normalise(str(node["source"]))) or _("none")}
         if "seen" in node:

@@ -271,7 +271,9 @@ def leadlist_build(*, lead_list: LeadList, now: datetime | None = None) -> dict[
     workspace = lead_list.workspace
     weights = weights_clean(workspace=workspace, weights=lead_list.weights)
     ids = SegmentMember.objects.filter(segment=lead_list.segment).values("member_id")
-    live = Member.objects.filter(pk__in=ids, merged_into__isnull=True, erased_at__isnull=True).values_list("pk", flat=True)
+    live = Member.objects.filter(  # staff (members.staff) are never leads
+        pk__in=ids, merged_into__isnull=True, erased_at__isnull=True, is_staff=False
+    ).values_list("pk", flat=True)
     values = member_inputs(workspace=workspace, member_ids=live, keys=list(weights), now=now)
     scored = sorted(((*score_of(v, weights), m) for m, v in values.items()), key=lambda s: (-s[0], s[2]))
     if lead_list.limit:

@@ -16,6 +16,15 @@ class Gender(models.TextChoices):
     MALE = "m", _("Male")
 
 
+class StaffVia(models.TextChoices):
+    """Why a member is marked as staff (or, by an operator, as not staff)."""
+
+    NONE = "", _("Not marked")
+    BOT = "bot", _("The bot's own account")
+    GROUP_ROLE = "group_role", _("Group owner or admin")
+    OPERATOR = "operator", _("Marked by an operator")
+
+
 class Member(models.Model):
     """One person, known on one or more channels through identities."""
 
@@ -50,6 +59,14 @@ class Member(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_members", editable=False
     )
     erased_at = models.DateTimeField(_("erased at"), null=True, blank=True, editable=False)
+    # Staff (员工: the bot, a group's owner or admin, or marked on the member page) are no members for the
+    # figures: member lists, segments, tag rules, lead lists, tiers and group figures leave them out unless
+    # asked ({"staff": true}). `staff_via` says why; "operator" (either way) is never changed by a sync.
+    # Database defaults: ingest's resolver inserts members without naming these columns.
+    is_staff = models.BooleanField(_("staff"), default=False, db_default=False, editable=False)
+    staff_via = models.CharField(
+        _("staff because"), max_length=16, choices=StaffVia.choices, blank=True, default="", db_default="", editable=False
+    )
 
     class Meta:
         verbose_name = _("member")
@@ -58,6 +75,8 @@ class Member(models.Model):
         indexes = [
             models.Index(fields=["workspace", "phone_digest"], name="member_phone", condition=~Q(phone_digest="")),
             models.Index(fields=["owner"], name="member_owner", condition=Q(owner__isnull=False)),
+            # Few rows: the staff of a workspace, which figures subtract.
+            models.Index(fields=["workspace"], name="member_staff", condition=Q(is_staff=True)),
         ]
 
     def __str__(self):

@@ -18,9 +18,14 @@ MEMBER_SORTS: dict[str, tuple[Any, ...]] = {
 }
 
 
-def member_list_matching(*, workspace: Workspace, query: str = "", condition: Any = None) -> "QuerySet[Member]":
-    """The members the members list shows for this search and filter, unordered (see member_list)."""
+def member_list_matching(
+    *, workspace: Workspace, query: str = "", condition: Any = None, with_staff: bool = False
+) -> "QuerySet[Member]":
+    """The members the members list shows for this search and filter, unordered (see member_list); staff
+    (members.staff) only `with_staff`."""
     members = Member.objects.filter(workspace=workspace, merged_into__isnull=True)
+    if not with_staff:
+        members = members.filter(is_staff=False)
     query = (query or "").strip()
     if query.lstrip("#").isdigit():
         members = members.filter(number=int(query.lstrip("#")))
@@ -33,7 +38,7 @@ def member_list_matching(*, workspace: Workspace, query: str = "", condition: An
 
 def member_list(
     *, workspace: Workspace, query: str = "", condition: Any = None, before: int | None = None, limit: int = 50,
-    sort: str = "new", start: int = 0,
+    sort: str = "new", start: int = 0, with_staff: bool = False,
 ) -> tuple[list[Member], int | None]:
     """Members newest first, keyset-paginated on the member number, or in another order of MEMBER_SORTS.
 
@@ -42,9 +47,12 @@ def member_list(
     else a substring of the name or remark; `condition` is a further filter expression from
     another app (e.g. groups.selectors.in_group_now). Returns (members, next_before or None).
     Another `sort` pages by position instead: `start` is the number of rows before the page, and the
-    second value returned is the next page's `start` (or None).
+    second value returned is the next page's `start` (or None). Staff (members.staff) are left out
+    unless `with_staff`.
     """
-    members = member_list_matching(workspace=workspace, query=query, condition=condition).select_related("stats", "owner")
+    members = member_list_matching(
+        workspace=workspace, query=query, condition=condition, with_staff=with_staff
+    ).select_related("stats", "owner")
     if sort == "new" or sort not in MEMBER_SORTS:
         if before is not None:
             members = members.filter(number__lt=before)
@@ -53,9 +61,9 @@ def member_list(
     return page[:limit], (start + limit if len(page) > limit else None)
 
 
-def member_count(*, workspace: Workspace, query: str = "", condition: Any = None) -> int:
+def member_count(*, workspace: Workspace, query: str = "", condition: Any = None, with_staff: bool = False) -> int:
     """How many members the members list shows for this search and filter (every page together)."""
-    return member_list_matching(workspace=workspace, query=query, condition=condition).count()
+    return member_list_matching(workspace=workspace, query=query, condition=condition, with_staff=with_staff).count()
 
 
 def member_get(*, workspace: Workspace, number: int) -> Member:

@@ -21,7 +21,7 @@ def test_each_app_registers_the_conditions_over_what_it_holds():
     for key, condition in CONDITIONS.items():
         by_app.setdefault(condition.app, []).append(key)
     assert by_app == {
-        "members": ["tag", "count", "field", "seen", "owner", "source"],
+        "members": ["tag", "count", "field", "seen", "owner", "staff", "source"],
         "groups": ["group", "group_kind"],
         "links": ["clicked"],
         "analytics": ["model", "bought", "campaign"],

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from siyu.channels.base import AdapterError
 from siyu.core.models import Workspace
 from siyu.core.secrets import SecretUnreadable
+from siyu.members.staff import member_staff_identities_mark
 
 from .client import MatrixClient, MatrixError
 from .models import MatrixAccount
@@ -143,6 +144,8 @@ def matrix_connect(
         account.last_error = ""
         account.last_error_at = None
         account.save()
+        # The bot's own account is staff, should it already be a member (events from before it was the bot).
+        member_staff_identities_mark(workspace=workspace, channel="matrix", external_ids=[account.user_id])
     log.info("matrix: workspace %s connected bot %s on %s", workspace.slug, account.user_id, homeserver)
     return account
 
