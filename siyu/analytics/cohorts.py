@@ -25,9 +25,11 @@ class Cohort:
 
 
 def _first_joins(sql: Sql, since: datetime) -> dict[int, datetime]:
+    """{member: first join} of the members (staff left out) whose first join is at or after `since`."""
     stay = sql.t(Membership)
     rows = sql.rows(
-        f"SELECT member_id, MIN(joined_at) FROM {stay} WHERE workspace_id = %s GROUP BY member_id HAVING MIN(joined_at) >= %s",
+        f"SELECT member_id, MIN(joined_at) FROM {stay} WHERE workspace_id = %s AND {sql.not_staff()} "
+        f"GROUP BY member_id HAVING MIN(joined_at) >= %s",
         [sql.workspace.pk, sql.moment(since)],
     )
     return {member: calendar.aware(at) for member, at in rows}

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from siyu.analytics.cohorts import lifecycle_funnel, retention_triangle
 from siyu.analytics.models import GroupDay, MemberModel, WorkspaceDay
 from siyu.analytics.rollups import rollups_rebuild, rollups_refresh
 from siyu.core.events import EventType
@@ -119,6 +120,10 @@ def test_tiers_and_member_figures_leave_staff_out(community):
     assert (group_day.members_end, group_day.speakers, group_day.messages) == (2, 2, 2)
     joined = GroupDay.objects.get(workspace=community, day=today - timedelta(days=2))
     assert joined.joins == 2
+    # Cohorts and the funnel start from first joins: the 2 members, not the 4 people.
+    assert sum(c.size for c in retention_triangle(workspace=community, last=today)) == 2
+    funnel = {step.key: step.count for step in lifecycle_funnel(workspace=community, first=today - timedelta(days=3), last=today)}
+    assert (funnel["joined"], funnel["spoke"]) == (2, 2)
     [group] = group_list(workspace=community, today=today)
     assert group.members_now == 2
     assert group_counts(group=group) == {"members_now": 2, "staff_now": 2, "stays": 4}
@@ -176,3 +181,22 @@ def test_a_bad_staff_event_is_refused(workspace):
         events_ingest(workspace=workspace, source="simulator", events=[
             {**raw("member.staff_changed", "ann"), "data": {"staff": "yes", "via": "operator"}},
         ])
+
+
+def test_the_command_line_lists_and_marks_staff(community, make_staff):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("members", "staff", "--workspace", community.slug, stdout=out)
+    assert [line.split("\t")[1:] for line in out.getvalue().splitlines()] == [
+        ["teacher", "group_role"], ["assistant", "group_role"]]
+    ann = member(community, "ann")
+    out = StringIO()
+    call_command("members", "staff", str(ann.number), "--workspace", community.slug, stdout=out)
+    assert "marked as staff" in out.getvalue() and member(community, "ann").staff_via == StaffVia.OPERATOR
+    viewer = make_staff(community, role=Role.VIEWER)
+    with pytest.raises(CommandError, match="标记员工|can mark staff"):
+        call_command("members", "staff", str(ann.number), "--not", "--workspace", community.slug, "--user", viewer.username)
+    assert member(community, "ann").is_staff

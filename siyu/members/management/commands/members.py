@@ -1,9 +1,9 @@
-"""`siyu members import|export`: members in and out of a workspace as CSV or XLSX files."""
+"""`siyu members import|export|staff`: members in and out of a workspace as CSV or XLSX files, and staff marks."""
 import sys
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from siyu.core.commands import workspace_or_fail
@@ -22,13 +22,15 @@ from siyu.members.imports import (
     mapping_parse,
     rows_count,
 )
-from siyu.members.models import Segment
+from siyu.members.models import Member, Segment
+from siyu.members.staff import member_staff_set
 
 FIELD_HELP = "display_name, phone, email, wechat, gender, city, remark, tags, owner, number, identities, identity:<channel>"
 
 
 class Command(BaseCommand):
-    help = "Import members from a CSV/XLSX file (dry run first, all or nothing) and export members or a segment."
+    help = ("Import members from a CSV/XLSX file (dry run first, all or nothing), export members or a segment, and "
+            "list staff or mark a member as staff or not (docs/members.md#staff).")
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
@@ -59,6 +61,11 @@ class Command(BaseCommand):
         exp.add_argument("--output", help="file to write (default: standard output for csv, members.xlsx for xlsx)")
         exp.add_argument("--with-contacts", action="store_true", help="phone, e-mail and WeChat ID unmasked (audited)")
         exp.add_argument("--user", help="staff username recorded as the exporter (audit)")
+        staff = sub.add_parser("staff", help="list the members marked as staff, or mark one as staff or as not staff")
+        staff.add_argument("--workspace", required=True, help="workspace slug")
+        staff.add_argument("number", nargs="?", type=int, help="the member number to mark (none: list the staff)")
+        staff.add_argument("--not", dest="not_staff", action="store_true", help="mark the member as not staff")
+        staff.add_argument("--user", help="staff username recorded as who marked it (owners, admins, operators)")
 
     def handle(self, *args, action, **o):
         workspace = workspace_or_fail(o["workspace"])
@@ -69,6 +76,21 @@ class Command(BaseCommand):
                 raise CommandError(f"No user {o['user']!r}.")
         o.pop("user", None)
         getattr(self, f"handle_{action}")(**{**o, "workspace": workspace, "user": user})
+
+    def handle_staff(self, *, workspace, user, number, not_staff, **o):
+        if number is None:
+            for m in Member.objects.filter(workspace=workspace, is_staff=True).order_by("number"):
+                self.stdout.write(f"#{m.number}\t{m.display_name}\t{m.staff_via}")
+            return
+        member = Member.objects.filter(workspace=workspace, number=number).first()
+        if member is None:
+            raise CommandError(f"No member #{number} in {workspace.slug}.")
+        try:
+            changed = member_staff_set(member=member, staff=not not_staff, by=user)
+        except PermissionDenied as exc:  # RoleRequired: the user may not mark staff
+            raise CommandError(str(getattr(exc, "message", exc))) from None
+        what = "not staff" if not_staff else "staff"
+        self.stdout.write(f"#{number} marked as {what}." if changed else f"#{number} was already marked as {what}.")
 
     def handle_import(self, *, workspace, user, file, encoding, dry_run, create_tags, create_tag, ignore_tag, skip_bad,
                       overwrite_lossy, verbosity, **o):
