@@ -116,9 +116,12 @@ def test_the_sync_process_killed_mid_stream_and_restarted_stores_every_message_e
 
 @pytest.mark.django_db
 def test_edits_are_stored_but_are_no_new_messages_in_any_count(synapse, bot, matrix_account, workspace):
-    """Issue 15.5: a room of 10 messages and 2 edits showed 12 messages."""
+    """Issue 15.5: a room of 10 messages and 2 edits showed 12 messages. The room is its teacher's: a
+    room's creator is its owner, staff (15.11), whose messages are no member's."""
     alice, alice_token = synapse.register(displayname="Alice")
-    room_id = synapse.create_room(alice_token, "Edits", invite=[bot[0]], bot=bot[0])
+    _teacher, teacher_token = synapse.register(displayname="Teacher")
+    room_id = synapse.create_room(teacher_token, "Edits", invite=[bot[0], alice], bot=bot[0])
+    synapse.join(alice_token, room_id)
     sync_once(matrix_account)
     sent = [synapse.send_text(alice_token, room_id, f"message {n}") for n in range(10)]
     for n, original in enumerate(sent[:2]):
