@@ -6,7 +6,7 @@
    of it is stored.
 2. A verified request is answered 200 at once (`webhook_answer`): WeCom retries after 5 seconds,
    Telegram on anything but a 2xx.
-3. Then (`webhook_ingest`) the adapter's `parse` turns the payload into events and ingest stores them,
+3. Then (`webhook_ingest`; on the production server `Ingester`, in batches) the adapter's `parse` turns the payload into events and ingest stores them,
    de-duplicated by the platform's id through `source_id`, so a retried callback is stored once. A
    payload that verified but does not parse, or that ingest refuses, goes to the dead letters
    (`DeadLetter`), never to a 500; `dead_letter_replay` runs it again after a fix.
@@ -16,14 +16,17 @@ before it ingests; the Django view (channels.views) does the same steps for the 
 """
 import asyncio
 import logging
+import queue
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+import threading
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
 
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -73,24 +76,117 @@ def webhook_ingest(*, channel: str, verified: HookVerified, request: HookRequest
     if verified.payload is None:
         return None
     adapter = adapter_get(channel)
-    result, error = None, ""
     try:
         workspace = Workspace.objects.get(pk=verified.workspace_id)
         events = adapter.parse(workspace=workspace, payload=verified.payload)
         result = events_ingest(workspace=workspace, source=adapter.name, events=events)
     except Exception as exc:  # a parser's or ingest's refusal, or a bug: the payload is kept, not lost
-        error = f"{type(exc).__name__}: {exc}"[:4000]
-        log.warning("webhook %s %s: payload to the dead letters: %s", channel, verified.account, error)
-        try:
-            DeadLetter.objects.create(
-                workspace_id=verified.workspace_id, channel=channel, account=verified.account[:255],
-                payload=verified.payload, body=request.body.decode("utf-8", "replace"),
-                query=request.query, error=error,
-            )
-        except Exception:
-            log.exception("webhook %s %s: the dead letter could not be stored either", channel, verified.account)
-    adapter.webhook_received(verified=verified, error=error)
+        _dead_letter(Pending(channel, verified, request), exc)
+        return None
+    adapter.webhook_received(verified=verified, error="")
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A verified request, answered, waiting to be ingested."""
+
+    channel: str
+    verified: HookVerified
+    request: HookRequest
+
+
+def webhooks_ingest_batch(*, pending: Sequence[Pending]) -> int:
+    """Ingest many verified requests at once; the number of events stored. Never raises.
+
+    Each payload is parsed alone (one that does not parse is its own dead letter), then the events of
+    each channel and workspace go to ingest in one batch, so a burst of callbacks costs one transaction.
+    If ingest refuses that batch, each request is ingested alone (`webhook_ingest`): only the one it
+    refuses becomes a dead letter. Idempotent like `webhook_ingest`.
+    """
+    groups: dict[tuple[str, int], list[Pending]] = {}
+    for item in pending:
+        if item.verified.payload is not None:
+            groups.setdefault((item.channel, item.verified.workspace_id), []).append(item)
+    stored = 0
+    for (channel, workspace_id), items in groups.items():
+        adapter = adapter_get(channel)
+        parsed: list[Pending] = []
+        try:
+            workspace = Workspace.objects.get(pk=workspace_id)
+            events = []
+            for item in items:
+                try:
+                    events += adapter.parse(workspace=workspace, payload=item.verified.payload)
+                except Exception as exc:
+                    _dead_letter(item, exc)
+                    continue
+                parsed.append(item)
+            result = events_ingest(workspace=workspace, source=adapter.name, events=events)
+        except Exception:
+            log.info("webhook %s: a batch of %s was refused; ingesting them one by one", channel, len(parsed))
+            for item in parsed:
+                one = webhook_ingest(channel=channel, verified=item.verified, request=item.request)
+                stored += one.stored if one is not None else 0
+            continue
+        stored += result.stored
+        if parsed:
+            adapter.webhook_received(verified=parsed[-1].verified, error="")
+    return stored
+
+
+def _dead_letter(item: Pending, exc: Exception) -> None:
+    verified, request = item.verified, item.request
+    error = f"{type(exc).__name__}: {exc}"[:4000]
+    log.warning("webhook %s %s: payload to the dead letters: %s", item.channel, verified.account, error)
+    try:
+        DeadLetter.objects.create(
+            workspace_id=verified.workspace_id, channel=item.channel, account=verified.account[:255],
+            payload=verified.payload or "", body=request.body.decode("utf-8", "replace"), query=request.query, error=error,
+        )
+    except Exception:
+        log.exception("webhook %s %s: the dead letter could not be stored either", item.channel, verified.account)
+    adapter_get(item.channel).webhook_received(verified=verified, error=error)
+
+
+class Ingester:
+    """The production server's ingest: one thread per process takes the answered requests in batches of up
+    to `MAX_BATCH` (all that queued up while the previous batch was written; SQLite has one writer anyway),
+    so that answering never waits for the database and a burst costs few transactions. `submit` returns
+    a future done once the request's events are stored or dead-lettered; the request's ASGI call awaits
+    it, so a server shutting down gracefully finishes what it answered."""
+
+    MAX_BATCH = 500
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[Pending, Future[None]]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, item: Pending) -> "Future[None]":
+        future: Future[None] = Future()
+        self._queue.put((item, future))
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="siyu-webhooks-ingest", daemon=True)
+                self._thread.start()
+        return future
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                webhooks_ingest_batch(pending=[item for item, _future in batch])
+            except Exception:
+                log.exception("webhooks: a batch of %s could not be ingested", len(batch))
+                close_old_connections()
+            for _item, future in batch:
+                future.set_result(None)
 
 
 class ReplayFailed(Exception):
@@ -142,7 +238,8 @@ async def _read_body(receive: Receive) -> bytes | None:
 
 
 def webhooks_asgi(app: ASGIApp) -> ASGIApp:
-    """`/hooks/<channel>/<token>/` answered before Django: verify in a thread, answer, then ingest."""
+    """`/hooks/<channel>/<token>/` answered before Django: verify in a thread, answer, then ingest (batched)."""
+    ingester = Ingester()
 
     async def application(scope: Scope, receive: Receive, send: Send) -> None:
         match = PATH.match(scope["path"]) if scope["type"] == "http" and scope["method"] in ("GET", "POST") else None
@@ -165,6 +262,6 @@ def webhooks_asgi(app: ASGIApp) -> ASGIApp:
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})
         if answer.verified is not None and answer.verified.payload is not None:
-            await loop.run_in_executor(None, partial(webhook_ingest, channel=channel, verified=answer.verified, request=request))
+            await asyncio.wrap_future(ingester.submit(Pending(channel, answer.verified, request)))
 
     return application

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from siyu.channels import webhooks
+from siyu.channels.base import HookRequest
 from siyu.channels.models import DeadLetter
 from siyu.channels.webhooks import MAX_BODY_BYTES, dead_letter_replay, webhooks_asgi
 from siyu.channels.wecom import events as wecom_events
@@ -216,3 +217,24 @@ def test_a_members_dead_letters_are_in_their_export_and_go_with_their_erasure(cl
     assert [letter["error"] for letter in export["webhook_dead_letters"]] == [DeadLetter.objects.filter(payload__contains="wmJack").get().error]
     member_erase(member=member, by=make_staff(workspace, role=Role.ADMIN), reason="asked")
     assert list(DeadLetter.objects.values_list("payload", flat=True)) == [DeadLetter.objects.get(payload__contains="wmRose").payload]
+
+
+def test_a_batch_stores_the_good_ones_and_dead_letters_each_bad_one_alone(account, workspace):
+    keys_of = {"good": [], "bad": []}
+    pending = []
+    for n, state in enumerate(["a", "b", "c", None, "x" * 17_000]):
+        fields = dict(JOIN, ChatId=f"wr{n}", MemChangeList=[f"wm{n}"], **({"State": state} if state else {}))
+        if state is None:
+            fields.pop("MemChangeList")  # does not parse
+        url, body = signed_post(account, event_xml("change_external_chat", **fields))
+        path, _, query = url.partition("?")
+        request = HookRequest(method="POST", query=dict(part.split("=", 1) for part in query.split("&")), headers={}, body=body)
+        answer = webhooks.webhook_answer(channel="wecom", token=account.hook_token, request=request)
+        pending.append(webhooks.Pending("wecom", answer.verified, request))
+        keys_of["good" if state in ("a", "b", "c") else "bad"].append(f"wr{n}")
+    # The 17,000-character State makes ingest refuse the whole batch: then each is ingested alone.
+    assert webhooks.webhooks_ingest_batch(pending=pending) == 3
+    assert sorted(Event.objects.filter(workspace=workspace).values_list("group__external_id", flat=True)) == keys_of["good"]
+    errors = sorted(DeadLetter.objects.values_list("error", flat=True))
+    assert len(errors) == 2 and "no MemChangeList" in errors[0] and "16384" in errors[1].replace(",", "")
+    assert webhooks.webhooks_ingest_batch(pending=pending[:3]) == 0  # a retry: stored once
