@@ -26,6 +26,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
 
+from django.core.exceptions import SynchronousOnlyOperation
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -257,7 +258,14 @@ def webhooks_asgi(app: ASGIApp) -> ASGIApp:
                 headers={name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]},
                 body=body,
             )
-            answer = await loop.run_in_executor(None, partial(webhook_answer, channel=channel, token=token, request=request))
+            verify = partial(webhook_answer, channel=channel, token=token, request=request)
+            try:
+                # A known account needs no database: verified right here on the event loop.
+                answer = verify()
+            except SynchronousOnlyOperation:
+                # It needs a query (first sight of the account, or its cache expired). Django refuses the
+                # query before running it, and verifying writes nothing: run it again in a thread.
+                answer = await loop.run_in_executor(None, verify)
         headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(answer.body)).encode())]
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})

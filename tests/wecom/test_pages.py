@@ -6,6 +6,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from siyu.channels.models import DeadLetter
+from siyu.channels.wecom.adapter import accounts_forget
 from siyu.channels.wecom.models import WeComAccount
 from siyu.core.models import Event, Role
 
@@ -73,6 +74,7 @@ def test_the_callback_test_reaches_the_url_over_the_network(client, workspace, m
     assert not Event.objects.filter(workspace=workspace).exists()
     # A disabled app's URL answers 404: the test says so, on the page and as the account's last error.
     WeComAccount.objects.filter(pk=account.pk).update(enabled=False)
+    accounts_forget()  # as if another process disabled it CACHE_SECONDS ago
     failed = client.post(url(workspace, "wecom_test"), follow=True, HTTP_HOST=host).content.decode()
     assert "answered 404" in failed
     assert "answered 404" in WeComAccount.objects.get(pk=account.pk).last_error

@@ -14,6 +14,7 @@ from siyu.channels.base import HookRequest
 from siyu.channels.models import DeadLetter
 from siyu.channels.webhooks import MAX_BODY_BYTES, dead_letter_replay, webhooks_asgi
 from siyu.channels.wecom import events as wecom_events
+from siyu.channels.wecom.adapter import accounts_forget
 from siyu.channels.wecom.crypto import encrypt, signature
 from siyu.channels.wecom.models import WeComAccount
 from siyu.core.models import Event, Role
@@ -96,6 +97,7 @@ def test_bad_input_is_refused_logged_and_nothing_stored(client, account, workspa
 
 def test_a_disabled_account_answers_nothing(client, account):
     WeComAccount.objects.filter(pk=account.pk).update(enabled=False)
+    accounts_forget()  # as if another process disabled it CACHE_SECONDS ago
     url, body = signed_post(account, event_xml("change_external_chat", **JOIN))
     assert _post(client, url, body).status_code == 404
 
@@ -238,3 +240,15 @@ def test_a_batch_stores_the_good_ones_and_dead_letters_each_bad_one_alone(accoun
     errors = sorted(DeadLetter.objects.values_list("error", flat=True))
     assert len(errors) == 2 and "no MemChangeList" in errors[0] and "16384" in errors[1].replace(",", "")
     assert webhooks.webhooks_ingest_batch(pending=pending[:3]) == 0  # a retry: stored once
+
+
+def test_a_known_account_is_verified_without_a_query_and_a_disconnect_is_seen_at_once(client, account, workspace, django_assert_num_queries):
+    from siyu.channels.wecom.services import wecom_disconnect
+
+    url, body = signed_post(account, event_xml("change_external_chat", **JOIN))
+    request = HookRequest(method="POST", query=dict(p.split("=", 1) for p in url.partition("?")[2].split("&")), headers={}, body=body)
+    assert webhooks.webhook_answer(channel="wecom", token=account.hook_token, request=request).status == 200
+    with django_assert_num_queries(0):
+        assert webhooks.webhook_answer(channel="wecom", token=account.hook_token, request=request).status == 200
+    wecom_disconnect(workspace=workspace)
+    assert webhooks.webhook_answer(channel="wecom", token=account.hook_token, request=request).status == 404

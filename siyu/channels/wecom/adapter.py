@@ -2,7 +2,8 @@
 EncodingAESKey and parsed by `events.callback_events`. Sending (客户群 broadcasts, welcome messages, app
 messages) comes in a later step of issue 20: until then WeCom lists no outbound kinds, so nothing is
 queued to it (core.kinds.channel_can says no)."""
-import threading
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from django.utils import timezone
@@ -16,21 +17,47 @@ from .crypto import CallbackKeys
 from .events import callback_events
 from .models import WeComAccount
 
-_keys: dict[int, tuple[tuple[str, str, str], CallbackKeys]] = {}
-_keys_lock = threading.Lock()
+# How long a process trusts what it read of an account (so a callback needs no query): a disconnect, a
+# disable or new secrets saved by another process take effect within this many seconds.
+CACHE_SECONDS = 5.0
 
 
-def account_keys(account: WeComAccount) -> CallbackKeys:
-    """The account's callback keys, decrypted once per stored value (a reconnect changes them)."""
-    stored = (account.token_encrypted, account.aes_key_encrypted, account.corp_id)
-    with _keys_lock:
-        cached = _keys.get(account.pk)
-        if cached and cached[0] == stored:
-            return cached[1]
-    keys = account.callback_keys()
-    with _keys_lock:
-        _keys[account.pk] = (stored, keys)
-    return keys
+@dataclass(frozen=True, slots=True)
+class KnownAccount:
+    workspace_id: int
+    label: str
+    keys: CallbackKeys
+    until: float
+
+
+_known: dict[str, KnownAccount] = {}
+
+
+def account_known(token: str) -> KnownAccount | None:
+    """The enabled account whose callback URL has this token, with its decrypted keys (cached a few seconds).
+
+    SecretUnreadable or ValueError if its secrets cannot be read (the secret key changed)."""
+    now = time.monotonic()
+    known = _known.get(token)
+    if known is not None and known.until > now:
+        return known
+    account = WeComAccount.objects.filter(hook_token=token, enabled=True).first()
+    if account is None:
+        _known.pop(token, None)
+        return None
+    try:
+        keys = account.callback_keys()
+    except (SecretUnreadable, ValueError) as exc:
+        _error_record(account.workspace_id, str(exc))
+        raise
+    known = KnownAccount(account.workspace_id, f"{account.corp_id}/{account.agent_id}", keys, now + CACHE_SECONDS)
+    _known[token] = known
+    return known
+
+
+def accounts_forget() -> None:
+    """Read the accounts again on the next callback (after a connect or disconnect in this process)."""
+    _known.clear()
 
 
 class WeComAdapter(ChannelAdapter):
@@ -43,20 +70,19 @@ class WeComAdapter(ChannelAdapter):
         return callback_events(payload)
 
     def webhook_verify(self, *, token: str, request: HookRequest) -> HookVerified:
-        account = WeComAccount.objects.filter(hook_token=token).first()
-        if account is None or not account.enabled:
-            raise HookRefused("no enabled WeCom account has this callback URL", status=404)
         try:
-            keys = account_keys(account)
+            account = account_known(token)
         except (SecretUnreadable, ValueError) as exc:
             # Siyu's secret key changed since the account was stored: the operator reconnects it.
-            _error_record(account.workspace_id, str(exc))
             raise HookRefused(f"the account's secrets cannot be read: {exc}", status=401) from None
+        if account is None:
+            raise HookRefused("no enabled WeCom account has this callback URL", status=404)
+        keys = account.keys
         query = request.query
         msg_signature, timestamp, nonce = (query.get(name, "") for name in ("msg_signature", "timestamp", "nonce"))
         if not (msg_signature and timestamp and nonce):
             raise HookRefused("no msg_signature, timestamp or nonce", status=401)
-        label = f"{account.corp_id}/{account.agent_id}"
+        label = account.label
         if request.method == "GET":
             echo = keys.url_verify(msg_signature=msg_signature, timestamp=timestamp, nonce=nonce, echostr=query.get("echostr", ""))
             return HookVerified(workspace_id=account.workspace_id, account=label, answer=echo, payload=None)

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from siyu.core.models import Workspace
 
+from .adapter import accounts_forget
 from .crypto import aes_key, encrypt, signature
 from .models import WeComAccount
 
@@ -60,12 +61,14 @@ def wecom_connect(*, workspace: Workspace, corp_id: str, agent_id: str, secret: 
         account.secret, account.token, account.encoding_aes_key = values["secret"], values["token"], values["encoding_aes_key"]
         account.enabled, account.last_error, account.last_error_at = True, "", None
         account.save()
+    accounts_forget()
     return account
 
 
 def wecom_disconnect(*, workspace: Workspace) -> bool:
     """Forget the workspace's WeCom app (its callback URL stops answering); False if none was connected."""
     deleted, _rows = WeComAccount.objects.filter(workspace=workspace).delete()
+    accounts_forget()
     return bool(deleted)
 
 
