@@ -11,7 +11,9 @@ from django.db.models.functions import Concat
 from django.utils import timezone, translation
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from siyu.channels.models import DeadLetter
 from siyu.channels.simulator.services import simulation_plan, simulation_run
+from siyu.channels.wecom.services import wecom_connect
 from siyu.core.models import OutboxMessage, Role, StaffRole
 from siyu.core.outbox import outbox_enqueue
 from siyu.core.services import staff_role_set, staff_user_ensure, workspace_create
@@ -50,6 +52,7 @@ ID_SOURCES = {
     "lead_id": (Lead, "pk", "lead_list__workspace"),
     "merge_id": (MemberMerge, "pk", "workspace"),
     "bulk_id": (BulkAction, "pk", "workspace"),
+    "letter_id": (DeadLetter, "pk", "workspace"),
 }
 # <int:pk> means a different row per page: told apart by the URL name.
 PK_SOURCES = {"reply": KeywordReply, "rule": ModerationRule, "announcement": Announcement, "strike": Strike}
@@ -108,6 +111,10 @@ def _world_workspace(slug, seed, name_prefix=""):
     code_target_add(code=code, url=f"https://example.com/{name_prefix}join", group=group, capacity=200)
     outbox_enqueue(workspace=workspace, channel="simulator", kind="send", target=group.external_id,
                    payload={"text": f"{name_prefix}hello"}, idempotency_key=f"crawl-{slug}")
+    wecom_connect(workspace=workspace, corp_id=f"ww{seed}crawl", agent_id="1000002", secret=f"{name_prefix}secret",
+                  token="QDG6eK", encoding_aes_key="jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C")
+    DeadLetter.objects.create(workspace=workspace, channel="wecom", account=f"ww{seed}crawl/1000002", body="<xml/>",
+                              payload=f"<xml><ChatId>{name_prefix}chat</ChatId></xml>", error=f"{name_prefix}no MemChangeList")
     link = Link.objects.filter(workspace=workspace).order_by("pk").first()
     for kind, value, visits in VISITS:
         LinkBreakdown.objects.create(workspace=workspace, link=link, day=timezone.localdate(), kind=kind, value=value,
