@@ -121,3 +121,13 @@ def production_security_apply(settings, **overrides):
 
     for name in PRODUCTION_SECURITY:
         setattr(settings, name, overrides.get(name, getattr(prod, name)))
+
+
+def hashed_static(root):
+    """siyu.settings.base's static files (hashed names, .gz and .br copies, collected into `root`), which
+    siyu.settings.test replaces with the apps' files as they are. WhiteNoise reads them when a handler starts."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    hashed = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
+    return override_settings(STATIC_ROOT=root, WHITENOISE_USE_FINDERS=False, STORAGES={**settings.STORAGES, "staticfiles": hashed})

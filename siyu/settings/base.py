@@ -166,16 +166,14 @@ TIME_ZONE = os.environ.get("SIYU_TIME_ZONE", "Asia/Shanghai")
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
+# Static files under hashed names (console/charts.3f2a….js), each with a .gz and a .br beside it, which WhiteNoise
+# serves compressed and cached for good; `siyu serve` collects them into STATIC_ROOT when they changed
+# (siyu.core.staticfiles, docs/deployment.md#static-files). Tests keep the plain storage (siyu.settings.test).
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-WHITENOISE_USE_FINDERS = True
-STATICFILES_FINDERS = [
-    "django.contrib.staticfiles.finders.FileSystemFinder",
-    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
-    "siyu.console.finders.PlotlyFinder",  # plotly/plotly.min.js from the plotly package: no CDN
-]
+WHITENOISE_USE_FINDERS = DEBUG  # with SIYU_DEBUG, files as they are in the checkout
 
 # The outbox: how long a claim is held before another worker may take the message over,
 # and the back-off schedule for temporary failures.

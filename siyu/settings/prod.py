@@ -1,4 +1,4 @@
-"""Production: a proper secret key is required, cookies are secure, static files are hashed and compressed."""
+"""Production: a proper secret key is required, cookies are secure, HTTPS only (static files: siyu.settings.base)."""
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -43,8 +43,3 @@ SIYU_CONTENT_SECURITY_POLICY = "; ".join([
     "form-action 'self'",
     "frame-ancestors 'none'",
 ])
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
-}
-WHITENOISE_USE_FINDERS = False

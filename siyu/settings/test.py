@@ -14,3 +14,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One file per test run (worker processes open it by path); Django deletes it at the end.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
 SIYU_OUTBOX_BACKOFF_SECONDS = [1, 2, 4]
+# Static files straight from the apps (no collectstatic before a test run); tests/core/test_static_files.py runs the
+# real storage.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True

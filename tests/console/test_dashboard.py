@@ -2,6 +2,7 @@
 import csv
 import io
 import json
+import re
 from datetime import date
 
 import pytest
@@ -14,6 +15,7 @@ from siyu.analytics.models import MemberModel, Watermark
 from siyu.analytics.rollups import rollups_refresh
 from siyu.channels.simulator.services import simulation_plan, simulation_run
 from siyu.core.models import Role
+from siyu.console.chart_bundles import BUNDLES, CHART_TRACES, LOCALES
 from siyu.console.templatetags.console import figure_tooltip
 from siyu.groups.models import Group
 
@@ -43,7 +45,7 @@ def test_dashboard_is_the_landing_page_and_explains_every_figure(client_in, comm
     for card in response.context["cards"]:
         assert escape(str(card["metric"].formula)) in html  # the formula is on the card…
         assert card["events_url"].startswith(url(community, "events"))  # …and the events behind it
-    assert "Join rate" in html and 'data-chart="pie"' in html and "/static/plotly/plotly.min.js" in html
+    assert "Join rate" in html and 'data-chart="pie"' in html and "/static/plotly/plotly-finance.min.js" in html
     assert client_in.get(url(community), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode().count("进群率") >= 2
 
 
@@ -190,6 +192,25 @@ def test_group_figures_page_and_member_reasons(client_in, community):
     model = MemberModel.objects.filter(workspace=community).select_related("member").first()
     page = client_in.get(url(community, "member", model.member.number), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert f"{model.messages_window} messages in the last 7 days" in page
+
+
+def test_chart_pages_load_a_plotly_that_draws_their_charts_and_its_locale_in_chinese(client_in, community):
+    """Each page with charts loads one vendored bundle, the smallest with every trace its charts draw (never the
+    4.8 MB full plotly.min.js), then the zh-CN locale on zh-hans pages only, then charts.js."""
+    group = Group.objects.filter(workspace=community, kind="lead").first()
+    pages = {url(community): "plotly-finance.min.js", url(community, "group_analytics", group.pk): "plotly-cartesian.min.js"}
+    for page, expected in pages.items():
+        for language in ("zh-hans", "en"):
+            html = client_in.get(page, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+            scripts = re.findall(r'<script src="/static/([^"]+)" defer>', html)
+            bundles = [b for b in BUNDLES if b.path in scripts]
+            assert [b.path for b in bundles] == [f"plotly/{expected}"], (page, scripts)
+            drawn = {CHART_TRACES[kind] for kind in re.findall(r'data-chart="([a-z]+)"', html)}
+            assert drawn and drawn <= bundles[0].traces
+            locale = LOCALES["zh-hans"]
+            after = scripts[scripts.index(bundles[0].path) + 1:]
+            assert after == ([locale] if language == "zh-hans" else []) + ["console/charts.js"], (page, language, scripts)
+    assert client_in.get(url(community, "members")).content.decode().count("plotly") == 0  # no charts, no Plotly
 
 
 def test_events_page_filters_by_type_group_and_day(client_in, community):

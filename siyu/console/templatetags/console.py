@@ -1,9 +1,13 @@
 from django import template
+from django.templatetags.static import static
+from django.utils.html import format_html_join
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from siyu.channels.base import UnknownChannel
 from siyu.core.kinds import KIND_LABELS
 from siyu.channels.registry import adapter_get
+from siyu.console.chart_bundles import LOCALES, bundle_for
 from siyu.core.events import EVENT_LABELS, OWN_SOURCE, EventType
 from siyu.members import sources
 
@@ -44,6 +48,17 @@ def outbox_kind(kind):
 @register.filter
 def yuan(cents):
     return f"{(cents or 0) / 100:,.2f}"
+
+
+@register.simple_tag
+def chart_scripts(*kinds):
+    """The scripts of a page with charts of these kinds (charts.js's data-chart names): the smallest Plotly
+    bundle that draws them all, Plotly's locale for the page's language, then charts.js (all deferred, in order)."""
+    paths = [bundle_for(kinds).path]
+    if locale := LOCALES.get(get_language()):
+        paths.append(locale)
+    paths.append("console/charts.js")
+    return format_html_join("", '<script src="{}" defer></script>', ((static(path),) for path in paths))
 
 
 @register.simple_tag(takes_context=True)

@@ -1,4 +1,4 @@
-// Draws the console's charts with the Plotly that the plotly package ships (served from our static files).
+// Draws the console's charts with the Plotly bundle the page loads ({% chart_scripts %}, siyu/console/chart_bundles.py).
 (function () {
   "use strict";
   var config = { displayModeBar: false, responsive: true };

@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from siyu.core.staticfiles import static_collect_if_needed
 from siyu.core.supervisor import Supervisor
 
 
@@ -16,7 +18,8 @@ class Command(BaseCommand):
         "Run the console (waitress), a background worker (Huey consumer) and the bot's inbound process "
         "(`siyu channel matrix`, idle until a bot is connected) until interrupted. A child that dies is "
         "restarted with a back-off; one that keeps dying (more than --max-restarts times in --restart-window "
-        "seconds) stops serve with exit code 1. The children die with serve, even when it is killed."
+        "seconds) stops serve with exit code 1. The children die with serve, even when it is killed. Static files "
+        "are collected into STATIC_ROOT first when they changed since the last time."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -36,6 +39,8 @@ class Command(BaseCommand):
 
         from siyu.wsgi import application
 
+        if static_collect_if_needed():
+            self.stdout.write(f"Static files collected into {settings.STATIC_ROOT} (hashed, compressed).")
         children: dict[str, Sequence[str]] = {}
         if not no_worker:
             children["worker"] = [sys.executable, "-m", "siyu.cli", "run_huey", "--quiet"]
